@@ -1,0 +1,54 @@
+// What the command line asks for: the parser (system/cli.*) fills a MachineConfig,
+// the machine assembly (system/machine.*) builds a PC from it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace emu::system {
+
+// A QemuOpts-style option value: "implied,key=val,key2=val2" (",," escapes a comma).
+struct OptValue {
+  std::string implied;  // the value of the implied first key, if given without "key="
+  std::map<std::string, std::string> props;
+  std::string raw;
+};
+
+struct ChardevConfig {
+  std::string id;       // -chardev id=..., or a generated one for -serial
+  std::string backend;  // stdio, null, file, pty, socket (tcp/unix), mon:stdio ...
+  std::map<std::string, std::string> props;  // path, host, port, server, wait, mux
+};
+
+struct DeviceConfig {
+  std::string driver;
+  std::map<std::string, std::string> props;
+};
+
+struct MachineConfig {
+  std::string machine = "pc";
+  std::string accel = "tcg";        // "kvm", "tcg", or a ':'-list tried in order
+  std::vector<std::string> accel_list{"tcg"};
+  uint64_t ram_size = 128ull << 20;  // bytes
+  int smp = 1;
+  std::string cpu_model = "qemu64";
+  std::string kernel, initrd, append, bios;
+  std::string name;
+  bool no_reboot = false;
+  bool no_shutdown = false;
+  bool nographic = false;
+  std::string display = "default";   // none, sdl, ...
+  std::vector<ChardevConfig> chardevs;
+  std::vector<std::string> serial;    // chardev ids for COM1..COM4 ("" = none)
+  std::string debugcon;               // chardev id for port 0xe9, or ""
+  std::string monitor;                // chardev id for the HMP monitor, or ""
+  std::vector<DeviceConfig> devices;
+  // Tracing (-d/-D) and debugging.
+  std::vector<std::string> log_items;
+  std::string log_file;
+  bool singlestep = false;
+};
+
+}  // namespace emu::system
