@@ -1,0 +1,35 @@
+// The per-vCPU execution context seen by the backend and by helpers: where the
+// guest state (env) lives, the soft TLB, and the small protocol by which a block
+// leaves early (exits are values stored here, never longjmp).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace emu::accel::tcg {
+
+class SoftMmu;
+struct TranslationBlock;
+
+// Why a block (or chain of blocks) stopped before reaching its terminal.
+enum class ExitStatus : uint8_t {
+  kNone = 0,       // still running / reached the terminal normally
+  kException,      // the front end recorded a guest exception in env (fault, #DE...)
+  kStopAtInsn,     // stop before the next guest instruction (SMC invalidated this TB)
+  kHelperExit,     // a helper asked to return to the dispatcher after this op
+};
+
+struct ExecContext {
+  uint8_t* env = nullptr;     // the front end's guest-state struct
+  SoftMmu* mmu = nullptr;
+  void* cpu = nullptr;        // the front end's per-vCPU object, for helpers
+  uint64_t insn_pc = 0;       // pc of the guest instruction being executed
+  ExitStatus exit = ExitStatus::kNone;
+  uint32_t exit_code = 0;     // for kHelperExit: meaning defined by the front end
+  const TranslationBlock* cur_tb = nullptr;
+  // Set from other threads (Kick, interrupt request, TLB flush request): the
+  // backend stops following chained jumps and returns to the dispatcher.
+  std::atomic<uint32_t> exit_request{0};
+};
+
+}  // namespace emu::accel::tcg

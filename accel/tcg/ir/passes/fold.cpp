@@ -1,0 +1,165 @@
+// Constant folding and propagation, algebraic identities, and forwarding of env
+// stores/loads to later loads of the same slot. Temps may be written more than
+// once (Builder::MovTo), so a value is only reused when its temp is written once.
+#include <map>
+#include <vector>
+
+#include "accel/tcg/ir/eval.h"
+#include "accel/tcg/ir/passes/passes.h"
+
+namespace emu::accel::tcg {
+
+namespace {
+
+struct Folder {
+  Block& b;
+  std::vector<uint32_t> writes;   // number of definitions per temp
+  std::vector<uint8_t> known;     // value currently known constant
+  std::vector<uint64_t> val;
+  std::map<uint64_t, uint32_t> const_temp;  // value -> const temp
+
+  explicit Folder(Block& blk) : b(blk) {
+    writes.assign(b.num_temps, 0);
+    for (const Op& o : b.ops)
+      if (Info(o.opc).nout && o.dst != kNoTemp) writes[o.dst]++;
+    known.assign(b.num_temps, 0);
+    val.assign(b.num_temps, 0);
+    for (uint32_t t = 0; t < b.num_temps; t++)
+      if (b.is_const[t]) {
+        known[t] = 1;
+        val[t] = b.const_val[t];
+        const_temp.emplace(b.const_val[t], t);
+      }
+  }
+
+  uint32_t ConstTemp(uint64_t v) {
+    auto it = const_temp.find(v);
+    if (it != const_temp.end()) return it->second;
+    uint32_t t = b.num_temps++;
+    b.is_const.push_back(1);
+    b.const_val.push_back(v);
+    writes.push_back(0);
+    known.push_back(1);
+    val.push_back(v);
+    const_temp.emplace(v, t);
+    return t;
+  }
+
+  void MakeMov(Op& o, uint32_t src) {
+    o.opc = Opcode::k_mov;
+    o.a = src;
+    o.b = o.c = kNoTemp;
+    o.aux = 0;
+    o.imm = 0;
+  }
+  void MakeConst(Op& o, uint64_t v) { MakeMov(o, ConstTemp(v & Mask(o.type))); }
+
+  // Identities with one constant operand. Returns true when `o` was rewritten.
+  bool Simplify(Op& o) {
+    const uint64_t m = Mask(o.type);
+    auto is = [&](uint32_t t, uint64_t v) { return t != kNoTemp && known[t] && (val[t] & m) == v; };
+    switch (o.opc) {
+      case Opcode::k_add: case Opcode::k_or: case Opcode::k_xor:
+        if (is(o.b, 0)) { MakeMov(o, o.a); return true; }
+        if (is(o.a, 0)) { MakeMov(o, o.b); return true; }
+        if (o.opc == Opcode::k_xor && o.a == o.b && writes[o.a] <= 1) { MakeConst(o, 0); return true; }
+        return false;
+      case Opcode::k_sub:
+        if (is(o.b, 0)) { MakeMov(o, o.a); return true; }
+        if (o.a == o.b && writes[o.a] <= 1) { MakeConst(o, 0); return true; }
+        return false;
+      case Opcode::k_shl: case Opcode::k_shr: case Opcode::k_sar: case Opcode::k_rotl:
+      case Opcode::k_rotr:
+        if (o.b != kNoTemp && known[o.b] && (val[o.b] & (Bits(o.type) - 1)) == 0) {
+          MakeMov(o, o.a);
+          return true;
+        }
+        return false;
+      case Opcode::k_and:
+        if (is(o.b, 0) || is(o.a, 0)) { MakeConst(o, 0); return true; }
+        if (is(o.b, m)) { MakeMov(o, o.a); return true; }
+        if (is(o.a, m)) { MakeMov(o, o.b); return true; }
+        return false;
+      case Opcode::k_mul:
+        if (is(o.b, 0) || is(o.a, 0)) { MakeConst(o, 0); return true; }
+        if (is(o.b, 1)) { MakeMov(o, o.a); return true; }
+        if (is(o.a, 1)) { MakeMov(o, o.b); return true; }
+        return false;
+      case Opcode::k_select:
+        if (known[o.a]) { MakeMov(o, val[o.a] ? o.b : o.c); return true; }
+        if (o.b == o.c) { MakeMov(o, o.b); return true; }
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  void Run() {
+    // env slot -> temp holding its current value (single-definition temps only).
+    struct Slot { uint32_t temp; Type type; };
+    std::map<uint64_t, Slot> env;
+    auto kill_overlap = [&](uint64_t off, Type t) {
+      uint64_t end = off + Bytes(t);
+      for (auto it = env.lower_bound(off >= 8 ? off - 7 : 0); it != env.end() && it->first < end;) {
+        if (it->first + Bytes(it->second.type) > off) it = env.erase(it);
+        else ++it;
+      }
+    };
+    for (Op& o : b.ops) {
+      const OpInfo& in = Info(o.opc);
+      // Propagate constants into inputs.
+      uint32_t* args[3] = {&o.a, &o.b, &o.c};
+      for (unsigned i = 0; i < in.nin; i++) {
+        uint32_t t = *args[i];
+        if (t != kNoTemp && known[t] && !b.is_const[t]) *args[i] = ConstTemp(val[t]);
+      }
+      if (o.opc == Opcode::k_ld_env) {
+        auto it = env.find(o.imm);
+        if (it != env.end() && it->second.type == o.type && writes[o.dst] == 1) {
+          MakeMov(o, it->second.temp);
+        } else if (writes[o.dst] == 1) {
+          kill_overlap(o.imm, o.type);
+          env[o.imm] = Slot{o.dst, o.type};
+        }
+      } else if (o.opc == Opcode::k_st_env) {
+        kill_overlap(o.imm, o.type);
+        if (writes[o.a] <= 1) env[o.imm] = Slot{o.a, o.type};
+      } else if (o.opc == Opcode::k_call) {
+        env.clear();  // helpers may read and write env
+      }
+      const OpInfo& now = Info(o.opc);  // ld_env may have become a mov
+      if ((now.flags & kPure) && o.opc != Opcode::k_ld_env) {
+        const unsigned nin = now.nin;
+        bool all_const = true;
+        for (unsigned i = 0; i < nin; i++)
+          if (*args[i] == kNoTemp || !known[*args[i]]) all_const = false;
+        if (all_const) {
+          uint64_t v = EvalValueOp(o.opc, o.type, o.aux, val[o.a],
+                                   nin > 1 ? val[o.b] : 0, nin > 2 ? val[o.c] : 0);
+          MakeConst(o, v);
+        } else {
+          Simplify(o);
+        }
+      }
+      if (now.nout && o.dst != kNoTemp) {
+        if (o.opc == Opcode::k_mov && known[o.a]) {
+          known[o.dst] = 1;
+          val[o.dst] = val[o.a] & Mask(o.type);
+        } else {
+          known[o.dst] = 0;
+        }
+      }
+    }
+    Terminal& t = b.term;
+    if (t.kind == Terminal::Kind::kBranch && t.cond != kNoTemp && known[t.cond]) {
+      uint64_t target = val[t.cond] ? t.targets[0] : t.targets[1];
+      t = Terminal{Terminal::Kind::kGoto, kNoTemp, {target, 0}};
+    }
+  }
+};
+
+}  // namespace
+
+void FoldConstants(Block& b) { Folder(b).Run(); }
+
+}  // namespace emu::accel::tcg

@@ -1,0 +1,140 @@
+// The software TLB: guest virtual page -> host pointer (RAM) or physical page
+// (MMIO), with separate tags for read, write and execute so that a permission
+// change never needs more than a miss. Misses call the guest's page walk
+// (PageWalker). RAM is reached through AddressSpace::HostPtr; anything else
+// (MMIO, unassigned, writes to ROM) takes the slow path to CpuBus.
+//
+// Writes to pages that hold translated code are routed through the slow path
+// (the write tag carries kTlbCodePage) so that the TB cache can invalidate the
+// blocks they overwrite (self-modifying code).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#include "accel/accel.h"
+#include "accel/tcg/exec_context.h"
+#include "hw/core/memory.h"
+
+namespace emu::accel::tcg {
+
+inline constexpr unsigned kPageBits = 12;
+inline constexpr uint64_t kPageSize = 1ull << kPageBits;
+inline constexpr uint64_t kPageMask = ~(kPageSize - 1);
+inline constexpr unsigned kTlbBits = 8;
+inline constexpr unsigned kTlbSize = 1u << kTlbBits;
+inline constexpr unsigned kMmuModes = 4;
+
+enum class Access : uint8_t { kRead, kWrite, kExec };
+enum Prot : unsigned { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+// Tag flag bits (below the page bits): any of them makes the fast path miss.
+inline constexpr uint64_t kTlbInvalid = 1, kTlbMmio = 2, kTlbCodePage = 4;
+
+struct TlbEntry {
+  uint64_t tag[3];       // indexed by Access; page vaddr | flags
+  uintptr_t addend;      // host = vaddr + addend (RAM only)
+  uint64_t phys;         // physical page
+};
+
+// The guest's address translation.
+class PageWalker {
+ public:
+  virtual ~PageWalker() = default;
+  // Translates `vaddr` for `acc` in `mmu_idx`. On success sets *paddr to the
+  // physical address of vaddr, *prot to the accesses the TLB may grant for the
+  // whole page without asking again (grant write only if the page is already
+  // dirty, so that dirty bits are set by a later miss), *page_size to the guest
+  // page size (4 KiB or larger). On a fault, records the guest exception in the
+  // front end's state and returns false.
+  virtual bool Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
+                    uint64_t* page_size) = 0;
+};
+
+// What the TLB needs from the TB cache for self-modifying code.
+class CodeTracker {
+ public:
+  virtual ~CodeTracker() = default;
+  virtual bool IsCodePage(uint64_t ppage) = 0;
+  // Guest wrote [paddr, paddr+len): drop the blocks it overlaps.
+  virtual void CodeWritten(ExecContext* ctx, uint64_t paddr, unsigned len) = 0;
+};
+
+class SoftMmu {
+ public:
+  SoftMmu(hw::AddressSpace* as, CpuBus* bus, PageWalker* walker, CodeTracker* code);
+  SoftMmu(const SoftMmu&) = delete;
+  SoftMmu& operator=(const SoftMmu&) = delete;
+
+  // Sized guest accesses (size 1, 2, 4, 8). On a fault they record the exception
+  // (through the walker), set ctx->exit = kException and return 0.
+  uint64_t Load(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx) {
+    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    if (e.tag[0] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(vaddr + e.addend);
+      switch (size) {
+        case 1: return *p;
+        case 2: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+        case 4: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+        default: { uint64_t v; std::memcpy(&v, p, 8); return v; }
+      }
+    }
+    return LoadSlow(ctx, vaddr, size, mmu_idx, Access::kRead);
+  }
+  void Store(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsigned size, int mmu_idx) {
+    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    if (e.tag[1] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
+      uint8_t* p = reinterpret_cast<uint8_t*>(vaddr + e.addend);
+      switch (size) {
+        case 1: *p = static_cast<uint8_t>(value); return;
+        case 2: { uint16_t v = static_cast<uint16_t>(value); std::memcpy(p, &v, 2); return; }
+        case 4: { uint32_t v = static_cast<uint32_t>(value); std::memcpy(p, &v, 4); return; }
+        default: std::memcpy(p, &value, 8); return;
+      }
+    }
+    StoreSlow(ctx, vaddr, value, size, mmu_idx);
+  }
+  // Code fetch of one byte for the translator (exec permission).
+  uint64_t Fetch(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx) {
+    return LoadSlow(ctx, vaddr, size, mmu_idx, Access::kExec);
+  }
+  // Checks that [vaddr, vaddr+size) is accessible for `acc` (filling the TLB) without
+  // touching memory: lets multi-part instructions fault before their first write.
+  bool Probe(ExecContext* ctx, uint64_t vaddr, unsigned size, Access acc, int mmu_idx);
+  // Physical address of a code fetch at vaddr (fills the exec tag). Returns false
+  // after recording a fault. *host is set for RAM pages, nullptr for MMIO/ROM-less.
+  bool TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr);
+
+  void FlushAll();
+  void FlushPage(uint64_t vaddr);
+  // The TB cache made `ppage` a code page: route writes to it through the slow path.
+  void ProtectCodePage(uint64_t ppage);
+
+  hw::AddressSpace* address_space() const { return as_; }
+  CpuBus* bus() const { return bus_; }
+  // Physical memory accessors for helpers (page-table walks, descriptor tables).
+  uint64_t PhysRead(uint64_t paddr, unsigned size);
+  void PhysWrite(uint64_t paddr, uint64_t value, unsigned size);
+
+  // Counters for tests and -d statistics.
+  uint64_t misses = 0, flushes = 0;
+
+ private:
+  uint64_t LoadSlow(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx, Access acc);
+  void StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsigned size, int mmu_idx);
+  // Fills the entry for vaddr/acc; returns it, or nullptr after a fault.
+  TlbEntry* Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx);
+
+  hw::AddressSpace* as_;
+  CpuBus* bus_;
+  PageWalker* walker_;
+  CodeTracker* code_;
+  TlbEntry tlb_[kMmuModes][kTlbSize];
+  // Largest guest page seen since the last flush covers this range: INVLPG inside
+  // it flushes everything (large pages are cached as 4 KiB entries).
+  uint64_t large_addr_ = 0, large_mask_ = 0;
+  bool have_large_ = false;
+};
+
+}  // namespace emu::accel::tcg

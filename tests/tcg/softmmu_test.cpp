@@ -1,0 +1,143 @@
+// Soft TLB: RAM fast path, MMIO slow path, faults, page crossing, code pages.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "accel/tcg/softmmu.h"
+#include "accel/tcg/tb_cache.h"
+
+namespace emu::accel::tcg {
+namespace {
+
+struct FakeBus : CpuBus {
+  std::map<uint64_t, uint64_t> mmio_writes;
+  uint64_t PortRead(uint16_t, unsigned) override { return 0; }
+  void PortWrite(uint16_t, uint64_t, unsigned) override {}
+  uint64_t MmioRead(uint64_t addr, unsigned size) override { return 0xab00 + size + (addr << 16); }
+  void MmioWrite(uint64_t addr, uint64_t value, unsigned) override { mmio_writes[addr] = value; }
+};
+
+// Maps virtual page v to physical page v + offset; pages in `unmapped` fault, pages
+// in `readonly` are read-only.
+struct FakeWalker : PageWalker {
+  uint64_t offset = 0;
+  std::map<uint64_t, bool> unmapped, readonly;
+  int walks = 0, faults = 0;
+  bool Walk(uint64_t vaddr, Access acc, int, uint64_t* paddr, unsigned* prot,
+            uint64_t* page_size) override {
+    walks++;
+    uint64_t page = vaddr & kPageMask;
+    if (unmapped.count(page) || (acc == Access::kWrite && readonly.count(page))) {
+      faults++;
+      return false;
+    }
+    *paddr = vaddr + offset;
+    *prot = kProtRead | kProtExec | (readonly.count(page) ? 0u : unsigned{kProtWrite});
+    *page_size = kPageSize;
+    return true;
+  }
+};
+
+class SoftMmuTest : public ::testing::Test {
+ protected:
+  SoftMmuTest()
+      : root(hw::MemoryRegion::Container("root", 1ull << 32)),
+        ram(hw::MemoryRegion::Ram("ram", 1 << 20)),
+        mmio(hw::MemoryRegion::Mmio("dev", 0x1000, hw::MmioOps{})),
+        as("mem", root.get()),
+        mmu(&as, &bus, &walker, &cache) {
+    root->AddSubregion(0, ram.get());
+    root->AddSubregion(0xfee00000, mmio.get());
+    cache.RegisterTlb(&mmu);
+    ctx.mmu = &mmu;
+  }
+  std::unique_ptr<hw::MemoryRegion> root, ram, mmio;
+  hw::AddressSpace as;
+  FakeBus bus;
+  FakeWalker walker;
+  TbCache cache;
+  SoftMmu mmu;
+  ExecContext ctx;
+};
+
+TEST_F(SoftMmuTest, RamLoadsAndStoresHitAfterOneMiss) {
+  mmu.Store(&ctx, 0x1000, 0x1122334455667788ull, 8, 0);
+  EXPECT_EQ(ctx.exit, ExitStatus::kNone);
+  EXPECT_EQ(mmu.Load(&ctx, 0x1000, 8, 0), 0x1122334455667788ull);
+  EXPECT_EQ(mmu.Load(&ctx, 0x1002, 2, 0), 0x5566u);
+  EXPECT_EQ(ram->host()[0x1000], 0x88);
+  int walks = walker.walks;
+  for (int i = 0; i < 100; i++) mmu.Load(&ctx, 0x1000 + i, 1, 0);
+  EXPECT_EQ(walker.walks, walks);  // all hits
+}
+
+TEST_F(SoftMmuTest, TranslationOffsetIsApplied) {
+  walker.offset = 0x10000;
+  mmu.Store(&ctx, 0x2000, 0xdead, 2, 1);
+  EXPECT_EQ(ram->host()[0x12000], 0xad);
+  uint64_t pa = 0;
+  ASSERT_TRUE(mmu.TranslateCode(&ctx, 0x2345, 1, &pa));
+  EXPECT_EQ(pa, 0x12345u);
+}
+
+TEST_F(SoftMmuTest, MmioGoesToTheBus) {
+  EXPECT_EQ(mmu.Load(&ctx, 0xfee00020, 4, 0), 0xab04 + (0xfee00020ull << 16));
+  mmu.Store(&ctx, 0xfee000b0, 7, 4, 0);
+  EXPECT_EQ(bus.mmio_writes[0xfee000b0], 7u);
+}
+
+TEST_F(SoftMmuTest, FaultSetsExceptionAndCrossPageStoreIsAllOrNothing) {
+  walker.unmapped[0x5000] = true;
+  EXPECT_EQ(mmu.Load(&ctx, 0x5008, 4, 0), 0u);
+  EXPECT_EQ(ctx.exit, ExitStatus::kException);
+  ctx.exit = ExitStatus::kNone;
+  ram->host()[0x4fff] = 0x11;
+  mmu.Store(&ctx, 0x4ffe, 0xffffffff, 4, 0);  // straddles into the unmapped page
+  EXPECT_EQ(ctx.exit, ExitStatus::kException);
+  EXPECT_EQ(ram->host()[0x4fff], 0x11);  // nothing written
+  ctx.exit = ExitStatus::kNone;
+  mmu.Store(&ctx, 0x3ffe, 0xa1b2c3d4, 4, 0);  // straddles two mapped pages
+  EXPECT_EQ(ctx.exit, ExitStatus::kNone);
+  EXPECT_EQ(mmu.Load(&ctx, 0x3ffe, 4, 0), 0xa1b2c3d4u);
+}
+
+TEST_F(SoftMmuTest, ReadOnlyPageFaultsOnWriteOnly) {
+  walker.readonly[0x6000] = true;
+  EXPECT_EQ(mmu.Load(&ctx, 0x6000, 1, 0), 0u);
+  EXPECT_EQ(ctx.exit, ExitStatus::kNone);
+  mmu.Store(&ctx, 0x6000, 1, 1, 0);
+  EXPECT_EQ(ctx.exit, ExitStatus::kException);
+}
+
+TEST_F(SoftMmuTest, FlushPageForcesAWalk) {
+  mmu.Load(&ctx, 0x7000, 1, 0);
+  int walks = walker.walks;
+  mmu.Load(&ctx, 0x7000, 1, 0);
+  EXPECT_EQ(walker.walks, walks);
+  mmu.FlushPage(0x7abc);
+  mmu.Load(&ctx, 0x7000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 1);
+  mmu.FlushAll();
+  mmu.Load(&ctx, 0x7000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 2);
+}
+
+TEST_F(SoftMmuTest, WritesToCodePagesInvalidateOverlappingBlocks) {
+  mmu.Store(&ctx, 0x8000, 0, 4, 0);  // entry filled before the page holds code
+  auto tb = std::make_unique<TranslationBlock>();
+  tb->key = TbKey{0x8010, 0x8010, 0, 0};
+  tb->size = 16;
+  TranslationBlock* p = cache.Insert(std::move(tb));
+  EXPECT_TRUE(cache.IsCodePage(0x8000));
+  mmu.Store(&ctx, 0x8000, 1, 4, 0);  // same page, outside the block
+  EXPECT_FALSE(p->invalid);
+  ctx.cur_tb = p;
+  mmu.Store(&ctx, 0x801e, 0x90, 1, 0);  // inside the running block
+  EXPECT_TRUE(p->invalid);
+  EXPECT_EQ(ctx.exit, ExitStatus::kStopAtInsn);
+  EXPECT_EQ(cache.Lookup(p->key), nullptr);
+  EXPECT_FALSE(cache.IsCodePage(0x8000));
+}
+
+}  // namespace
+}  // namespace emu::accel::tcg
