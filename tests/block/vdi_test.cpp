@@ -1,0 +1,270 @@
+// VDI: images from qemu-img/qemu-io read back through our driver; images we
+// create and write pass qemu-img check/compare/info; hostile headers refused.
+#include <gtest/gtest.h>
+
+#include "tests/block/vv_test_util.h"
+
+namespace emu::block {
+namespace {
+
+using namespace vvtest;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+const std::vector<Pattern> kPatterns = {
+    {0, 4096, 0x11},               // start of block 0
+    {kMiB - 512, 1024, 0x22},      // across the block 0/1 boundary
+    {3 * kMiB + 4096, 65536, 0x33},
+    {5 * kMiB - 4096, 4096, 0x44},  // last bytes of a 5 MiB disk
+};
+
+Model Expected(uint64_t size, const std::vector<Pattern>& ps) {
+  Model m(size);
+  for (const auto& p : ps) m.Fill(p.off, p.len, p.val);
+  return m;
+}
+
+void ExpectContent(BlockDriver* d, const Model& m) {
+  std::vector<uint8_t> got(m.bytes.size());
+  ASSERT_TRUE(d->Read(0, got.data(), got.size()).ok());
+  for (size_t i = 0; i < got.size(); i++) {
+    if (got[i] != m.bytes[i]) {
+      FAIL() << "first difference at byte " << i << ": got " << int(got[i]) << " want "
+             << int(m.bytes[i]);
+    }
+  }
+}
+
+TEST(Vdi, ProbesOnlyVdi) {
+  std::vector<uint8_t> h(512, 0);
+  Put32(h, 0x40, 0xbeda107f);
+  EXPECT_EQ(VdiFormat().probe(h.data(), h.size(), "x"), 100);
+  h[0x40] = 0;
+  EXPECT_EQ(VdiFormat().probe(h.data(), h.size(), "x"), 0);
+}
+
+void ReadsQemuImage(bool is_static) {
+  TmpDir t;
+  std::string img = t / "q.vdi";
+  std::string opt = is_static ? " -o static=on" : "";
+  ASSERT_EQ(RunCmd("qemu-img create -q -f vdi" + opt + " " + img + " 5M").code, 0);
+  CmdResult w = RunCmd("qemu-io -f vdi" + QemuIoWrites(kPatterns) + " " + img);
+  ASSERT_EQ(w.code, 0) << w.out;
+  auto d = OpenWith(VdiFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  EXPECT_EQ(d.value->Size(), 5 * kMiB);
+  EXPECT_EQ(d.value->format_name(), "vdi");
+  ExpectContent(d.value.get(), Expected(5 * kMiB, kPatterns));
+  // Block 2 was never written: unallocated in a dynamic image.
+  std::vector<Extent> ex;
+  ASSERT_TRUE(d.value->BlockStatus(2 * kMiB, kMiB, &ex).ok());
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].data, is_static);
+}
+
+TEST(Vdi, ReadsQemuDynamicImage) {
+  VV_REQUIRE_QEMU();
+  ReadsQemuImage(false);
+}
+
+TEST(Vdi, ReadsQemuStaticImage) {
+  VV_REQUIRE_QEMU();
+  ReadsQemuImage(true);
+}
+
+void WritesForQemu(bool is_static, uint64_t size) {
+  TmpDir t;
+  std::string img = t / "ours.vdi", raw = t / "expect.raw";
+  CreateOptions co;
+  co.size = size;
+  if (is_static) co.opts["static"] = "on";
+  ASSERT_TRUE(VdiFormat().create(img, co).ok());
+  std::vector<Pattern> ps = {{0, 4096, 0x11}, {kMiB - 512, 1024, 0x22}, {size - 512, 512, 0x55}};
+  {
+    auto d = OpenWith(VdiFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    for (const auto& p : ps) {
+      std::vector<uint8_t> b(p.len, p.val);
+      ASSERT_TRUE(d.value->Write(p.off, b.data(), b.size()).ok());
+    }
+    // Zeros into an unallocated block allocate nothing.
+    std::vector<uint8_t> z(4096, 0);
+    if (size > 3 * kMiB) {
+      ASSERT_TRUE(d.value->Write(2 * kMiB, z.data(), z.size()).ok());
+    }
+    ASSERT_TRUE(d.value->Flush().ok());
+  }
+  Model m = Expected(size, ps);
+  m.WriteRaw(raw);
+  CmdResult c = RunCmd("qemu-img check -f vdi " + img);
+  EXPECT_EQ(c.code, 0) << c.out;
+  CmdResult cmp = RunCmd("qemu-img compare -f vdi -F raw " + img + " " + raw);
+  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  CmdResult info = RunCmd("qemu-img info --output=json " + img);
+  EXPECT_NE(info.out.find("\"virtual-size\": " + std::to_string(size)), std::string::npos)
+      << info.out;
+  EXPECT_NE(info.out.find("\"format\": \"vdi\""), std::string::npos) << info.out;
+  // Reopened, our driver sees the same.
+  auto d = OpenWith(VdiFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  ExpectContent(d.value.get(), m);
+  if (!is_static) {
+    // Blocks 0, 1 and the last one were allocated, nothing else.
+    uint64_t blocks = (size + kMiB - 1) / kMiB;
+    auto bytes = ReadFileBytes(img);
+    uint32_t allocated = bytes[0x184] | bytes[0x185] << 8;
+    EXPECT_EQ(allocated, blocks > 2 ? 3u : blocks);
+  }
+}
+
+TEST(Vdi, DynamicImageWeWritePassesQemuCheck) {
+  VV_REQUIRE_QEMU();
+  WritesForQemu(false, 5 * kMiB);
+}
+
+TEST(Vdi, StaticImageWeWritePassesQemuCheck) {
+  VV_REQUIRE_QEMU();
+  WritesForQemu(true, 3 * kMiB);
+}
+
+TEST(Vdi, OddSizeImage) {
+  VV_REQUIRE_QEMU();
+  WritesForQemu(false, 1536000);
+}
+
+TEST(Vdi, CreateMatchesQemuLayout) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  for (bool st : {false, true}) {
+    std::string ours = t / "o.vdi", theirs = t / "t.vdi";
+    CreateOptions co;
+    co.size = 3 * kMiB + 4096;
+    co.opts["static"] = st ? "on" : "off";
+    ASSERT_TRUE(VdiFormat().create(ours, co).ok());
+    ASSERT_EQ(RunCmd(std::string("qemu-img create -q -f vdi -o static=") + (st ? "on " : "off ") +
+                  theirs + " " + std::to_string(co.size))
+                  .code,
+              0);
+    auto a = ReadFileBytes(ours), b = ReadFileBytes(theirs);
+    ASSERT_EQ(a.size(), b.size());
+    // Same bytes except the two random UUIDs.
+    for (size_t i = 0x188; i < 0x1a8; i++) a[i] = b[i] = 0;
+    EXPECT_TRUE(a == b) << "static=" << st;
+  }
+}
+
+TEST(Vdi, RejectsUnknownCreateOption) {
+  TmpDir t;
+  CreateOptions co;
+  co.size = kMiB;
+  co.opts["cluster_size"] = "4096";
+  Status s = VdiFormat().create(t / "x.vdi", co);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cluster_size"), std::string::npos);
+}
+
+// A valid dynamic 4-block image in memory with block 1 allocated, for mutation.
+std::vector<uint8_t> GoodImage() {
+  TmpDir t;
+  CreateOptions co;
+  co.size = 4 * kMiB;
+  EXPECT_TRUE(VdiFormat().create(t / "g.vdi", co).ok());
+  auto d = OpenWith(VdiFormat(), t / "g.vdi", false);
+  EXPECT_TRUE(d.ok());
+  std::vector<uint8_t> b(512, 0x77);
+  EXPECT_TRUE(d.value->Write(kMiB, b.data(), b.size()).ok());
+  d.value.reset();
+  return ReadFileBytes(t / "g.vdi");
+}
+
+void ExpectRefused(std::vector<uint8_t> img, const std::string& phrase) {
+  auto d = OpenMem(VdiFormat(), std::move(img), "/nonexistent/bad.vdi");
+  ASSERT_FALSE(d.ok()) << "expected refusal: " << phrase;
+  EXPECT_NE(d.status.message().find("/nonexistent/bad.vdi"), std::string::npos)
+      << d.status.message();
+  EXPECT_NE(d.status.message().find(phrase), std::string::npos) << d.status.message();
+}
+
+TEST(Vdi, GoodImageOpensFromMemory) {
+  auto d = OpenMem(VdiFormat(), GoodImage());
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  ASSERT_TRUE(d.value->Read(kMiB, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0x77);
+  EXPECT_FALSE(d.value->Read(4 * kMiB - 256, b, sizeof b).ok());  // past the end
+}
+
+TEST(Vdi, RefusesHostileHeaders) {
+  auto g = GoodImage();
+  auto m = g;
+  m[0x40] ^= 1;
+  ExpectRefused(m, "bad signature");
+  ExpectRefused(std::vector<uint8_t>(g.begin(), g.begin() + 300), "too short");
+  m = g;
+  Put32(m, 0x44, 0x00010000);
+  ExpectRefused(m, "version");
+  m = g;
+  Put32(m, 0x178, 4096);
+  ExpectRefused(m, "block size");
+  m = g;
+  Put32(m, 0x180, 0xffffffff);  // block count overflow
+  ExpectRefused(m, "block count");
+  m = g;
+  Put64(m, 0x170, 5 * kMiB);  // disk larger than its blocks
+  ExpectRefused(m, "does not fit");
+  m = g;
+  Put64(m, 0x170, ~uint64_t(0));
+  ExpectRefused(m, "does not fit");
+  m = g;
+  Put32(m, 0x180, 1000);  // map would run into the data area
+  Put64(m, 0x170, 1000 * kMiB);
+  ExpectRefused(m, "overlaps the data area");
+  m = g;
+  Put32(m, 0x154, 0);  // map inside the header
+  ExpectRefused(m, "overlaps the header");
+  m = g;
+  Put32(m, 0x158, 0xfffffe00);  // data far beyond the file
+  ExpectRefused(m, "past the end of the file");
+  m = g;
+  Put32(m, 0x200 + 4, 7);  // map entry beyond the 4 blocks
+  ExpectRefused(m, "beyond the 4 blocks");
+  m = g;
+  Put32(m, 0x200 + 0, 0);  // two entries share block 0
+  ExpectRefused(m, "already uses");
+  m = g;
+  m.resize(m.size() - 4096);  // data of block 0 cut short
+  ExpectRefused(m, "truncated");
+  m = g;
+  Put32(m, 0x4c, 4);
+  ExpectRefused(m, "differencing");
+  m = g;
+  Put32(m, 0x184, 9);
+  ExpectRefused(m, "blocks allocated");
+}
+
+TEST(Vdi, WritesToReadOnlyImageFail) {
+  auto d = OpenMem(VdiFormat(), GoodImage());
+  ASSERT_TRUE(d.ok());
+  OpenOptions o;
+  o.read_only = true;
+  auto r = VdiFormat().open(NewMemFile(GoodImage(), "/nonexistent/ro.vdi"), o);
+  ASSERT_TRUE(r.ok());
+  uint8_t b[512] = {};
+  EXPECT_FALSE(r.value->Write(0, b, sizeof b).ok());
+}
+
+TEST(Vdi, AllocationAppendsAndPersists) {
+  auto d = OpenMem(VdiFormat(), GoodImage());
+  ASSERT_TRUE(d.ok());
+  std::vector<uint8_t> b(kMiB + 1024, 0x99);
+  ASSERT_TRUE(d.value->Write(2 * kMiB - 512, b.data(), b.size()).ok());
+  std::vector<uint8_t> r(b.size());
+  ASSERT_TRUE(d.value->Read(2 * kMiB - 512, r.data(), r.size()).ok());
+  EXPECT_TRUE(r == b);
+  uint8_t one[512];
+  ASSERT_TRUE(d.value->Read(kMiB, one, sizeof one).ok());
+  EXPECT_EQ(one[0], 0x77);  // the block written earlier is intact
+}
+
+}  // namespace
+}  // namespace emu::block
