@@ -15,6 +15,8 @@
 
 namespace emu::hw {
 
+class CharDev;
+
 // Serialized device state (savevm/migration). Plain little-endian fields.
 class StateWriter {
  public:
@@ -120,6 +122,8 @@ struct DeviceContext {
   std::function<IrqLine*(int)> isa_irq;  // ISA IRQ 0-15
   Clock* virtual_clock = nullptr;
   MachineControl* machine = nullptr;
+  // Finds a chardev by its -chardev id (nullptr if there is none).
+  std::function<CharDev*(const std::string&)> chardev;
 };
 
 class DeviceRegistry {
