@@ -48,6 +48,15 @@ class File {
   virtual Status Truncate(uint64_t size) = 0;
   virtual uint64_t Size() = 0;
   virtual Status Discard(uint64_t off, uint64_t len) { return Status::Ok(); }
+  // Sparse-awareness: sets *data to whether [off, off+*pnum) holds data (false =
+  // a hole reading as zeros), *pnum <= len. Default: everything is data.
+  virtual Status Allocation(uint64_t off, uint64_t len, bool* data, uint64_t* pnum) {
+    *data = true;
+    *pnum = len;
+    return Status::Ok();
+  }
+  // Bytes the file really occupies on the host (st_blocks), for `info`.
+  virtual uint64_t AllocatedBytes() { return Size(); }
   virtual const std::string& path() const = 0;
   virtual bool read_only() const = 0;
 };
@@ -62,6 +71,11 @@ struct OpenOptions {
   bool open_backing = true;
   // Folders besides the image's own from which extents/backing files may be opened.
   std::vector<std::string> allowed_dirs;
+  // Added by the block core (block/image.h):
+  bool snapshot = false;          // -snapshot: temporary qcow2 overlay in /var/tmp
+  bool force_share = false;       // emu-img -U: take no locks, ignore others' locks
+  // Real paths of the images above this one in a backing chain (loop detection).
+  std::vector<std::string> chain;
 };
 
 // Allocation state of a range, for `map` and `convert`'s sparse detection.

@@ -1,0 +1,920 @@
+// qcow2: open, guest reads and writes through L1/L2, backing files, metadata
+// writeback order.
+#include "block/qcow2/qcow2.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "block/file.h"
+
+namespace emu::block {
+
+namespace {
+std::string Hex(uint64_t v) {
+  char b[32];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+// Cached L2 tables before a writeback is forced (bounds memory on big images).
+constexpr size_t kMaxL2Cache = 512;
+constexpr size_t kMaxRbCache = 256;
+}  // namespace
+
+Status Qcow2Image::Corrupt(const std::string& what) {
+  return Status::Error(EIO, Where() + " is corrupt: " + what);
+}
+
+Result<std::unique_ptr<Qcow2Image>> Qcow2Image::Open(std::unique_ptr<File> f, const OpenOptions& o,
+                                                     std::unique_ptr<BlockDriver> backing,
+                                                     bool backing_given) {
+  std::unique_ptr<Qcow2Image> q(new Qcow2Image());
+  q->f_ = std::move(f);
+  q->ro_ = o.read_only || q->f_->read_only();
+  Status s = ReadQcow2Header(q->f_.get(), &q->h_);
+  if (!s.ok()) return {s};
+  s = q->Init(o);
+  if (!s.ok()) return {s};
+  if (backing_given) {
+    q->backing_ = std::move(backing);
+  } else if (!q->h_.backing_file.empty() && o.open_backing) {
+    const std::string& path = q->f_->path();
+    std::string bpath = ResolveBackingPath(path, q->h_.backing_file);
+    std::vector<std::string> chain = o.chain;
+    char* real = realpath(path.c_str(), nullptr);
+    chain.push_back(real ? real : path);
+    free(real);
+    char* breal = realpath(bpath.c_str(), nullptr);
+    std::string bkey = breal ? breal : bpath;
+    free(breal);
+    if (std::find(chain.begin(), chain.end(), bkey) != chain.end())
+      return {Status::Error(ELOOP, "Backing file loop: '" + path + "' has backing file '" +
+                                       q->h_.backing_file + "' which is already in its chain")};
+    if (chain.size() > 64)
+      return {Status::Error(ELOOP, "Backing chain of '" + path + "' is too deep (over 64 images)")};
+    OpenOptions bo;
+    bo.read_only = true;
+    bo.cache = o.cache;
+    bo.lock = o.lock;
+    bo.force_share = o.force_share;
+    bo.format = q->h_.backing_format;
+    bo.chain = chain;
+    bo.allowed_dirs = o.allowed_dirs;
+    auto b = OpenImage(bpath, bo);
+    if (!b.ok())
+      return {Status::Error(b.status.err(), "Could not open backing file of '" + path + "': " +
+                                                b.status.message())};
+    q->backing_ = std::move(b.value);
+  }
+  return {Status::Ok(), std::move(q)};
+}
+
+Status Qcow2Image::Init(const OpenOptions& o) {
+  cluster_bits_ = h_.cluster_bits;
+  cluster_size_ = 1ull << cluster_bits_;
+  ext_l2_ = h_.incompatible & kIncExtL2;
+  l2_words_ = ext_l2_ ? 2 : 1;
+  l2_entries_ = cluster_size_ / (8 * l2_words_);
+  refcount_bits_ = 1u << h_.refcount_order;
+  refblock_entries_ = cluster_size_ * 8 / refcount_bits_;
+  if (ext_l2_ && cluster_size_ < 16384) return Corrupt("extended L2 entries need clusters of at least 16 KiB");
+  if (h_.incompatible & kIncCorrupt) {
+    // Readable, but writes are refused until `check -r all` repaired it.
+  }
+  // L1 table.
+  l1_.assign(h_.l1_size, 0);
+  if (h_.l1_size) {
+    std::vector<uint8_t> raw(uint64_t(h_.l1_size) * 8);
+    Status s = f_->PRead(h_.l1_table_offset, raw.data(), raw.size());
+    if (!s.ok()) return s;
+    for (uint32_t i = 0; i < h_.l1_size; i++) l1_[i] = Be64(&raw[i * 8]);
+  }
+  l1_alloc_entries_ = h_.l1_size;
+  // Refcount table.
+  uint64_t rt_entries = uint64_t(h_.refcount_table_clusters) * cluster_size_ / 8;
+  std::vector<uint8_t> raw(rt_entries * 8);
+  Status s = f_->PRead(h_.refcount_table_offset, raw.data(), raw.size());
+  if (!s.ok()) return s;
+  reftable_.resize(rt_entries);
+  for (uint64_t i = 0; i < rt_entries; i++) reftable_[i] = Be64(&raw[i * 8]);
+  end_cluster_ = (f_->Size() + cluster_size_ - 1) >> cluster_bits_;
+  s = ReadSnapshotTable();
+  if (!s.ok()) return s;
+  // An image left dirty (lazy refcounts) has refcounts we can't trust: rebuild
+  // them before writing anything.
+  if ((h_.incompatible & kIncDirty) && !ro_) {
+    CheckResult r;
+    s = Check(true, true, &r);
+    if (!s.ok()) return s;
+    h_.incompatible &= ~uint64_t(kIncDirty);
+    s = WriteHeaderFields();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Qcow2Image::~Qcow2Image() {
+  if (ro_ || !f_) return;
+  if (FlushMetadata().ok() && dirty_set_by_us_) {
+    h_.incompatible &= ~uint64_t(kIncDirty);
+    if (WriteHeaderFields().ok()) SyncFile();
+  } else {
+    SyncFile();
+  }
+}
+
+Status Qcow2Image::WriteHeaderFields() {
+  // Fixed fields only (extensions are rewritten by SetBackingName/Amend).
+  uint8_t b[104];
+  Status s = f_->PRead(0, b, sizeof b);
+  if (!s.ok()) return s;
+  PutBe64(b + 24, h_.size);
+  PutBe32(b + 36, h_.l1_size);
+  PutBe64(b + 40, h_.l1_table_offset);
+  PutBe64(b + 48, h_.refcount_table_offset);
+  PutBe32(b + 56, h_.refcount_table_clusters);
+  PutBe32(b + 60, h_.nb_snapshots);
+  PutBe64(b + 64, h_.snapshots_offset);
+  size_t n = 72;
+  if (h_.version >= 3) {
+    PutBe64(b + 72, h_.incompatible);
+    PutBe64(b + 80, h_.compatible);
+    PutBe64(b + 88, h_.autoclear);
+    n = 104;
+  }
+  return f_->PWrite(0, b, n);
+}
+
+Status Qcow2Image::BeginWrite() {
+  if (ro_) return Status::Error(EROFS, Where() + " is opened read-only");
+  if (h_.incompatible & kIncCorrupt)
+    return Status::Error(EIO, Where() + " is marked corrupt; repair it with 'emu-img check -r all'");
+  if (ext_l2_) return Status::Error(ENOTSUP, "unimplemented: writing to qcow2 images with extended L2 entries ('" + f_->path() + "')");
+  if (write_started_) return Status::Ok();
+  write_started_ = true;
+  bool hdr = false;
+  // We don't keep bitmaps up to date: invalidate them as the spec asks.
+  if (h_.autoclear) {
+    h_.autoclear = 0;
+    hdr = true;
+  }
+  if ((h_.compatible & kCompatLazyRefcounts) && !(h_.incompatible & kIncDirty)) {
+    h_.incompatible |= kIncDirty;
+    dirty_set_by_us_ = true;
+    hdr = true;
+  }
+  if (hdr) {
+    Status s = WriteHeaderFields();
+    if (s.ok()) s = SyncFile();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::LoadL2(uint64_t l2_off, std::vector<uint64_t>** table) {
+  auto it = l2_cache_.find(l2_off);
+  if (it != l2_cache_.end()) {
+    *table = &it->second.t;
+    return Status::Ok();
+  }
+  if (l2_off % cluster_size_) return Corrupt("L2 table offset " + Hex(l2_off) + " is not cluster aligned");
+  if (l2_off < cluster_size_) return Corrupt("L2 table at " + Hex(l2_off) + " overlaps the header");
+  if (l2_off + cluster_size_ > f_->Size())
+    return Corrupt("L2 table offset " + Hex(l2_off) + " is past the end of the file");
+  if (l2_cache_.size() >= kMaxL2Cache) {
+    Status s = FlushMetadata();
+    if (!s.ok()) return s;
+    l2_cache_.clear();
+  }
+  std::vector<uint8_t> raw(cluster_size_);
+  Status s = f_->PRead(l2_off, raw.data(), raw.size());
+  if (!s.ok()) return s;
+  L2Entry& e = l2_cache_[l2_off];
+  e.t.resize(cluster_size_ / 8);
+  for (size_t i = 0; i < e.t.size(); i++) e.t[i] = Be64(&raw[i * 8]);
+  *table = &e.t;
+  return Status::Ok();
+}
+
+Status Qcow2Image::Lookup(uint64_t vc, Mapping* m) {
+  *m = Mapping();
+  uint64_t l1i = vc / l2_entries_, l2i = vc % l2_entries_;
+  if (l1i >= l1_.size()) return Status::Ok();
+  uint64_t l2_off = l1_[l1i] & kQcow2OffsetMask;
+  if (!l2_off) return Status::Ok();
+  std::vector<uint64_t>* t;
+  Status s = LoadL2(l2_off, &t);
+  if (!s.ok()) return s;
+  uint64_t e = (*t)[l2i * l2_words_];
+  m->entry = e;
+  if (ext_l2_) m->bitmap = (*t)[l2i * 2 + 1];
+  if (e & kQcow2Compressed) {
+    if (ext_l2_ && m->bitmap) return Corrupt("compressed cluster with a subcluster bitmap");
+    uint32_t x = 62 - (cluster_bits_ - 8);
+    uint64_t off = e & ((1ull << x) - 1);
+    uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
+    m->kind = Kind::kCompressed;
+    m->host = off;
+    m->comp_size = sectors * 512 - (off & 511);
+    if (off < cluster_size_ || off >= f_->Size())
+      return Corrupt("compressed cluster at " + Hex(off) + " is outside the file");
+    return Status::Ok();
+  }
+  uint64_t host = e & kQcow2OffsetMask;
+  if (ext_l2_) {
+    m->host = host;
+    m->kind = host ? Kind::kNormal : Kind::kUnallocated;  // refined per subcluster
+    if (host && host % cluster_size_) return Corrupt("data cluster offset " + Hex(host) + " is not cluster aligned");
+    return Status::Ok();
+  }
+  if (e & kQcow2ZeroFlag && h_.version >= 3) {
+    m->kind = Kind::kZero;
+    m->host = host;
+    return Status::Ok();
+  }
+  if (!host) return Status::Ok();
+  if (host % cluster_size_) return Corrupt("data cluster offset " + Hex(host) + " is not cluster aligned");
+  if (host < cluster_size_) return Corrupt("data cluster at " + Hex(host) + " overlaps the header");
+  if (host >= f_->Size()) return Corrupt("data cluster offset " + Hex(host) + " is past the end of the file");
+  m->kind = Kind::kNormal;
+  m->host = host;
+  return Status::Ok();
+}
+
+Status Qcow2Image::ReadFromBacking(uint64_t off, uint8_t* buf, uint64_t len) {
+  if (!backing_) {
+    std::memset(buf, 0, len);
+    return Status::Ok();
+  }
+  uint64_t bsize = backing_->Size();
+  uint64_t n = off >= bsize ? 0 : std::min(len, bsize - off);
+  if (n) {
+    Status s = backing_->Read(off, buf, n);
+    if (!s.ok()) return s;
+  }
+  std::memset(buf + n, 0, len - n);
+  return Status::Ok();
+}
+
+Status Qcow2Image::ReadCluster(uint64_t vc, const Mapping& m, uint64_t in, uint8_t* buf,
+                               uint64_t len) {
+  uint64_t voff = (vc << cluster_bits_) + in;
+  if (ext_l2_ && m.kind != Kind::kCompressed) {
+    uint64_t sc_size = cluster_size_ / 32;
+    while (len) {
+      uint64_t sc = in / sc_size;
+      uint64_t n = std::min(len, (sc + 1) * sc_size - in);
+      Status s;
+      if (m.bitmap >> sc & 1) {
+        if (!m.host) return Corrupt("allocated subcluster without a host cluster");
+        s = f_->PRead(m.host + in, buf, n);
+      } else if (m.bitmap >> (32 + sc) & 1) {
+        std::memset(buf, 0, n);
+      } else {
+        s = ReadFromBacking(voff, buf, n);
+      }
+      if (!s.ok()) return s;
+      in += n;
+      voff += n;
+      buf += n;
+      len -= n;
+    }
+    return Status::Ok();
+  }
+  switch (m.kind) {
+    case Kind::kUnallocated:
+      return ReadFromBacking(voff, buf, len);
+    case Kind::kZero:
+      std::memset(buf, 0, len);
+      return Status::Ok();
+    case Kind::kNormal:
+      return f_->PRead(m.host + in, buf, len);
+    case Kind::kCompressed: {
+      if (zcache_host_ != m.host) {
+        std::vector<uint8_t> comp(m.comp_size);
+        Status s = f_->PRead(m.host, comp.data(), comp.size());
+        if (!s.ok()) return s;
+        zcache_.resize(cluster_size_);
+        zcache_host_ = UINT64_MAX;
+        s = Qcow2Decompress(h_.compression_type, comp.data(), comp.size(), zcache_.data(),
+                            cluster_size_);
+        if (!s.ok()) return Corrupt("compressed cluster at " + Hex(m.host) + ": " + s.message());
+        zcache_host_ = m.host;
+      }
+      std::memcpy(buf, zcache_.data() + in, len);
+      return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::Read(uint64_t off, void* buf, uint64_t len) {
+  if (off + len < off || off + len > h_.size)
+    return Status::Error(EINVAL, "Read of " + std::to_string(len) + " bytes at " +
+                                     std::to_string(off) + " is past the end of " + Where());
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len) {
+    uint64_t vc = off >> cluster_bits_, in = off & (cluster_size_ - 1);
+    Mapping m;
+    Status s = Lookup(vc, &m);
+    if (!s.ok()) return s;
+    // Merge a run of physically contiguous normal clusters into one read.
+    uint64_t n = std::min(len, cluster_size_ - in);
+    if (m.kind == Kind::kNormal && !ext_l2_) {
+      while (n < len) {
+        Mapping m2;
+        if (!Lookup((off + n) >> cluster_bits_, &m2).ok() || m2.kind != Kind::kNormal ||
+            m2.host != m.host + ((off + n) >> cluster_bits_ << cluster_bits_) - (vc << cluster_bits_))
+          break;
+        n = std::min(len, n + cluster_size_);
+      }
+      s = f_->PRead(m.host + in, p, n);
+    } else {
+      s = ReadCluster(vc, m, in, p, n);
+    }
+    if (!s.ok()) return s;
+    off += n;
+    p += n;
+    len -= n;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::EnsureL1Size(uint64_t entries) {
+  if (entries <= l1_.size() && entries <= l1_alloc_entries_) return Status::Ok();
+  if (entries > (32u << 20) / 8) return Status::Error(EFBIG, Where() + ": L1 table would be too large");
+  if (entries <= l1_alloc_entries_) {
+    l1_.resize(entries, 0);
+    h_.l1_size = static_cast<uint32_t>(entries);
+    l1_dirty_ = true;
+    return WriteHeaderFields();
+  }
+  // Move the L1 table to a bigger place: write it there, then switch the header.
+  uint64_t new_entries = std::max<uint64_t>(entries, l1_.size() * 3 / 2);
+  new_entries = std::min<uint64_t>(new_entries, (32u << 20) / 8);
+  uint64_t clusters = (new_entries * 8 + cluster_size_ - 1) >> cluster_bits_;
+  new_entries = std::max<uint64_t>(entries, std::min<uint64_t>(clusters * cluster_size_ / 8, (32u << 20) / 8));
+  Status s = FlushMetadata();
+  if (!s.ok()) return s;
+  auto a = AllocClusters(clusters);
+  if (!a.ok()) return a.status;
+  uint64_t old_off = h_.l1_table_offset, old_clusters = (l1_alloc_entries_ * 8 + cluster_size_ - 1) >> cluster_bits_;
+  l1_.resize(new_entries, 0);
+  std::vector<uint8_t> raw(clusters * cluster_size_, 0);
+  for (size_t i = 0; i < l1_.size(); i++) PutBe64(&raw[i * 8], l1_[i]);
+  s = FlushMetadata();  // refcounts of the new table first
+  if (s.ok()) s = f_->PWrite(a.value, raw.data(), raw.size());
+  if (s.ok()) s = SyncFile();
+  if (!s.ok()) return s;
+  h_.l1_table_offset = a.value;
+  h_.l1_size = static_cast<uint32_t>(entries);
+  l1_.resize(entries);
+  l1_alloc_entries_ = new_entries;
+  l1_dirty_ = false;
+  s = WriteHeaderFields();
+  if (s.ok()) s = SyncFile();
+  if (s.ok() && old_off && old_clusters) pending_decrements_.emplace_back(old_off, old_clusters);
+  return s;
+}
+
+Status Qcow2Image::WriteL1() {
+  std::vector<uint8_t> raw(l1_.size() * 8);
+  for (size_t i = 0; i < l1_.size(); i++) PutBe64(&raw[i * 8], l1_[i]);
+  return raw.empty() ? Status::Ok() : f_->PWrite(h_.l1_table_offset, raw.data(), raw.size());
+}
+
+Status Qcow2Image::GetL2ForWrite(uint64_t vc, std::vector<uint64_t>** table, uint64_t* l2_off) {
+  uint64_t l1i = vc / l2_entries_;
+  Status s = EnsureL1Size(l1i + 1);
+  if (!s.ok()) return s;
+  uint64_t e = l1_[l1i];
+  uint64_t off = e & kQcow2OffsetMask;
+  if (off && (e & kQcow2Copied)) {
+    *l2_off = off;
+    return LoadL2(off, table);
+  }
+  // New table, or copy-on-write of a table shared with a snapshot.
+  std::vector<uint64_t> content(cluster_size_ / 8, 0);
+  if (off) {
+    std::vector<uint64_t>* old;
+    s = LoadL2(off, &old);
+    if (!s.ok()) return s;
+    content = *old;
+  }
+  auto a = AllocClusters(1);
+  if (!a.ok()) return a.status;
+  if (l2_cache_.size() >= kMaxL2Cache) {
+    s = FlushMetadata();
+    if (!s.ok()) return s;
+    l2_cache_.clear();
+  }
+  L2Entry& ne = l2_cache_[a.value];
+  ne.t = std::move(content);
+  ne.dirty = true;
+  l1_[l1i] = a.value | kQcow2Copied;
+  l1_dirty_ = true;
+  if (off) pending_decrements_.emplace_back(off, 1);
+  *l2_off = a.value;
+  *table = &ne.t;
+  return Status::Ok();
+}
+
+Status Qcow2Image::ReleaseEntry(uint64_t e) {
+  if (e & kQcow2Compressed) {
+    uint32_t x = 62 - (cluster_bits_ - 8);
+    uint64_t off = e & ((1ull << x) - 1);
+    uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
+    uint64_t first = off >> cluster_bits_;
+    uint64_t last = (off + sectors * 512 - (off & 511) - 1) >> cluster_bits_;
+    for (uint64_t c = first; c <= last; c++) pending_decrements_.emplace_back(c << cluster_bits_, 1);
+    return Status::Ok();
+  }
+  uint64_t host = e & kQcow2OffsetMask;
+  if (host) pending_decrements_.emplace_back(host, 1);
+  return Status::Ok();
+}
+
+Status Qcow2Image::SetL2Entry(uint64_t vc, uint64_t entry) {
+  std::vector<uint64_t>* t;
+  uint64_t l2_off;
+  Status s = GetL2ForWrite(vc, &t, &l2_off);
+  if (!s.ok()) return s;
+  uint64_t l2i = vc % l2_entries_;
+  uint64_t old = (*t)[l2i];
+  (*t)[l2i] = entry;
+  l2_cache_[l2_off].dirty = true;
+  if ((old & kQcow2OffsetMask) != (entry & kQcow2OffsetMask) || (old & kQcow2Compressed))
+    s = ReleaseEntry(old);
+  return s;
+}
+
+Status Qcow2Image::WriteCluster(uint64_t vc, uint64_t in, const uint8_t* buf, uint64_t len) {
+  Mapping m;
+  Status s = Lookup(vc, &m);
+  if (!s.ok()) return s;
+  if (m.kind == Kind::kNormal && (m.entry & kQcow2Copied)) {
+    uint64_t l1e = l1_[vc / l2_entries_];
+    if (l1e & kQcow2Copied) return f_->PWrite(m.host + in, buf, len);
+  }
+  // Allocate: build the whole cluster (old content under the new bytes).
+  std::vector<uint8_t> full;
+  const uint8_t* data = buf;
+  if (len != cluster_size_) {
+    full.resize(cluster_size_);
+    s = ReadCluster(vc, m, 0, full.data(), cluster_size_);
+    if (!s.ok()) return s;
+    std::memcpy(full.data() + in, buf, len);
+    data = full.data();
+  }
+  if (m.kind == Kind::kNormal && !(m.entry & kQcow2Copied)) {
+    // Shared with a snapshot: maybe we are the last user after all.
+    uint64_t rc = 0;
+    s = GetRefcount(m.host >> cluster_bits_, &rc);
+    if (!s.ok()) return s;
+    if (rc == 1 && (l1_[vc / l2_entries_] & kQcow2Copied)) {
+      s = f_->PWrite(m.host, data, cluster_size_);
+      if (!s.ok()) return s;
+      return SetL2Entry(vc, m.host | kQcow2Copied);
+    }
+  }
+  auto a = AllocClusters(1);
+  if (!a.ok()) return a.status;
+  s = f_->PWrite(a.value, data, cluster_size_);
+  if (!s.ok()) return s;
+  return SetL2Entry(vc, a.value | kQcow2Copied);
+}
+
+Status Qcow2Image::Write(uint64_t off, const void* buf, uint64_t len) {
+  if (off + len < off || off + len > h_.size)
+    return Status::Error(EINVAL, "Write of " + std::to_string(len) + " bytes at " +
+                                     std::to_string(off) + " is past the end of " + Where());
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len) {
+    uint64_t vc = off >> cluster_bits_, in = off & (cluster_size_ - 1);
+    uint64_t n = std::min(len, cluster_size_ - in);
+    s = WriteCluster(vc, in, p, n);
+    if (!s.ok()) return s;
+    off += n;
+    p += n;
+    len -= n;
+  }
+  if (l2_cache_.size() > kMaxL2Cache || rb_cache_.size() > kMaxRbCache ||
+      pending_decrements_.size() > 65536)
+    return FlushMetadata();
+  return Status::Ok();
+}
+
+Status Qcow2Image::FlushMetadata() {
+  if (ro_) return Status::Ok();
+  bool l2_dirty = l1_dirty_;
+  for (auto& [o, e] : l2_cache_) l2_dirty |= e.dirty;
+  bool rb_dirty = reftable_dirty_;
+  for (auto& [i, b] : rb_cache_) rb_dirty |= b.dirty;
+  if (!l2_dirty && !rb_dirty && pending_decrements_.empty()) return Status::Ok();
+  // 1. New refcounts (blocks, then the table that points to them).
+  auto write_refcounts = [&]() -> Status {
+    for (auto& [idx, b] : rb_cache_) {
+      if (!b.dirty) continue;
+      Status s = f_->PWrite(reftable_[idx], b.b.data(), b.b.size());
+      if (!s.ok()) return s;
+      b.dirty = false;
+    }
+    if (reftable_dirty_) {
+      std::vector<uint8_t> raw(uint64_t(h_.refcount_table_clusters) * cluster_size_, 0);
+      for (size_t i = 0; i < reftable_.size(); i++) PutBe64(&raw[i * 8], reftable_[i]);
+      Status s = f_->PWrite(h_.refcount_table_offset, raw.data(), raw.size());
+      if (!s.ok()) return s;
+      if (reftable_moved_) {
+        s = SyncFile();
+        if (s.ok()) s = WriteHeaderFields();
+        if (!s.ok()) return s;
+        reftable_moved_ = false;
+      }
+      reftable_dirty_ = false;
+    }
+    return Status::Ok();
+  };
+  Status s = write_refcounts();
+  if (!s.ok()) return s;
+  // 2. Barrier, then the mapping that uses those clusters (L2 before L1).
+  if (l2_dirty) {
+    s = SyncFile();
+    if (!s.ok()) return s;
+    for (auto& [o, e] : l2_cache_) {
+      if (!e.dirty) continue;
+      std::vector<uint8_t> raw(cluster_size_);
+      for (size_t i = 0; i < e.t.size(); i++) PutBe64(&raw[i * 8], e.t[i]);
+      s = f_->PWrite(o, raw.data(), raw.size());
+      if (!s.ok()) return s;
+      e.dirty = false;
+    }
+    if (l1_dirty_) {
+      s = SyncFile();
+      if (s.ok()) s = WriteL1();
+      if (!s.ok()) return s;
+      l1_dirty_ = false;
+    }
+  }
+  // 3. Barrier, then drop the references that the mapping no longer holds.
+  if (!pending_decrements_.empty()) {
+    s = SyncFile();
+    if (!s.ok()) return s;
+    auto pend = std::move(pending_decrements_);
+    pending_decrements_.clear();
+    for (auto& [host, n] : pend)
+      for (int64_t i = 0; i < n; i++) {
+        s = AddRef((host >> cluster_bits_) + i, -1);
+        if (!s.ok()) return s;
+      }
+    s = write_refcounts();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::Flush() {
+  if (ro_) return Status::Ok();
+  Status s = FlushMetadata();
+  if (s.ok()) s = SyncFile();
+  return s;
+}
+
+Status Qcow2Image::Discard(uint64_t off, uint64_t len) {
+  if (off + len < off || off + len > h_.size) return Status::Error(EINVAL, "Discard past the end of " + Where());
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  uint64_t first = (off + cluster_size_ - 1) >> cluster_bits_;
+  uint64_t end = (off + len) >> cluster_bits_;
+  if (off + len == h_.size) end = (h_.size + cluster_size_ - 1) >> cluster_bits_;
+  for (uint64_t vc = first; vc < end; vc++) {
+    Mapping m;
+    s = Lookup(vc, &m);
+    if (!s.ok()) return s;
+    if (m.kind == Kind::kUnallocated && !backing_) continue;
+    // With a backing file an unallocated cluster would show the backing data.
+    uint64_t e = (backing_ && h_.version >= 3) ? kQcow2ZeroFlag : 0;
+    if (backing_ && h_.version < 3) continue;  // can't express zeros in v2: keep the data
+    if (m.entry == e) continue;
+    s = SetL2Entry(vc, e);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::WriteZeroes(uint64_t off, uint64_t len) {
+  if (off + len < off || off + len > h_.size) return Status::Error(EINVAL, "Write past the end of " + Where());
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  while (len) {
+    uint64_t in = off & (cluster_size_ - 1);
+    uint64_t n = std::min(len, cluster_size_ - in);
+    bool whole = in == 0 && (n == cluster_size_ || off + n == h_.size);
+    uint64_t vc = off >> cluster_bits_;
+    if (whole && (h_.version >= 3 || !backing_)) {
+      Mapping m;
+      s = Lookup(vc, &m);
+      if (!s.ok()) return s;
+      uint64_t e = h_.version >= 3 ? kQcow2ZeroFlag : 0;
+      if (!(m.kind == Kind::kZero && !m.host) && !(m.kind == Kind::kUnallocated && !backing_))
+        s = SetL2Entry(vc, e);
+    } else {
+      std::vector<uint8_t> z(n, 0);
+      s = WriteCluster(vc, in, z.data(), n);
+    }
+    if (!s.ok()) return s;
+    off += n;
+    len -= n;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::WriteCompressed(uint64_t off, const void* buf, uint64_t len) {
+  if (off % cluster_size_ || (len % cluster_size_ && off + len != h_.size) || off + len > h_.size)
+    return Status::Error(EINVAL, "Compressed writes must cover whole clusters");
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  const auto* p = static_cast<const uint8_t*>(buf);
+  std::vector<uint8_t> comp, full;
+  for (uint64_t done = 0; done < len; done += cluster_size_) {
+    uint64_t vc = (off + done) >> cluster_bits_;
+    uint64_t n = std::min(cluster_size_, len - done);
+    const uint8_t* src = p + done;
+    if (n < cluster_size_) {
+      full.assign(cluster_size_, 0);
+      std::memcpy(full.data(), src, n);
+      src = full.data();
+    }
+    if (!Qcow2Compress(h_.compression_type, src, cluster_size_, &comp) ||
+        comp.size() >= cluster_size_ - 512) {
+      s = WriteCluster(vc, 0, src, cluster_size_);
+      if (!s.ok()) return s;
+      continue;
+    }
+    uint64_t host;
+    if (compress_cursor_ && (compress_cursor_ & (cluster_size_ - 1)) + comp.size() <= cluster_size_) {
+      host = compress_cursor_;
+      s = AddRef(host >> cluster_bits_, 1);
+      if (!s.ok()) return s;
+    } else {
+      auto a = AllocClusters(1);
+      if (!a.ok()) return a.status;
+      host = a.value;
+    }
+    compress_cursor_ = host + comp.size();
+    if ((compress_cursor_ & (cluster_size_ - 1)) == 0) compress_cursor_ = 0;
+    s = f_->PWrite(host, comp.data(), comp.size());
+    if (!s.ok()) return s;
+    uint32_t x = 62 - (cluster_bits_ - 8);
+    uint64_t extra = ((host + comp.size() - 1) >> 9) - (host >> 9);
+    s = SetL2Entry(vc, kQcow2Compressed | extra << x | host);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* out) {
+  uint64_t end = std::min(off + len, h_.size);
+  auto push = [&](Extent e) {
+    if (!out->empty()) {
+      Extent& b = out->back();
+      bool contig = b.host_offset.has_value() == e.host_offset.has_value() &&
+                    (!e.host_offset || *b.host_offset + b.length == *e.host_offset);
+      if (b.offset + b.length == e.offset && b.data == e.data && b.zero == e.zero &&
+          b.depth == e.depth && contig) {
+        b.length += e.length;
+        return;
+      }
+    }
+    out->push_back(e);
+  };
+  while (off < end) {
+    uint64_t vc = off >> cluster_bits_, in = off & (cluster_size_ - 1);
+    uint64_t n = std::min(end - off, cluster_size_ - in);
+    Mapping m;
+    Status s = Lookup(vc, &m);
+    if (!s.ok()) return s;
+    bool unalloc = m.kind == Kind::kUnallocated;
+    if (ext_l2_ && m.kind == Kind::kNormal) unalloc = (m.bitmap & 0xffffffffffffffffull) == 0;
+    if (unalloc) {
+      if (backing_) {
+        std::vector<Extent> sub;
+        uint64_t bsize = backing_->Size();
+        uint64_t bn = off >= bsize ? 0 : std::min(n, bsize - off);
+        if (bn) {
+          s = backing_->BlockStatus(off, bn, &sub);
+          if (!s.ok()) return s;
+        }
+        for (Extent e : sub) {
+          e.depth += 1;
+          push(e);
+        }
+        if (bn < n) push({off + bn, n - bn, false, true, 1, std::nullopt});
+      } else {
+        push({off, n, false, true, 0, std::nullopt});
+      }
+    } else if (m.kind == Kind::kZero) {
+      push({off, n, false, true, 0, std::nullopt});
+    } else if (m.kind == Kind::kCompressed) {
+      push({off, n, true, false, 0, std::nullopt});
+    } else {
+      push({off, n, true, false, 0, m.host + in});
+    }
+    off += n;
+  }
+  return Status::Ok();
+}
+
+Status Qcow2Image::AllocatedInThisLayer(uint64_t off, uint64_t len, bool* alloc, uint64_t* pnum) {
+  uint64_t vc = off >> cluster_bits_;
+  Mapping m;
+  Status s = Lookup(vc, &m);
+  if (!s.ok()) return s;
+  *alloc = m.kind != Kind::kUnallocated;
+  *pnum = std::min(len, cluster_size_ - (off & (cluster_size_ - 1)));
+  return Status::Ok();
+}
+
+Status Qcow2Image::MakeEmpty() {
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  uint64_t clusters = (h_.size + cluster_size_ - 1) >> cluster_bits_;
+  for (uint64_t vc = 0; vc < clusters; vc++) {
+    Mapping m;
+    s = Lookup(vc, &m);
+    if (!s.ok()) return s;
+    if (m.entry || m.bitmap) s = SetL2Entry(vc, 0);
+    if (!s.ok()) return s;
+  }
+  return Flush();
+}
+
+void Qcow2Image::GetInfo(ImageInfo* info) {
+  info->cluster_size = cluster_size_;
+  info->backing_file = h_.backing_file;
+  info->backing_full = ResolveBackingPath(f_->path(), h_.backing_file);
+  info->backing_format = h_.backing_format;
+  info->has_dirty_flag = true;
+  info->dirty = h_.incompatible & kIncDirty;
+  auto& d = info->specific;
+  d.emplace_back("compat", InfoValue::Str(h_.version >= 3 ? "1.1" : "0.10"));
+  if (h_.version >= 3) {
+    d.emplace_back("compression-type", InfoValue::Str(h_.compression_type ? "zstd" : "zlib"));
+    d.emplace_back("lazy-refcounts", InfoValue::Bool(h_.compatible & kCompatLazyRefcounts));
+  } else {
+    d.emplace_back("compression-type", InfoValue::Str("zlib"));
+  }
+  d.emplace_back("refcount-bits", InfoValue::Int(refcount_bits_));
+  if (h_.version >= 3) {
+    d.emplace_back("corrupt", InfoValue::Bool(h_.incompatible & kIncCorrupt));
+    d.emplace_back("extended-l2", InfoValue::Bool(ext_l2_));
+  }
+}
+
+Status Qcow2Image::Resize(uint64_t new_size, bool allow_shrink) {
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  if (new_size % 512) return Status::Error(EINVAL, "Image size must be a multiple of 512 bytes");
+  if (new_size < h_.size) {
+    if (!allow_shrink) return Status::Error(EINVAL, "Use the --shrink option to shrink images");
+    if (!snaps_.empty()) return Status::Error(ENOTSUP, "Can't shrink an image with internal snapshots");
+    uint64_t first = (new_size + cluster_size_ - 1) >> cluster_bits_;
+    uint64_t last = (h_.size + cluster_size_ - 1) >> cluster_bits_;
+    for (uint64_t vc = first; vc < last; vc++) {
+      Mapping m;
+      s = Lookup(vc, &m);
+      if (!s.ok()) return s;
+      if (m.entry) s = SetL2Entry(vc, 0);
+      if (!s.ok()) return s;
+    }
+    // A partial last cluster keeps stale bytes past the end; zero them so that a
+    // later grow shows zeros.
+    if (new_size % cluster_size_) {
+      uint64_t tail = cluster_size_ - new_size % cluster_size_;
+      uint64_t save = h_.size;
+      s = WriteZeroes(new_size, std::min(tail, save - new_size));
+      if (!s.ok()) return s;
+    }
+  } else {
+    uint64_t l1 = (new_size + cluster_size_ * l2_entries_ - 1) / (cluster_size_ * l2_entries_);
+    if (l1 > (32u << 20) / 8) return Status::Error(EFBIG, "Image size too large for qcow2 with this cluster size");
+    s = EnsureL1Size(std::max<uint64_t>(l1, l1_.size()));
+    if (!s.ok()) return s;
+  }
+  s = Flush();
+  if (!s.ok()) return s;
+  h_.size = new_size;
+  s = WriteHeaderFields();
+  if (s.ok()) s = SyncFile();
+  return s;
+}
+
+Status Qcow2Image::SetBackingName(const std::string& file, const std::string& fmt) {
+  if (ro_) return Status::Error(EROFS, Where() + " is opened read-only");
+  if (file.size() > 1023) return Status::Error(EINVAL, "Backing file name too long");
+  Status s = Flush();
+  if (!s.ok()) return s;
+  // Re-read the current header so that nothing else is lost.
+  Qcow2Header cur;
+  s = ReadQcow2Header(f_.get(), &cur);
+  if (!s.ok()) return s;
+  h_.backing_file = file;
+  h_.backing_format = file.empty() ? "" : fmt;
+  h_.other_exts = cur.other_exts;
+  auto hdr = SerializeQcow2Header(h_);
+  if (!hdr.ok()) return hdr.status;
+  // Keep the tail of the header cluster as it was after our header bytes? The
+  // spec reserves the first cluster for the header; write it whole.
+  s = f_->PWrite(0, hdr.value.data(), hdr.value.size());
+  if (s.ok()) s = SyncFile();
+  return s;
+}
+
+Status Qcow2Image::Amend(const std::map<std::string, std::string>& opts) {
+  if (ro_) return Status::Error(EROFS, Where() + " is opened read-only");
+  Status s = Flush();
+  if (!s.ok()) return s;
+  Qcow2Header nh = h_;
+  for (const auto& [k, v] : opts) {
+    if (k == "compat") {
+      if (v == "1.1" || v == "v3") {
+        nh.version = 3;
+      } else if (v == "0.10" || v == "v2") {
+        if (h_.version >= 3) {
+          if (h_.incompatible & ~uint64_t(kIncDirty)) return Status::Error(ENOTSUP, "Cannot downgrade an image using incompatible features to compat=0.10");
+          if (h_.refcount_order != 4) return Status::Error(ENOTSUP, "compat=0.10 requires refcount_bits=16");
+          // v2 has no zero flag: materialize zero clusters first.
+          uint64_t clusters = (h_.size + cluster_size_ - 1) >> cluster_bits_;
+          for (uint64_t vc = 0; vc < clusters; vc++) {
+            Mapping m;
+            s = Lookup(vc, &m);
+            if (!s.ok()) return s;
+            if (m.kind == Kind::kZero) {
+              std::vector<uint8_t> z(cluster_size_, 0);
+              s = SetL2Entry(vc, 0);
+              if (s.ok() && backing_) s = WriteCluster(vc, 0, z.data(), cluster_size_);
+              if (!s.ok()) return s;
+            }
+          }
+          s = Flush();
+          if (!s.ok()) return s;
+        }
+        nh.version = 2;
+        nh.compatible = nh.autoclear = 0;
+        nh.incompatible = 0;
+      } else {
+        return Status::Error(EINVAL, "Invalid compatibility level: '" + v + "'");
+      }
+    } else if (k == "lazy_refcounts") {
+      if (v == "on") nh.compatible |= kCompatLazyRefcounts;
+      else if (v == "off") nh.compatible &= ~kCompatLazyRefcounts;
+      else return Status::Error(EINVAL, "Invalid value for lazy_refcounts: '" + v + "'");
+    } else if (k == "backing_file" || k == "backing_fmt") {
+    } else {
+      return Status::Error(ENOTSUP, "Changing option '" + k + "' is not supported by amend");
+    }
+  }
+  if (nh.version < 3 && (nh.compatible & kCompatLazyRefcounts))
+    return Status::Error(EINVAL, "Lazy refcounts only supported with compatibility level 1.1 and above");
+  if (opts.count("backing_file")) nh.backing_file = opts.at("backing_file");
+  if (opts.count("backing_fmt")) nh.backing_format = opts.at("backing_fmt");
+  Qcow2Header cur;
+  s = ReadQcow2Header(f_.get(), &cur);
+  if (!s.ok()) return s;
+  nh.other_exts = cur.other_exts;
+  auto hdr = SerializeQcow2Header(nh);
+  if (!hdr.ok()) return hdr.status;
+  s = f_->PWrite(0, hdr.value.data(), hdr.value.size());
+  if (s.ok()) s = SyncFile();
+  if (s.ok()) h_ = nh;
+  return s;
+}
+
+Result<std::unique_ptr<BlockDriver>> Qcow2OpenWithBacking(std::unique_ptr<File> f,
+                                                          const OpenOptions& o,
+                                                          std::unique_ptr<BlockDriver> backing) {
+  bool given = backing != nullptr;
+  auto r = Qcow2Image::Open(std::move(f), o, std::move(backing), given);
+  if (!r.ok()) return {r.status};
+  return {Status::Ok(), std::move(r.value)};
+}
+
+const FormatInfo& Qcow2Format() {
+  static const FormatInfo info = {
+      "qcow2",
+      [](const uint8_t* h, size_t len, const std::string&) {
+        return len >= 8 && Be32(h) == kQcow2Magic && (Be32(h + 4) == 2 || Be32(h + 4) == 3) ? 100 : 0;
+      },
+      [](std::unique_ptr<File> f, const OpenOptions& o) {
+        return Qcow2OpenWithBacking(std::move(f), o, nullptr);
+      },
+      CreateQcow2,
+  };
+  return info;
+}
+
+}  // namespace emu::block

@@ -1,0 +1,359 @@
+// The VMDK driver: a disk made of extents in order, described either by the
+// descriptor embedded in a monolithic sparse file or by a separate descriptor
+// file naming extent files in the same folder.
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "block/file.h"
+#include "block/format.h"
+#include "block/vmdk/descriptor.h"
+#include "block/vmdk/extent.h"
+#include "block/vmdk/le.h"
+#include "block/vmdk/vmdk_create.h"
+
+namespace emu::block {
+namespace {
+
+using vmdk::Descriptor;
+using vmdk::ExtentDesc;
+using vmdk::ExtentIO;
+using vmdk::kSector;
+
+struct Part {
+  uint64_t start = 0, size = 0;  // bytes of the virtual disk
+  ExtentDesc::Access access = ExtentDesc::kRW;
+  std::unique_ptr<ExtentIO> io;  // null for NOACCESS
+};
+
+class VmdkDriver : public BlockDriver, public ImageOps {
+ public:
+  VmdkDriver(std::string path, Descriptor desc, std::vector<Part> parts, bool ro)
+      : path_(std::move(path)), desc_(std::move(desc)), parts_(std::move(parts)), ro_(ro) {
+    for (const Part& p : parts_) size_ += p.size;
+  }
+
+  std::string format_name() const override { return "vmdk"; }
+  uint64_t Size() const override { return size_; }
+  bool read_only() const override { return ro_; }
+
+  Status Read(uint64_t off, void* buf, uint64_t len) override {
+    return ForEach(off, len, false, [&](Part& p, uint64_t in, uint64_t n, uint64_t done) {
+      return p.io->Read(in, static_cast<uint8_t*>(buf) + done, n);
+    });
+  }
+
+  Status Write(uint64_t off, const void* buf, uint64_t len) override {
+    if (ro_) return Status::Error(EROFS, path_ + ": image is read-only");
+    return ForEach(off, len, true, [&](Part& p, uint64_t in, uint64_t n, uint64_t done) {
+      return p.io->Write(in, static_cast<const uint8_t*>(buf) + done, n);
+    });
+  }
+
+  Status Flush() override {
+    for (Part& p : parts_)
+      if (p.io) {
+        if (Status s = p.io->Flush(); !s.ok()) return s;
+      }
+    return Status::Ok();
+  }
+
+  Status BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* out) override {
+    return ForEach(off, len, false, [&](Part& p, uint64_t in, uint64_t n, uint64_t) {
+      return p.io->BlockStatus(in, n, p.start, out);
+    });
+  }
+
+  void GetInfo(ImageInfo* info) override {
+    for (const Part& p : parts_)
+      if (p.io && p.io->grain_bytes()) {
+        info->cluster_size = p.io->grain_bytes();
+        break;
+      }
+    info->specific.emplace_back("cid", InfoValue::Int(desc_.cid));
+    info->specific.emplace_back("parent-cid", InfoValue::Int(desc_.parent_cid));
+    info->specific.emplace_back("create-type", InfoValue::Str(desc_.create_type));
+  }
+
+  Status Check(bool fix_leaks, bool fix_errors, CheckResult* r) override {
+    if (fix_leaks || fix_errors)
+      return Status::Error(ENOTSUP, "unimplemented: repairing VMDK images");
+    for (Part& p : parts_)
+      if (p.io) p.io->Check(r);
+    return Status::Ok();
+  }
+
+ private:
+  template <typename Fn>
+  Status ForEach(uint64_t off, uint64_t len, bool write, Fn fn) {
+    if (off > size_ || len > size_ - off)
+      return Status::Error(EINVAL, path_ + ": access at " + std::to_string(off) + "+" +
+                                       std::to_string(len) + " beyond the disk size " +
+                                       std::to_string(size_));
+    // First part whose end lies past `off`.
+    auto it = std::upper_bound(parts_.begin(), parts_.end(), off,
+                               [](uint64_t o, const Part& p) { return o < p.start + p.size; });
+    uint64_t done = 0;
+    while (len > 0 && it != parts_.end()) {
+      Part& p = *it;
+      uint64_t in = off - p.start, n = std::min(len, p.size - in);
+      if (!p.io)
+        return Status::Error(EACCES, path_ + ": extent at byte " + std::to_string(p.start) +
+                                         " is NOACCESS");
+      if (write && p.access == ExtentDesc::kRdOnly)
+        return Status::Error(EROFS, path_ + ": extent " + p.io->path() + " is RDONLY");
+      if (Status s = fn(p, in, n, done); !s.ok()) return s;
+      off += n;
+      len -= n;
+      done += n;
+      ++it;
+    }
+    return Status::Ok();
+  }
+
+  std::string path_;
+  Descriptor desc_;
+  std::vector<Part> parts_;
+  bool ro_;
+  uint64_t size_ = 0;
+};
+
+std::string Dirname(const std::string& p) {
+  size_t slash = p.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return p.substr(0, slash);
+}
+
+bool RealPath(const std::string& p, std::string* out) {
+  char buf[PATH_MAX];
+  if (!realpath(p.c_str(), buf)) return false;
+  *out = buf;
+  return true;
+}
+
+bool Inside(const std::string& real, const std::string& dir) {
+  if (dir == "/") return true;
+  return real.size() > dir.size() && real.compare(0, dir.size(), dir) == 0 && real[dir.size()] == '/';
+}
+
+// Where extent `name` of `image` is, refusing anything outside the image's own
+// folder (after symlinks) unless the user listed the target folder.
+Result<std::string> ResolveExtent(const std::string& image, const std::string& name,
+                                  const OpenOptions& o) {
+  Result<std::string> r;
+  std::string real_image, dir;
+  if (name.empty()) {
+    r.status = Status::Error(EINVAL, image + ": VMDK extent with an empty file name");
+    return r;
+  }
+  if (!RealPath(image, &real_image)) {
+    r.status = Status::Error(ENOENT, image + ": cannot locate the image's folder to open extent '" +
+                                         name + "'");
+    return r;
+  }
+  dir = Dirname(real_image);
+  std::string candidate = name[0] == '/' ? name : dir + "/" + name;
+  std::string real;
+  if (!RealPath(candidate, &real)) {
+    r.status = Status::Error(errno ? errno : ENOENT, image + ": cannot open extent '" + name +
+                                                         "': " + std::strerror(errno ? errno : ENOENT));
+    return r;
+  }
+  bool ok = Inside(real, dir);
+  for (const std::string& a : o.allowed_dirs) {
+    std::string ra;
+    if (!ok && RealPath(a, &ra)) ok = real == ra || Inside(real, ra);
+  }
+  if (!ok) {
+    r.status = Status::Error(
+        EPERM, image + ": refusing extent '" + name + "': " +
+                   (name[0] == '/' ? "absolute path '" : "it resolves to '") + real +
+                   "', outside the image's folder " + dir + " (allow the folder explicitly to use it)");
+    return r;
+  }
+  r.value = real;
+  return r;
+}
+
+int Probe(const uint8_t* header, size_t len, const std::string&) {
+  if (len >= 4 && vmdk::Ld32(header) == vmdk::kMagic) return 100;
+  if (vmdk::LooksLikeDescriptor(header, len)) return 100;
+  return 0;
+}
+
+Status CheckNoParent(const Descriptor& d, const std::string& path) {
+  if (!d.parent_hint.empty())
+    return Status::Error(ENOTSUP, path + ": unimplemented: VMDK images with a parent ('" +
+                                      d.parent_hint + "')");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, bool ro) {
+  Result<std::unique_ptr<BlockDriver>> r;
+  std::string path = file->path();
+  Descriptor desc;
+  desc.create_type = "monolithicSparse";
+  uint8_t hdr[kSector];
+  if (Status s = file->PRead(0, hdr, kSector); !s.ok()) {
+    r.status = s;
+    return r;
+  }
+  uint64_t doff = vmdk::Ld64(hdr + 28), dsize = vmdk::Ld64(hdr + 36);
+  uint64_t fsize = file->Size();
+  if (dsize > 0 && dsize <= vmdk::kMaxDescriptorBytes / kSector && doff <= fsize / kSector &&
+      doff * kSector + dsize * kSector <= fsize) {
+    std::string text(dsize * kSector, '\0');
+    if (Status s = file->PRead(doff * kSector, text.data(), text.size()); !s.ok()) {
+      r.status = s;
+      return r;
+    }
+    Result<Descriptor> d = vmdk::ParseDescriptor(text, path);
+    if (!d.ok()) {
+      r.status = d.status;
+      return r;
+    }
+    desc = std::move(d.value);
+    if (Status s = CheckNoParent(desc, path); !s.ok()) {
+      r.status = s;
+      return r;
+    }
+  }
+  vmdk::SparseHeader h;
+  Result<std::unique_ptr<ExtentIO>> e = vmdk::OpenSparseExtent(std::move(file), ro, &h);
+  if (!e.ok()) {
+    r.status = e.status;
+    return r;
+  }
+  std::vector<Part> parts(1);
+  parts[0].size = h.capacity * kSector;
+  parts[0].io = std::move(e.value);
+  r.value = std::make_unique<VmdkDriver>(path, std::move(desc), std::move(parts), ro);
+  return r;
+}
+
+Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
+                                                    const OpenOptions& o, bool ro) {
+  Result<std::unique_ptr<BlockDriver>> r;
+  std::string path = file->path();
+  uint64_t fsize = file->Size();
+  if (fsize > vmdk::kMaxDescriptorBytes) {
+    r.status = Status::Error(EINVAL, path + ": VMDK descriptor file of " + std::to_string(fsize) +
+                                         " bytes is too large");
+    return r;
+  }
+  std::string text(fsize, '\0');
+  if (Status s = file->PRead(0, text.data(), fsize); !s.ok()) {
+    r.status = s;
+    return r;
+  }
+  Result<Descriptor> d = vmdk::ParseDescriptor(text, path);
+  if (!d.ok()) {
+    r.status = d.status;
+    return r;
+  }
+  if (Status s = CheckNoParent(d.value, path); !s.ok()) {
+    r.status = s;
+    return r;
+  }
+  const std::string& ct = d.value.create_type;
+  if (ct == "fullDevice" || ct == "partitionedDevice" || ct.rfind("vmfsRaw", 0) == 0 ||
+      ct == "vmfsRDM" || ct == "vmfsPassthroughRawDeviceMap") {
+    r.status = Status::Error(ENOTSUP, path + ": unimplemented: VMDK raw device mapping ('" + ct + "')");
+    return r;
+  }
+  if (d.value.extents.empty()) {
+    r.status = Status::Error(EINVAL, path + ": invalid VMDK descriptor: no extents");
+    return r;
+  }
+  std::vector<Part> parts;
+  uint64_t start = 0, total = 0;
+  for (const ExtentDesc& ed : d.value.extents) {
+    auto fail = [&](int err, const std::string& why) {
+      r.status = Status::Error(err, path + ": extent '" + ed.file + "': " + why);
+      return std::move(r);
+    };
+    if (ed.sectors > vmdk::kMaxSectors - total)
+      return fail(EINVAL, "the extents add up to more than 64 TiB");
+    total += ed.sectors;
+    Part p;
+    p.start = start;
+    p.size = ed.sectors * kSector;
+    p.access = ed.access;
+    start += p.size;
+    if (ed.sectors == 0) continue;
+    if (ed.access == ExtentDesc::kNoAccess) {
+      parts.push_back(std::move(p));
+      continue;
+    }
+    if (ed.type == "ZERO") {
+      p.io = vmdk::NewZeroExtent(path);
+      parts.push_back(std::move(p));
+      continue;
+    }
+    if (ed.type != "SPARSE" && ed.type != "FLAT" && ed.type != "VMFS")
+      return fail(ENOTSUP, "unimplemented: extent type " + ed.type);
+    Result<std::string> rp = ResolveExtent(path, ed.file, o);
+    if (!rp.ok()) {
+      r.status = rp.status;
+      return r;
+    }
+    bool ext_ro = ro || ed.access == ExtentDesc::kRdOnly;
+    FileOpenOptions fo;
+    fo.read_only = ext_ro;
+    fo.cache = o.cache;
+    fo.lock = o.lock;
+    Result<std::unique_ptr<File>> f = OpenHostFile(rp.value, fo);
+    if (!f.ok()) {
+      r.status = f.status;
+      return r;
+    }
+    if (ed.type == "SPARSE") {
+      vmdk::SparseHeader h;
+      Result<std::unique_ptr<ExtentIO>> e = vmdk::OpenSparseExtent(std::move(f.value), ext_ro, &h);
+      if (!e.ok()) {
+        r.status = e.status;
+        return r;
+      }
+      if (h.capacity < ed.sectors)
+        return fail(EINVAL, "the descriptor gives " + std::to_string(ed.sectors) +
+                                " sectors but the sparse extent holds only " +
+                                std::to_string(h.capacity));
+      p.io = std::move(e.value);
+    } else {
+      if (ed.offset > vmdk::kMaxSectors) return fail(EINVAL, "offset out of range");
+      p.io = vmdk::NewFlatExtent(std::move(f.value), ed.offset * kSector);
+    }
+    parts.push_back(std::move(p));
+  }
+  r.value = std::make_unique<VmdkDriver>(path, std::move(d.value), std::move(parts), ro);
+  return r;
+}
+
+Result<std::unique_ptr<BlockDriver>> Open(std::unique_ptr<File> file, const OpenOptions& o) {
+  Result<std::unique_ptr<BlockDriver>> r;
+  uint8_t head[4096] = {};
+  uint64_t n = std::min<uint64_t>(sizeof head, file->Size());
+  if (Status s = file->PRead(0, head, n); !s.ok()) {
+    r.status = s;
+    return r;
+  }
+  bool ro = o.read_only || file->read_only();
+  if (n >= 4 && vmdk::Ld32(head) == vmdk::kMagic) return OpenMonolithic(std::move(file), ro);
+  if (vmdk::LooksLikeDescriptor(head, n)) return OpenDescriptor(std::move(file), o, ro);
+  r.status = Status::Error(EINVAL, file->path() + ": not a VMDK image (no KDMV magic and no "
+                                                  "descriptor text)");
+  return r;
+}
+
+}  // namespace
+
+const FormatInfo& VmdkFormat() {
+  static const FormatInfo info{"vmdk", Probe, Open, vmdk::CreateVmdk};
+  return info;
+}
+
+}  // namespace emu::block
