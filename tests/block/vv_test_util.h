@@ -17,6 +17,7 @@
 
 #include "block/file.h"
 #include "block/format.h"
+#include "block/image.h"
 
 namespace emu::block::vvtest {
 

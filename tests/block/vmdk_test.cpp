@@ -1,0 +1,468 @@
+// VMDK: every subformat qemu-img creates (and qemu-io fills) reads back through
+// our driver; images we create and write pass qemu-img check/compare/info;
+// hostile descriptors and sparse headers are refused with a message.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/block/vv_test_util.h"
+
+namespace emu::block {
+namespace {
+
+using namespace vvtest;
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kGiB = 1 << 30;
+
+const char* const kSubformats[] = {"monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse",
+                                   "twoGbMaxExtentFlat", "streamOptimized"};
+
+const std::vector<Pattern> kPatterns = {
+    {0, 4096, 0x11},
+    {65536 - 512, 1024, 0x22},  // across a grain boundary
+    {kMiB + 4096, 70000, 0x33},
+    {5 * kMiB - 512, 512, 0x44},
+};
+
+Model Expected(uint64_t size, const std::vector<Pattern>& ps) {
+  Model m(size);
+  for (const auto& p : ps) m.Fill(p.off, p.len, p.val);
+  return m;
+}
+
+void ExpectRange(BlockDriver* d, const Model& m, uint64_t off, uint64_t len) {
+  std::vector<uint8_t> got(len);
+  Status s = d->Read(off, got.data(), len);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (uint64_t i = 0; i < len; i++)
+    if (got[i] != m.bytes[off + i])
+      FAIL() << "first difference at byte " << off + i << ": got " << int(got[i]) << " want "
+             << int(m.bytes[off + i]);
+}
+
+void WritePatterns(BlockDriver* d, const std::vector<Pattern>& ps) {
+  for (const auto& p : ps) {
+    std::vector<uint8_t> b(p.len, p.val);
+    Status s = d->Write(p.off, b.data(), b.size());
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+}
+
+TEST(Vmdk, Probe) {
+  const uint8_t kdmv[] = {'K', 'D', 'M', 'V', 1, 0, 0, 0};
+  EXPECT_EQ(VmdkFormat().probe(kdmv, sizeof kdmv, "x"), 100);
+  std::string desc = "# Disk DescriptorFile\nversion=1\n";
+  EXPECT_EQ(VmdkFormat().probe(reinterpret_cast<const uint8_t*>(desc.data()), desc.size(), "x"), 100);
+  std::string other = "hello world";
+  EXPECT_EQ(VmdkFormat().probe(reinterpret_cast<const uint8_t*>(other.data()), other.size(), "x"), 0);
+}
+
+class VmdkSubformat : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(VmdkSubformat, ReadsQemuImage) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::string img = t / "q.vmdk", sub = GetParam();
+  Model m = Expected(5 * kMiB, kPatterns);
+  if (sub == "streamOptimized") {
+    // qemu writes stream-optimized images only through convert.
+    m.WriteRaw(t / "src.raw");
+    CmdResult c = RunCmd("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
+                         (t / "src.raw") + " " + img);
+    ASSERT_EQ(c.code, 0) << c.out;
+  } else {
+    ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o subformat=" + sub + " " + img + " 5M").code, 0);
+    CmdResult w = RunCmd("qemu-io -f vmdk" + QemuIoWrites(kPatterns) + " " + img);
+    ASSERT_EQ(w.code, 0) << w.out;
+  }
+  auto d = OpenWith(VmdkFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  EXPECT_EQ(d.value->Size(), 5 * kMiB);
+  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  auto* ops = dynamic_cast<ImageOps*>(d.value.get());
+  ASSERT_NE(ops, nullptr);
+  ImageInfo info;
+  ops->GetInfo(&info);
+  bool sparse = sub.find("Sparse") != std::string::npos || sub == "streamOptimized";
+  EXPECT_EQ(info.cluster_size, sparse ? 65536u : 0u);
+}
+
+TEST_P(VmdkSubformat, ImageWeWritePassesQemuCheck) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::string img = t / "ours.vmdk", sub = GetParam();
+  CreateOptions co;
+  co.size = 5 * kMiB;
+  co.opts["subformat"] = sub;
+  Status cs = VmdkFormat().create(img, co);
+  ASSERT_TRUE(cs.ok()) << cs.message();
+  std::vector<Pattern> ps = kPatterns;
+  {
+    auto d = OpenWith(VmdkFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    if (sub == "streamOptimized") {
+      // Sequential small writes go through the pending-grain buffer; then one grain
+      // is rewritten out of order (appended again).
+      for (uint64_t off = 0; off < 3 * 65536; off += 4096) {
+        std::vector<uint8_t> b(4096, uint8_t(0x50 + off / 65536));
+        ASSERT_TRUE(d.value->Write(off, b.data(), b.size()).ok());
+      }
+      ps.insert(ps.begin(), {{0, 65536, 0x50}, {65536, 65536, 0x51}, {131072, 65536, 0x52}});
+    }
+    WritePatterns(d.value.get(), ps);
+    ASSERT_TRUE(d.value->Flush().ok());
+  }
+  Model m = Expected(5 * kMiB, ps);
+  m.WriteRaw(t / "expect.raw");
+  CmdResult c = RunCmd("qemu-img check -f vmdk " + img);
+  EXPECT_EQ(c.code, 0) << c.out;
+  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
+  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  CmdResult info = RunCmd("qemu-img info --output=json " + img);
+  EXPECT_NE(info.out.find("\"virtual-size\": 5242880"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("\"format\": \"vmdk\""), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("\"create-type\": \"" + sub + "\""), std::string::npos) << info.out;
+  auto d = OpenWith(VmdkFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+}
+
+// Same files as qemu-img create, but for the random CID.
+TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::string sub = GetParam();
+  mkdir((t / "a").c_str(), 0755);
+  mkdir((t / "b").c_str(), 0755);
+  CreateOptions co;
+  co.size = 3 * kMiB + 1000;
+  co.opts["subformat"] = sub;
+  co.opts["adapter_type"] = "lsilogic";
+  ASSERT_TRUE(VmdkFormat().create(t / "a/d.vmdk", co).ok());
+  ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o subformat=" + sub + ",adapter_type=lsilogic " +
+                   (t / "b/d.vmdk") + " " + std::to_string(co.size))
+                .code,
+            0);
+  CmdResult la = RunCmd("cd " + (t / "a") + " && find . -type f -printf '%s %f\\n' | sort");
+  CmdResult lb = RunCmd("cd " + (t / "b") + " && find . -type f -printf '%s %f\\n' | sort");
+  EXPECT_FALSE(la.out.empty());
+  EXPECT_EQ(la.out, lb.out);
+  CmdResult files = RunCmd("cd " + (t / "a") + " && ls");
+  std::string names = files.out;
+  size_t pos = 0;
+  while (pos < names.size()) {
+    size_t nl = names.find('\n', pos);
+    std::string n = names.substr(pos, nl - pos);
+    pos = nl + 1;
+    auto a = ReadFileBytes(t / ("a/" + n)), b = ReadFileBytes(t / ("b/" + n));
+    ASSERT_EQ(a.size(), b.size()) << n;
+    std::string sa(a.begin(), a.end()), sb(b.begin(), b.end());
+    size_t ca = sa.find("CID="), cb = sb.find("CID=");
+    EXPECT_EQ(ca, cb);
+    if (ca != std::string::npos) {
+      sa.replace(ca, 12, "CID=xxxxxxxx");
+      sb.replace(cb, 12, "CID=xxxxxxxx");
+    }
+    EXPECT_TRUE(sa == sb) << "file " << n << " differs from qemu-img's";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, VmdkSubformat, ::testing::ValuesIn(kSubformats));
+
+// Two extents: reads and writes that straddle the 2 GiB boundary, checked with qemu-io.
+TEST(Vmdk, SplitExtentsAcrossBoundary) {
+  VV_REQUIRE_QEMU();
+  for (const char* sub : {"twoGbMaxExtentSparse", "twoGbMaxExtentFlat"}) {
+    TmpDir t;
+    std::string img = t / "s.vmdk";
+    uint64_t size = 2 * kGiB + kMiB;
+    ASSERT_EQ(RunCmd(std::string("qemu-img create -q -f vmdk -o subformat=") + sub + " " + img +
+                     " " + std::to_string(size))
+                  .code,
+              0);
+    std::vector<Pattern> ps = {{2 * kGiB - 4096, 8192, 0x61}, {size - 512, 512, 0x62}};
+    ASSERT_EQ(RunCmd("qemu-io -f vmdk" + QemuIoWrites(ps) + " " + img).code, 0);
+    Model m(0);
+    {
+      auto d = OpenWith(VmdkFormat(), img, false);
+      ASSERT_TRUE(d.ok()) << d.status.message();
+      ASSERT_EQ(d.value->Size(), size);
+      std::vector<uint8_t> got(16384);
+      ASSERT_TRUE(d.value->Read(2 * kGiB - 8192, got.data(), got.size()).ok());
+      for (size_t i = 0; i < got.size(); i++)
+        ASSERT_EQ(got[i], (i >= 4096 && i < 12288) ? 0x61 : 0) << sub << " byte " << i;
+      std::vector<uint8_t> b(1024, 0x71);
+      ASSERT_TRUE(d.value->Write(2 * kGiB - 512, b.data(), b.size()).ok());
+    }
+    CmdResult r = RunCmd("qemu-io -f vmdk -c 'read -P 0x61 " + std::to_string(2 * kGiB - 4096) +
+                         " 3584' -c 'read -P 0x71 " + std::to_string(2 * kGiB - 512) +
+                         " 1024' -c 'read -P 0x61 " + std::to_string(2 * kGiB + 512) +
+                         " 3584' -c 'read -P 0x62 " + std::to_string(size - 512) + " 512' " + img);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.out.find("Pattern verification failed"), std::string::npos) << r.out;
+    CmdResult c = RunCmd("qemu-img check -f vmdk " + img);
+    EXPECT_EQ(c.code, 0) << c.out;
+  }
+}
+
+// A stream whose grain directory is only found through the footer, as VMware
+// and one-pass writers produce: header gdOffset = -1, then footer marker, footer,
+// end-of-stream marker at the end of the file.
+TEST(Vmdk, ReadsStreamWithFooter) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  Model m = Expected(5 * kMiB, kPatterns);
+  m.WriteRaw(t / "src.raw");
+  std::string img = t / "f.vmdk";
+  ASSERT_EQ(RunCmd("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
+                   (t / "src.raw") + " " + img)
+                .code,
+            0);
+  auto b = ReadFileBytes(img);
+  ASSERT_EQ(b.size() % 512, 0u);
+  std::vector<uint8_t> footer(b.begin(), b.begin() + 512);
+  Put64(b, 56, ~uint64_t(0));
+  std::vector<uint8_t> marker(512, 0);
+  Put64(marker, 0, 1);
+  Put32(marker, 12, 3);
+  b.insert(b.end(), marker.begin(), marker.end());
+  b.insert(b.end(), footer.begin(), footer.end());
+  b.insert(b.end(), 512, 0);
+  WriteFileBytes(img, b);
+  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "src.raw"));
+  EXPECT_EQ(cmp.code, 0) << "qemu disagrees with the crafted image: " << cmp.out;
+  auto d = OpenWith(VmdkFormat(), img, false);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  uint8_t x[512] = {1};
+  Status s = d.value->Write(0, x, sizeof x);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("unimplemented"), std::string::npos) << s.message();
+}
+
+// --- hostile images ---------------------------------------------------------
+
+std::vector<uint8_t> SmallSparse(const std::string& sub = "monolithicSparse") {
+  TmpDir t;
+  CreateOptions co;
+  co.size = 2 * kMiB;
+  co.opts["subformat"] = sub;
+  EXPECT_TRUE(VmdkFormat().create(t / "g.vmdk", co).ok());
+  {
+    auto d = OpenWith(VmdkFormat(), t / "g.vmdk", false);
+    EXPECT_TRUE(d.ok()) << d.status.message();
+    std::vector<uint8_t> b(65536, 0x5a);
+    EXPECT_TRUE(d.value->Write(0, b.data(), b.size()).ok());
+  }
+  return ReadFileBytes(t / "g.vmdk");
+}
+
+std::string OpenError(std::vector<uint8_t> img) {
+  auto d = OpenMem(VmdkFormat(), std::move(img), "/nonexistent/bad.vmdk");
+  if (d.ok()) return "";
+  EXPECT_NE(d.status.message().find("/nonexistent/bad.vmdk"), std::string::npos)
+      << d.status.message();
+  return d.status.message();
+}
+
+#define EXPECT_REFUSED(img, phrase)                                       \
+  do {                                                                    \
+    std::string msg_ = OpenError(img);                                    \
+    EXPECT_NE(msg_, "") << "expected refusal: " << phrase;                \
+    EXPECT_NE(msg_.find(phrase), std::string::npos) << msg_;              \
+  } while (0)
+
+TEST(Vmdk, GoodSmallImageFromMemory) {
+  auto d = OpenMem(VmdkFormat(), SmallSparse());
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  ASSERT_TRUE(d.value->Read(65536 - 512, b, sizeof b).ok());
+  EXPECT_EQ(b[511], 0x5a);
+  ASSERT_TRUE(d.value->Read(65536, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0);
+}
+
+TEST(Vmdk, RefusesHostileSparseHeaders) {
+  auto g = SmallSparse();
+  auto m = g;
+  m[0] = 'X';
+  EXPECT_REFUSED(m, "not a VMDK image");
+  EXPECT_REFUSED(std::vector<uint8_t>(g.begin(), g.begin() + 300), "too short");
+  m = g;
+  Put64(m, 12, uint64_t(1) << 60);
+  EXPECT_REFUSED(m, "64 TiB");
+  m = g;
+  Put64(m, 20, 0);
+  EXPECT_REFUSED(m, "grain size");
+  m = g;
+  Put64(m, 20, uint64_t(1) << 40);
+  EXPECT_REFUSED(m, "grain size");
+  m = g;
+  Put32(m, 44, 0);
+  EXPECT_REFUSED(m, "entries per grain table");
+  m = g;
+  Put32(m, 44, 1 << 20);
+  EXPECT_REFUSED(m, "entries per grain table");
+  m = g;
+  Put64(m, 12, uint64_t(1) << 36);  // 32 TiB of 512-byte grains, one entry per table
+  Put64(m, 20, 1);
+  Put32(m, 44, 1);
+  EXPECT_REFUSED(m, "too large");
+  m = g;
+  Put64(m, 56, 1u << 30);  // grain directory far outside the file
+  EXPECT_REFUSED(m, "grain directory");
+  m = g;
+  Put32(m, 26 * 512, 0x7fffffff);  // GD entry 0 -> a table past the end
+  EXPECT_REFUSED(m, "outside the file");
+  m = g;
+  Put32(m, 4, 9);
+  EXPECT_REFUSED(m, "version");
+  m = g;
+  m[75] = '\n';  // text-mode transfer damage
+  EXPECT_REFUSED(m, "newline");
+}
+
+TEST(Vmdk, RefusesGrainTableEntriesOutOfRange) {
+  auto g = SmallSparse();
+  // qemu's layout for 2 MiB: GD at sector 26, its only table at sector 27.
+  auto m = g;
+  Put32(m, 27 * 512 + 4, 0x00ffffff);
+  auto d = OpenMem(VmdkFormat(), m, "/nonexistent/gt.vmdk");
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  Status s = d.value->Read(0, b, sizeof b);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("past the end of the file"), std::string::npos) << s.message();
+  m = g;
+  Put32(m, 27 * 512 + 4, 3);  // into the header and descriptor
+  d = OpenMem(VmdkFormat(), m, "/nonexistent/gt.vmdk");
+  ASSERT_TRUE(d.ok());
+  s = d.value->Read(65536, b, sizeof b);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("inside the metadata"), std::string::npos) << s.message();
+}
+
+TEST(Vmdk, RefusesDamagedCompressedGrains) {
+  auto g = SmallSparse("streamOptimized");
+  // Our stream: the first grain's marker sits at sector 128 (the overhead).
+  auto m = g;
+  Put64(m, 128 * 512, 999);  // marker names another sector
+  auto d = OpenMem(VmdkFormat(), m);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  Status s = d.value->Read(0, b, sizeof b);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("grain marker"), std::string::npos) << s.message();
+  m = g;
+  m[128 * 512 + 20] ^= 0xff;  // deflate data damaged
+  d = OpenMem(VmdkFormat(), m);
+  ASSERT_TRUE(d.ok());
+  s = d.value->Read(0, b, sizeof b);
+  EXPECT_FALSE(s.ok());
+  m = g;
+  Put32(m, 128 * 512 + 8, 0x7fffffff);  // absurd compressed size
+  d = OpenMem(VmdkFormat(), m);
+  ASSERT_TRUE(d.ok());
+  s = d.value->Read(0, b, sizeof b);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("bad size"), std::string::npos) << s.message();
+}
+
+// Descriptor files naming extents outside the image's folder.
+TEST(Vmdk, ExtentPathsConfinedToImageFolder) {
+  TmpDir t;
+  mkdir((t / "img").c_str(), 0755);
+  mkdir((t / "other").c_str(), 0755);
+  WriteFileBytes(t / "other/data.raw", std::vector<uint8_t>(1024 * 1024, 0x42));
+  WriteFileBytes(t / "img/in.raw", std::vector<uint8_t>(1024 * 1024, 0x43));
+  symlink((t / "other/data.raw").c_str(), (t / "img/link.raw").c_str());
+  auto desc = [&](const std::string& name, const std::string& type = "FLAT") {
+    std::string s = "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
+                    "createType=\"monolithicFlat\"\nRW 2048 " + type + " \"" + name + "\" 0\n";
+    WriteFileBytes(t / "img/d.vmdk", std::vector<uint8_t>(s.begin(), s.end()));
+    return OpenWith(VmdkFormat(), t / "img/d.vmdk", true);
+  };
+  auto r = desc("in.raw");
+  ASSERT_TRUE(r.ok()) << r.status.message();
+  uint8_t b[512];
+  ASSERT_TRUE(r.value->Read(0, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0x43);
+  r = desc("../other/data.raw");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("outside the image's folder"), std::string::npos)
+      << r.status.message();
+  r = desc(t / "other/data.raw");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("absolute path"), std::string::npos) << r.status.message();
+  r = desc("link.raw");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("outside"), std::string::npos) << r.status.message();
+  r = desc("/etc/passwd");
+  EXPECT_FALSE(r.ok());
+  // The user may allow the folder.
+  OpenOptions o;
+  o.allowed_dirs.push_back(t / "other");
+  desc("../other/data.raw");
+  r = OpenWith(VmdkFormat(), t / "img/d.vmdk", true, o);
+  ASSERT_TRUE(r.ok()) << r.status.message();
+  ASSERT_TRUE(r.value->Read(0, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0x42);
+  r = desc("in.raw", "VMFSSPARSE");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("unimplemented"), std::string::npos);
+  r = desc("missing.raw");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("missing.raw"), std::string::npos);
+}
+
+TEST(Vmdk, RefusesBadDescriptors) {
+  TmpDir t;
+  WriteFileBytes(t / "in.raw", std::vector<uint8_t>(4096, 1));
+  auto open = [&](const std::string& s) {
+    WriteFileBytes(t / "d.vmdk", std::vector<uint8_t>(s.begin(), s.end()));
+    return OpenWith(VmdkFormat(), t / "d.vmdk", true);
+  };
+  const std::string head = "# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\n";
+  auto r = open(head + "createType=\"x\"\nRW 99999999999999 FLAT \"in.raw\" 0\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("64 TiB"), std::string::npos) << r.status.message();
+  r = open(head + "createType=\"x\"\nRW 8 FLAT \"in.raw\" 0\nRW 18446744073709551615 ZERO\n");
+  ASSERT_FALSE(r.ok());
+  r = open(head + "createType=\"x\"\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("no extents"), std::string::npos);
+  r = open(head + "createType=\"x\"\nRW 8 FLAT \"in.raw\nbogus line\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("line"), std::string::npos) << r.status.message();
+  r = open(head + "parentFileNameHint=\"base.vmdk\"\ncreateType=\"x\"\nRW 8 FLAT \"in.raw\" 0\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("parent"), std::string::npos);
+  r = open(head + "createType=\"fullDevice\"\nRW 8 FLAT \"in.raw\" 0\n");
+  ASSERT_FALSE(r.ok());
+  // ZERO and RDONLY extents: reads work, writes refused.
+  r = open(head + "createType=\"x\"\nRDONLY 8 FLAT \"in.raw\" 0\nRW 8 ZERO\n");
+  ASSERT_TRUE(r.ok()) << r.status.message();
+  EXPECT_EQ(r.value->Size(), 8192u);
+  uint8_t b[8192];
+  ASSERT_TRUE(r.value->Read(0, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 1);
+  EXPECT_EQ(b[4096], 0);
+}
+
+TEST(Vmdk, RejectsUnknownCreateOptions) {
+  TmpDir t;
+  CreateOptions co;
+  co.size = kMiB;
+  co.opts["subformat"] = "twoGbMaxExtentStream";
+  EXPECT_FALSE(VmdkFormat().create(t / "x.vmdk", co).ok());
+  co.opts = {{"cluster_size", "4096"}};
+  Status s = VmdkFormat().create(t / "x.vmdk", co);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cluster_size"), std::string::npos);
+  co.opts = {{"adapter_type", "scsi"}};
+  EXPECT_FALSE(VmdkFormat().create(t / "x.vmdk", co).ok());
+}
+
+}  // namespace
+}  // namespace emu::block
