@@ -151,7 +151,7 @@ Result<Descriptor> ParseDescriptor(const std::string& all, const std::string& pa
 std::string FormatDescriptor(const Descriptor& d) {
   char buf[64];
   std::string s = "# Disk DescriptorFile\nversion=" + std::to_string(d.version) + "\n";
-  snprintf(buf, sizeof buf, "CID=%08x\nparentCID=%08x\n", d.cid, d.parent_cid);
+  snprintf(buf, sizeof buf, "CID=%x\nparentCID=%x\n", d.cid, d.parent_cid);  // unpadded, as qemu-img
   s += buf;
   s += "createType=\"" + d.create_type + "\"\n";
   if (!d.parent_hint.empty()) s += "parentFileNameHint=\"" + d.parent_hint + "\"\n";

@@ -144,10 +144,9 @@ TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
                    (t / "b/d.vmdk") + " " + std::to_string(co.size))
                 .code,
             0);
-  CmdResult la = RunCmd("cd " + (t / "a") + " && find . -type f -printf '%s %f\\n' | sort");
-  CmdResult lb = RunCmd("cd " + (t / "b") + " && find . -type f -printf '%s %f\\n' | sort");
-  EXPECT_FALSE(la.out.empty());
-  EXPECT_EQ(la.out, lb.out);
+  CmdResult la = RunCmd("cd " + (t / "a") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
+  CmdResult lb = RunCmd("cd " + (t / "b") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
+  EXPECT_EQ(la.out, lb.out);  // extent files (the descriptor's length varies with the CID)
   CmdResult files = RunCmd("cd " + (t / "a") + " && ls");
   std::string names = files.out;
   size_t pos = 0;
@@ -156,13 +155,15 @@ TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
     std::string n = names.substr(pos, nl - pos);
     pos = nl + 1;
     auto a = ReadFileBytes(t / ("a/" + n)), b = ReadFileBytes(t / ("b/" + n));
-    ASSERT_EQ(a.size(), b.size()) << n;
     std::string sa(a.begin(), a.end()), sb(b.begin(), b.end());
-    size_t ca = sa.find("CID="), cb = sb.find("CID=");
-    EXPECT_EQ(ca, cb);
-    if (ca != std::string::npos) {
-      sa.replace(ca, 12, "CID=xxxxxxxx");
-      sb.replace(cb, 12, "CID=xxxxxxxx");
+    // The CID is random and printed unpadded: drop its value, and in an embedded
+    // descriptor re-pad so that the sectors after it stay in place.
+    for (std::string* s : {&sa, &sb}) {
+      size_t c = s->find("\nCID=");
+      if (c == std::string::npos) continue;
+      size_t removed = s->find('\n', c + 1) - (c + 5);
+      s->erase(c + 5, removed);
+      if (s->compare(0, 4, "KDMV") == 0) s->insert(21 * 512 - removed, removed, '\0');
     }
     EXPECT_TRUE(sa == sb) << "file " << n << " differs from qemu-img's";
   }
