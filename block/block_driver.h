@@ -86,6 +86,7 @@ struct Extent {
   bool zero;        // reads as zeros
   int depth;        // 0 = this image, 1 = its backing file, ...
   std::optional<uint64_t> host_offset;
+  bool present = true;  // false: allocated in no layer of the chain (qemu-img map's "present")
 };
 
 class BlockDriver {

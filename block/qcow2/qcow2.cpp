@@ -634,7 +634,8 @@ Status Qcow2Image::WriteZeroes(uint64_t off, uint64_t len) {
 }
 
 Status Qcow2Image::WriteCompressed(uint64_t off, const void* buf, uint64_t len) {
-  if (off % cluster_size_ || (len % cluster_size_ && off + len != h_.size) || off + len > h_.size)
+  if (off % cluster_size_ || off + len > h_.size ||
+      (len % cluster_size_ && off + len <= (h_.size - 1) / cluster_size_ * cluster_size_))
     return Status::Error(EINVAL, "Compressed writes must cover whole clusters");
   Status s = BeginWrite();
   if (!s.ok()) return s;
@@ -685,7 +686,7 @@ Status Qcow2Image::BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* 
       bool contig = b.host_offset.has_value() == e.host_offset.has_value() &&
                     (!e.host_offset || *b.host_offset + b.length == *e.host_offset);
       if (b.offset + b.length == e.offset && b.data == e.data && b.zero == e.zero &&
-          b.depth == e.depth && contig) {
+          b.depth == e.depth && b.present == e.present && contig) {
         b.length += e.length;
         return;
       }
@@ -713,9 +714,9 @@ Status Qcow2Image::BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* 
           e.depth += 1;
           push(e);
         }
-        if (bn < n) push({off + bn, n - bn, false, true, 1, std::nullopt});
+        if (bn < n) push({off + bn, n - bn, false, true, 1, std::nullopt, false});
       } else {
-        push({off, n, false, true, 0, std::nullopt});
+        push({off, n, false, true, 0, std::nullopt, false});
       }
     } else if (m.kind == Kind::kZero) {
       push({off, n, false, true, 0, std::nullopt});
