@@ -1,0 +1,270 @@
+#include "accel/kvm/kvm_vcpu.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include "accel/kvm/kvm_accel.h"
+
+namespace emu::accel {
+
+namespace {
+
+// The kick signal only has to interrupt KVM_RUN; its handler does nothing. SA_RESTART
+// keeps other system calls on the vCPU thread (device code) from seeing EINTR.
+int KickSignal() { return SIGRTMIN + 4; }
+
+void NoopHandler(int) {}
+
+void InstallKickHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa{};
+    sa.sa_handler = NoopHandler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(KickSignal(), &sa, nullptr);
+  });
+}
+
+const char* InternalErrorName(uint32_t sub) {
+  switch (sub) {
+    case KVM_INTERNAL_ERROR_EMULATION: return "emulation failure";
+    case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV: return "exit while delivering an event";
+    case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected VM exit";
+    default: return "unknown";
+  }
+}
+
+std::string Hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+}  // namespace
+
+KvmVcpu::KvmVcpu(KvmAccelerator* accel, int index) : accel_(accel), index_(index) {
+  InstallKickHandler();
+  fd_ = ioctl(accel->vm_fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
+  if (fd_ < 0) ThrowErrno("KVM_CREATE_VCPU");
+  run_size_ = static_cast<size_t>(accel->vcpu_mmap_size());
+  void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) {
+    close(fd_);
+    fd_ = -1;
+    ThrowErrno("mmap of kvm_run");
+  }
+  run_ = static_cast<kvm_run*>(p);
+
+  std::vector<kvm_cpuid_entry2> table = accel->CpuidFor(index);
+  std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + table.size() * sizeof(kvm_cpuid_entry2));
+  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
+  cpuid->nent = static_cast<uint32_t>(table.size());
+  std::memcpy(cpuid->entries, table.data(), table.size() * sizeof(kvm_cpuid_entry2));
+  if (ioctl(fd_, KVM_SET_CPUID2, cpuid) < 0) ThrowErrno("KVM_SET_CPUID2");
+
+  if (index > 0 && accel->has_irqchip() && accel->caps().mp_state) {
+    // APs sleep until the BSP's INIT-SIPI-SIPI sequence reaches them.
+    kvm_mp_state mp{KVM_MP_STATE_INIT_RECEIVED};
+    if (ioctl(fd_, KVM_SET_MP_STATE, &mp) < 0) ThrowErrno("KVM_SET_MP_STATE");
+  }
+}
+
+KvmVcpu::~KvmVcpu() {
+  if (run_) munmap(run_, run_size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+void KvmVcpu::ThrowErrno(const char* what) {
+  throw std::runtime_error("KVM vCPU " + std::to_string(index_) + ": " + what + ": " +
+                           std::strerror(errno));
+}
+
+void KvmVcpu::Kick() {
+  std::lock_guard<std::mutex> g(kick_mu_);
+  kick_.store(true);
+  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  if (in_run_ && !pthread_equal(thread_, pthread_self())) pthread_kill(thread_, KickSignal());
+}
+
+uint32_t KvmVcpu::mp_state() {
+  kvm_mp_state mp{};
+  if (ioctl(fd_, KVM_GET_MP_STATE, &mp) < 0) ThrowErrno("KVM_GET_MP_STATE");
+  return mp.mp_state;
+}
+
+RunResult KvmVcpu::Run() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, KickSignal());
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  {
+    std::lock_guard<std::mutex> g(kick_mu_);
+    in_run_ = true;
+    thread_ = pthread_self();
+  }
+  struct Leave {
+    KvmVcpu* v;
+    ~Leave() {
+      std::lock_guard<std::mutex> g(v->kick_mu_);
+      v->in_run_ = false;
+    }
+  } leave{this};
+  auto stopped = [this] {
+    kick_.store(false);
+    __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+    return RunResult{ExitReason::kStopped, ""};
+  };
+  if (kick_.load()) {
+    // Still enter once with immediate_exit set: KVM then finishes an I/O instruction
+    // left pending by the last exit, so that GetState sees a consistent state.
+    ioctl(fd_, KVM_RUN, 0);
+    return stopped();
+  }
+
+  for (;;) {
+    if (ioctl(fd_, KVM_RUN, 0) < 0) {
+      if (errno == EINTR || errno == EAGAIN) return stopped();
+      return {ExitReason::kError, "KVM_RUN: " + std::string(std::strerror(errno))};
+    }
+    switch (run_->exit_reason) {
+      case KVM_EXIT_IO:
+        HandleIo();
+        break;
+      case KVM_EXIT_MMIO:
+        HandleMmio();
+        break;
+      case KVM_EXIT_HLT:
+        return {ExitReason::kHalt, ""};
+      case KVM_EXIT_SHUTDOWN:
+        return {ExitReason::kShutdown, "triple fault"};
+      case KVM_EXIT_INTR:
+        return stopped();
+      case KVM_EXIT_DEBUG:
+        return {ExitReason::kDebug, ""};
+      case KVM_EXIT_IRQ_WINDOW_OPEN:
+      case KVM_EXIT_SET_TPR:
+      case KVM_EXIT_TPR_ACCESS:
+        break;
+      case KVM_EXIT_SYSTEM_EVENT:
+        if (run_->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ||
+            run_->system_event.type == KVM_SYSTEM_EVENT_RESET)
+          return {ExitReason::kShutdown, "system event " +
+                                             std::to_string(run_->system_event.type)};
+        return {ExitReason::kError,
+                "KVM system event " + std::to_string(run_->system_event.type) + "; " + DumpRegs()};
+      case KVM_EXIT_INTERNAL_ERROR:
+        if (auto r = HandleInternalError()) return *r;
+        break;
+      case KVM_EXIT_FAIL_ENTRY:
+        return {ExitReason::kError,
+                "KVM entry failed: hardware reason " +
+                    Hex(run_->fail_entry.hardware_entry_failure_reason) + " on host cpu " +
+                    std::to_string(run_->fail_entry.cpu) + "; " + DumpRegs()};
+      case KVM_EXIT_EXCEPTION:
+        return {ExitReason::kError, "KVM exception exit: vector " +
+                                        std::to_string(run_->ex.exception) + "; " + DumpRegs()};
+      case KVM_EXIT_UNKNOWN:
+        return {ExitReason::kError,
+                "KVM unknown exit: hardware reason " +
+                    Hex(run_->hw.hardware_exit_reason) + "; " + DumpRegs()};
+      default:
+        return {ExitReason::kError, "unimplemented: KVM exit reason " +
+                                        std::to_string(run_->exit_reason) + "; " + DumpRegs()};
+    }
+  }
+}
+
+std::optional<RunResult> KvmVcpu::HandleInternalError() {
+  const auto& ie = run_->internal;
+  if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION && accel_->emulation_fallback()) {
+    // Trap-and-emulate: the translator's interpreter executes the instruction KVM
+    // could not, then we go back to hardware.
+    if (accel_->emulation_fallback()(*this)) return std::nullopt;
+  }
+  std::string d = "KVM internal error: suberror " + std::to_string(ie.suberror) + " (" +
+                  InternalErrorName(ie.suberror) + ")";
+  uint32_t n = ie.ndata < 16 ? ie.ndata : 16;
+  if (n) {
+    d += ", data";
+    for (uint32_t i = 0; i < n; ++i) d += " " + Hex(ie.data[i]);
+  }
+  if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION)
+    d += " (no instruction emulator fallback installed)";
+  return RunResult{ExitReason::kError, d + "; " + DumpRegs()};
+}
+
+void KvmVcpu::HandleIo() {
+  auto& io = run_->io;
+  CpuBus* bus = accel_->bus();
+  const unsigned size = io.size;
+  // Bound what the kernel hands us before touching the shared page.
+  if ((size != 1 && size != 2 && size != 4) || io.data_offset >= run_size_ ||
+      static_cast<uint64_t>(io.count) * size > run_size_ - io.data_offset)
+    throw std::runtime_error("KVM: malformed I/O exit (size " + std::to_string(size) +
+                             ", count " + std::to_string(io.count) + ")");
+  uint8_t* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
+  for (uint32_t i = 0; i < io.count; ++i) {
+    uint8_t* p = data + i * size;
+    if (io.direction == KVM_EXIT_IO_OUT) {
+      uint64_t v = 0;
+      std::memcpy(&v, p, size);
+      bus->PortWrite(io.port, v, size);
+    } else {
+      uint64_t v = bus->PortRead(io.port, size);
+      std::memcpy(p, &v, size);
+    }
+  }
+}
+
+void KvmVcpu::HandleMmio() {
+  auto& m = run_->mmio;
+  CpuBus* bus = accel_->bus();
+  const unsigned len = m.len <= 8 ? m.len : 8;
+  if (len == 1 || len == 2 || len == 4 || len == 8) {
+    if (m.is_write) {
+      uint64_t v = 0;
+      std::memcpy(&v, m.data, len);
+      bus->MmioWrite(m.phys_addr, v, len);
+    } else {
+      uint64_t v = bus->MmioRead(m.phys_addr, len);
+      std::memcpy(m.data, &v, len);
+    }
+    return;
+  }
+  for (unsigned i = 0; i < len; ++i) {  // odd sizes: byte by byte
+    if (m.is_write) bus->MmioWrite(m.phys_addr + i, m.data[i], 1);
+    else m.data[i] = static_cast<uint8_t>(bus->MmioRead(m.phys_addr + i, 1));
+  }
+}
+
+std::string KvmVcpu::DumpRegs() {
+  kvm_regs r{};
+  kvm_sregs s{};
+  if (ioctl(fd_, KVM_GET_REGS, &r) < 0 || ioctl(fd_, KVM_GET_SREGS, &s) < 0)
+    return "registers unavailable";
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "vcpu %d RIP=%llx CS=%04x(base %llx l%d db%d dpl%d) RSP=%llx RFLAGS=%llx "
+                "CR0=%llx CR3=%llx CR4=%llx EFER=%llx RAX=%llx",
+                index_, static_cast<unsigned long long>(r.rip), s.cs.selector,
+                static_cast<unsigned long long>(s.cs.base), s.cs.l, s.cs.db, s.cs.dpl,
+                static_cast<unsigned long long>(r.rsp), static_cast<unsigned long long>(r.rflags),
+                static_cast<unsigned long long>(s.cr0), static_cast<unsigned long long>(s.cr3),
+                static_cast<unsigned long long>(s.cr4), static_cast<unsigned long long>(s.efer),
+                static_cast<unsigned long long>(r.rax));
+  return b;
+}
+
+}  // namespace emu::accel

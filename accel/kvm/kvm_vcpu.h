@@ -1,0 +1,63 @@
+// One KVM virtual CPU: the KVM_RUN loop, exits routed to the CpuBus, kicks from
+// other threads, and CpuState conversion (kvm_state.cpp).
+#pragma once
+
+#include "accel/kvm/kvm_sys.h"
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "accel/accel.h"
+
+namespace emu::accel {
+
+class KvmAccelerator;
+
+class KvmVcpu : public Vcpu {
+ public:
+  KvmVcpu(KvmAccelerator* accel, int index);
+  ~KvmVcpu() override;
+
+  // Runs until halt (only without the in-kernel irqchip), shutdown, error, debug exit
+  // or a Kick. Port I/O and MMIO exits are served through the CpuBus and do not return.
+  RunResult Run() override;
+  // Makes the current Run() return kStopped soon; if the vCPU is not inside Run(), the
+  // next Run() returns kStopped at once (so a kick is never lost). Thread-safe, and
+  // callable from the vCPU's own thread (e.g. from a CpuBus callback).
+  void Kick() override;
+  void GetState(x86::CpuState& s) override;
+  void SetState(const x86::CpuState& s) override;
+  int index() const override { return index_; }
+
+  int fd() const { return fd_; }
+  // KVM_MP_STATE_* (in-kernel LAPIC): e.g. to see whether an AP is still waiting for SIPI.
+  uint32_t mp_state();
+  // A one-line summary of the registers, for error messages.
+  std::string DumpRegs();
+
+ private:
+  // nullopt: handled (emulation fallback), keep running.
+  std::optional<RunResult> HandleInternalError();
+  void GetFpu(x86::FpuState& f);
+  void SetFpu(const x86::FpuState& f);
+  void HandleIo();
+  void HandleMmio();
+  void ThrowErrno(const char* what);
+
+  KvmAccelerator* accel_;
+  int index_;
+  int fd_ = -1;
+  kvm_run* run_ = nullptr;
+  size_t run_size_ = 0;
+
+  std::mutex kick_mu_;
+  std::atomic<bool> kick_{false};
+  bool in_run_ = false;  // under kick_mu_
+  pthread_t thread_{};   // valid while in_run_
+};
+
+}  // namespace emu::accel

@@ -1,0 +1,469 @@
+// KVM accelerator tests on the small harness (tests/accel/harness.h). Every test that
+// needs /dev/kvm skips with the reason when it cannot be opened.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "accel/kvm/kvm_accel.h"
+#include "accel/kvm/kvm_cpuid.h"
+#include "accel/kvm/kvm_vcpu.h"
+#include "tests/accel/harness.h"
+
+namespace emu::accel {
+namespace {
+
+using test::Harness;
+using namespace std::chrono_literals;
+
+constexpr uint64_t kCode = 0x10000;
+constexpr uint64_t kStack = 0x20000;
+
+#define REQUIRE_KVM()                                                   \
+  do {                                                                  \
+    std::string why_;                                                   \
+    if (!KvmAccelerator::Available(&why_)) GTEST_SKIP() << why_;        \
+  } while (0)
+
+// Ring 3 (native under kvm_pvm): sums 1..1000 into R12, loads RBX, then rings the
+// harness doorbell (scratch MMIO register 7) with RBX, which ends the run.
+const uint8_t kSnippetRing3[] = {
+    0xb9, 0xe8, 0x03, 0x00, 0x00,              // mov $1000, %ecx
+    0x31, 0xc0,                                // xor %eax, %eax
+    0x48, 0x01, 0xc8,                          // 1: add %rcx, %rax
+    0xff, 0xc9,                                // dec %ecx
+    0x75, 0xf9,                                // jnz 1b
+    0x49, 0x89, 0xc4,                          // mov %rax, %r12
+    0x48, 0xbb, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // movabs $0x1122..88, %rbx
+    0xbf, 0x00, 0x00, 0x00, 0xd0,              // mov $0xd0000000, %edi
+    0x48, 0x89, 0x5f, 0x38,                    // mov %rbx, 0x38(%rdi)   (doorbell)
+    0xeb, 0xfe,                                // jmp .
+};
+
+// Ring 0 port I/O: reads port 0x510 into R13D, writes "hello" to COM1 with REP OUTSB
+// (one exit with count 5), then writes 0x42 to the exit port.
+const uint8_t kSnippetPortIo[] = {
+    0x66, 0xba, 0x10, 0x05,                    // mov $0x510, %dx
+    0xed,                                      // in (%dx), %eax
+    0x41, 0x89, 0xc5,                          // mov %eax, %r13d
+    0x48, 0x8d, 0x35, 0x11, 0x00, 0x00, 0x00,  // lea msg(%rip), %rsi
+    0xb9, 0x05, 0x00, 0x00, 0x00,              // mov $5, %ecx
+    0x66, 0xba, 0xf8, 0x03,                    // mov $0x3f8, %dx
+    0xf3, 0x6e,                                // rep outsb
+    0xb0, 0x42,                                // mov $0x42, %al
+    0xe6, 0xf4,                                // out %al, $0xf4
+    0xeb, 0xfe,                                // jmp .
+    'h', 'e', 'l', 'l', 'o',                   // msg
+};
+
+// Ring 3 MMIO: writes 8 and 4 bytes to the scratch device and reads them back; reads
+// the ROM (a read-only slot: no exit), writes it (an MMIO exit that the ROM ignores),
+// reads it again; then rings the doorbell with 0.
+const uint8_t kSnippetMmio[] = {
+    0xbf, 0x00, 0x00, 0x00, 0xd0,                          // mov $0xd0000000, %edi
+    0x48, 0xb8, 0x0d, 0xf0, 0xfe, 0xca, 0xef, 0xbe, 0xad, 0xde,  // movabs $0xdeadbeefcafef00d, %rax
+    0x48, 0x89, 0x47, 0x08,                                // mov %rax, 8(%rdi)
+    0xc7, 0x47, 0x10, 0x34, 0x12, 0x00, 0x00,              // movl $0x1234, 16(%rdi)
+    0x48, 0x8b, 0x5f, 0x08,                                // mov 8(%rdi), %rbx
+    0x8b, 0x4f, 0x10,                                      // mov 16(%rdi), %ecx
+    0xbe, 0x00, 0x00, 0x00, 0xe0,                          // mov $0xe0000000, %esi
+    0x4c, 0x8b, 0x06,                                      // mov (%rsi), %r8
+    0x48, 0xc7, 0x06, 0x55, 0x00, 0x00, 0x00,              // movq $0x55, (%rsi)
+    0x4c, 0x8b, 0x0e,                                      // mov (%rsi), %r9
+    0x48, 0xc7, 0x47, 0x38, 0x00, 0x00, 0x00, 0x00,        // movq $0, 0x38(%rdi)  (doorbell)
+    0xeb, 0xfe,                                            // jmp .
+};
+
+struct Vm {
+  Harness h;
+  std::unique_ptr<KvmAccelerator> kvm;
+  std::vector<std::unique_ptr<Vcpu>> vcpus;
+
+  bool Start(int ncpus, std::string* err) {
+    KvmAccelerator::Options o;
+    o.num_cpus = ncpus;
+    kvm = KvmAccelerator::Create(o, err);
+    if (!kvm) return false;
+    kvm->SetCpuBus(&h);
+    kvm->AttachMemory(&h.memory());
+    for (int i = 0; i < ncpus; ++i) vcpus.push_back(kvm->CreateVcpu(i));
+    return true;
+  }
+  std::vector<Vcpu*> all() {
+    std::vector<Vcpu*> v;
+    for (auto& p : vcpus) v.push_back(p.get());
+    return v;
+  }
+};
+
+TEST(KvmAccel, ReportsMissingDevice) {
+  KvmAccelerator::Options o;
+  o.device = "/nonexistent/kvm";
+  std::string err;
+  EXPECT_EQ(KvmAccelerator::Create(o, &err), nullptr);
+  EXPECT_EQ(err, "/nonexistent/kvm: No such file or directory");
+}
+
+TEST(KvmAccel, CreatesVmAndVcpus) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(2, &err)) << err;
+  const KvmCaps& c = vm.kvm->caps();
+  std::printf("KVM: api %d, irqchip %d, pit2 %d, readonly-mem %d, max vcpus %d, "
+              "memslots %d, %zu MSRs; in-kernel irqchip %s, PIT %s\n",
+              c.api_version, c.irqchip, c.pit2, c.readonly_mem, c.max_vcpus, c.max_memslots,
+              c.msrs.size(), vm.kvm->has_irqchip() ? "on" : vm.kvm->irqchip_note().c_str(),
+              vm.kvm->has_pit() ? "on" : "off");
+  EXPECT_EQ(c.api_version, 12);
+  EXPECT_EQ(vm.kvm->name(), "kvm");
+  ASSERT_EQ(vm.vcpus.size(), 2u);
+  EXPECT_EQ(vm.vcpus[1]->index(), 1);
+  if (vm.kvm->has_irqchip()) {
+    // The AP waits for INIT/SIPI; the BSP is runnable.
+    auto* ap = static_cast<KvmVcpu*>(vm.vcpus[1].get());
+    auto* bsp = static_cast<KvmVcpu*>(vm.vcpus[0].get());
+    EXPECT_EQ(ap->mp_state(), static_cast<uint32_t>(KVM_MP_STATE_INIT_RECEIVED));
+    EXPECT_EQ(bsp->mp_state(), static_cast<uint32_t>(KVM_MP_STATE_RUNNABLE));
+    EXPECT_NO_THROW(vm.kvm->SetIrq(4, true));
+    EXPECT_NO_THROW(vm.kvm->SetIrq(4, false));
+  }
+  EXPECT_THROW(vm.kvm->CreateVcpu(2), std::out_of_range);
+}
+
+TEST(KvmAccel, MemorySlotsFollowLayout) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  auto find = [&](uint64_t gpa) -> const KvmAccelerator::Slot* {
+    static std::vector<KvmAccelerator::Slot> s;
+    s = vm.kvm->slots();
+    for (auto& x : s)
+      if (x.gpa == gpa) return &x;
+    return nullptr;
+  };
+  ASSERT_NE(find(0), nullptr);
+  EXPECT_EQ(find(0)->size, vm.h.ram_size());
+  EXPECT_FALSE(find(0)->readonly);
+  ASSERT_NE(find(Harness::kRomBase), nullptr);
+  EXPECT_TRUE(find(Harness::kRomBase)->readonly);
+  EXPECT_EQ(find(Harness::kMmioBase), nullptr);  // MMIO is never a slot
+
+  auto extra = hw::MemoryRegion::Ram("extra", 1 << 20);
+  vm.h.root().AddSubregion(0x80000000, extra.get());
+  vm.h.memory().view();  // the machine does this after layout-changing writes
+  ASSERT_NE(find(0x80000000), nullptr);
+  EXPECT_EQ(find(0x80000000)->host, extra->host());
+  extra->SetEnabled(false);
+  vm.h.memory().view();
+  EXPECT_EQ(find(0x80000000), nullptr);
+  extra->SetEnabled(true);
+  vm.h.memory().view();
+  EXPECT_NE(find(0x80000000), nullptr);
+  vm.h.root().RemoveSubregion(extra.get());
+  vm.h.memory().view();
+  EXPECT_EQ(find(0x80000000), nullptr);
+}
+
+TEST(KvmAccel, Ring3SnippetRegisters) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, kSnippetRing3, sizeof kSnippetRing3);
+  vm.vcpus[0]->SetState(Harness::LongModeUser(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_EQ(res[0].reason, ExitReason::kStopped) << res[0].detail;
+  ASSERT_TRUE(vm.h.exit_code().has_value());
+  EXPECT_EQ(*vm.h.exit_code(), 0x55667788u);  // the doorbell value, via an MMIO exit
+  x86::CpuState s;
+  vm.vcpus[0]->GetState(s);
+  EXPECT_EQ(s.regs[x86::R12], 500500u);
+  EXPECT_EQ(s.regs[x86::RBX], 0x1122334455667788u);
+  EXPECT_EQ(s.regs[x86::RCX], 0u);
+  EXPECT_EQ(s.rip, kCode + sizeof kSnippetRing3 - 2);  // at the final jmp
+  EXPECT_EQ(s.seg[x86::CS].dpl(), 3u);
+}
+
+TEST(KvmAccel, PortIoReachesBus) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, kSnippetPortIo, sizeof kSnippetPortIo);
+  // Ring 0: kvm_pvm ignores IOPL, so ring-3 IN/OUT fault there.
+  vm.vcpus[0]->SetState(Harness::LongModeKernel(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_EQ(res[0].reason, ExitReason::kStopped) << res[0].detail;
+  ASSERT_TRUE(vm.h.exit_code().has_value());
+  EXPECT_EQ(*vm.h.exit_code(), 0x42u);
+  EXPECT_EQ(vm.h.serial(), "hello");  // string I/O with count > 1
+  x86::CpuState s;
+  vm.vcpus[0]->GetState(s);
+  EXPECT_EQ(s.regs[x86::R13], Harness::kMagicValue);
+  EXPECT_EQ(s.regs[x86::RSI], kCode + sizeof kSnippetPortIo);  // REP OUTSB advanced RSI
+  EXPECT_EQ(s.regs[x86::RCX], 0u);
+  EXPECT_EQ(s.rip, kCode + sizeof kSnippetPortIo - 5 - 2);  // at the final jmp
+}
+
+TEST(KvmAccel, MmioExitsAndReadOnlyRom) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  const uint64_t rom_word = 0x0807060504030201;
+  std::memcpy(vm.h.rom().host(), &rom_word, 8);
+  vm.h.Load(kCode, kSnippetMmio, sizeof kSnippetMmio);
+  vm.vcpus[0]->SetState(Harness::LongModeUser(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0u);
+  EXPECT_EQ(vm.h.mmio_reg(1), 0xdeadbeefcafef00du);
+  EXPECT_EQ(vm.h.mmio_reg(2), 0x1234u);
+  x86::CpuState s;
+  vm.vcpus[0]->GetState(s);
+  EXPECT_EQ(s.regs[x86::RBX], 0xdeadbeefcafef00du);
+  EXPECT_EQ(s.regs[x86::RCX], 0x1234u);
+  EXPECT_EQ(s.regs[x86::R8], rom_word);
+  if (vm.kvm->caps().readonly_mem) {
+    EXPECT_EQ(s.regs[x86::R9], rom_word);  // the write was dropped
+    uint64_t now;
+    std::memcpy(&now, vm.h.rom().host(), 8);
+    EXPECT_EQ(now, rom_word);
+  }
+  EXPECT_GE(vm.h.mmio_writes(), 2u);
+}
+
+TEST(KvmAccel, StateRoundTrip) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  x86::CpuState in = Harness::LongModeUser(0x123456, 0x7000);
+  for (int i = 0; i < 16; ++i)
+    if (i != x86::RSP) in.regs[i] = 0x1111111111111111ull * (i + 1) + i;
+  in.rflags = 0x3002 | x86::kFlagCF | x86::kFlagZF;
+  in.star = 0x0023001000000000ull;
+  in.lstar = 0xffffffff81000000ull;
+  in.cstar = 0xffffffff81000100ull;
+  in.fmask = 0x47700;
+  in.kernel_gs_base = 0xffff888000001000ull;
+  in.sysenter_cs = 0x10;
+  in.sysenter_esp = 0x8000;
+  in.sysenter_eip = 0x9000;
+  in.pat = 0x0007010600070106ull;
+  in.cr2 = 0xdead000;
+  in.fpu.fcw = 0x27f;
+  in.fpu.mxcsr = 0x1fa0;
+  for (int i = 0; i < 16; ++i) std::memset(in.fpu.xmm[i], 0x10 + i, 16);
+  in.fpu.st[3][0] = 0x42;
+  in.dr[0] = 0x1000;
+  in.dr[7] = 0x401;
+  vm.vcpus[0]->SetState(in);
+  x86::CpuState out;
+  vm.vcpus[0]->GetState(out);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(out.regs[i], in.regs[i]) << "reg " << i;
+  EXPECT_EQ(out.rip, in.rip);
+  EXPECT_EQ(out.rflags, in.rflags);
+  for (int i = 0; i < x86::kNumSegs; ++i) {
+    EXPECT_EQ(out.seg[i].selector, in.seg[i].selector) << "seg " << i;
+    EXPECT_EQ(out.seg[i].base, in.seg[i].base) << "seg " << i;
+    EXPECT_EQ(out.seg[i].limit, in.seg[i].limit) << "seg " << i;
+    EXPECT_EQ(out.seg[i].attr & 0xf0ff, in.seg[i].attr & 0xf0ff) << "seg " << i;
+  }
+  EXPECT_EQ(out.tr.selector, in.tr.selector);
+  EXPECT_EQ(out.tr.base, in.tr.base);
+  EXPECT_EQ(out.gdtr.base, in.gdtr.base);
+  EXPECT_EQ(out.gdtr.limit, in.gdtr.limit);
+  EXPECT_EQ(out.cr0, in.cr0);
+  EXPECT_EQ(out.cr2, in.cr2);
+  EXPECT_EQ(out.cr3, in.cr3);
+  EXPECT_EQ(out.cr4, in.cr4);
+  EXPECT_EQ(out.efer, in.efer);
+  EXPECT_EQ(out.star, in.star);
+  EXPECT_EQ(out.lstar, in.lstar);
+  EXPECT_EQ(out.cstar, in.cstar);
+  EXPECT_EQ(out.fmask, in.fmask);
+  EXPECT_EQ(out.kernel_gs_base, in.kernel_gs_base);
+  EXPECT_EQ(out.sysenter_cs, in.sysenter_cs);
+  EXPECT_EQ(out.sysenter_esp, in.sysenter_esp);
+  EXPECT_EQ(out.sysenter_eip, in.sysenter_eip);
+  EXPECT_EQ(out.pat, in.pat);
+  EXPECT_EQ(out.fpu.fcw, in.fpu.fcw);
+  EXPECT_EQ(out.fpu.mxcsr, in.fpu.mxcsr);
+  EXPECT_EQ(std::memcmp(out.fpu.xmm, in.fpu.xmm, sizeof in.fpu.xmm), 0);
+  EXPECT_EQ(out.fpu.st[3][0], 0x42);
+  if (vm.kvm->caps().debugregs) {
+    EXPECT_EQ(out.dr[0], in.dr[0]);
+    EXPECT_EQ(out.dr[7], in.dr[7]);
+  }
+  EXPECT_EQ(out.apic_base & ~0xfffull, 0xfee00000u);
+  EXPECT_FALSE(out.halted);
+}
+
+TEST(KvmAccel, KickStopsARunningVcpu) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  const uint8_t loop[] = {0xeb, 0xfe};  // jmp . (ring 3)
+  vm.h.Load(kCode, loop, sizeof loop);
+  vm.vcpus[0]->SetState(Harness::LongModeUser(kCode, kStack));
+  Vcpu* v = vm.vcpus[0].get();
+  std::thread kicker([v] {
+    std::this_thread::sleep_for(50ms);
+    v->Kick();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult r = v->Run();
+  kicker.join();
+  EXPECT_EQ(r.reason, ExitReason::kStopped) << r.detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  // A kick while not running makes the next Run return at once.
+  v->Kick();
+  EXPECT_EQ(v->Run().reason, ExitReason::kStopped);
+}
+
+TEST(KvmAccel, TripleFaultIsShutdown) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  vm.h.BuildPageTables();
+  const uint8_t ud2[] = {0x0f, 0x0b};  // #UD with an empty IDT: triple fault
+  vm.h.Load(kCode, ud2, sizeof ud2);
+  vm.vcpus[0]->SetState(Harness::LongModeUser(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 20s);
+  ASSERT_FALSE(vm.h.timed_out());
+  EXPECT_EQ(res[0].reason, ExitReason::kShutdown) << res[0].detail;
+}
+
+// The multiboot test kernel, loaded flat at its link address with the entry state a
+// multiboot loader would set.
+uint64_t ExpectedWorkload() {
+  uint64_t x = 0x0123456789abcdefull, sum = 0;
+  std::vector<uint64_t> buf(8192);
+  for (int i = 0; i < 4000000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t j = (x >> 33) & 0x1fff;
+    buf[j] ^= x;
+    sum += buf[j];
+  }
+  return sum;
+}
+
+void BootMbkern(const char* image, int ncpus) {
+  REQUIRE_KVM();
+  std::string why;
+  std::string cache = test::GuestCache(&why);
+  if (cache.empty()) GTEST_SKIP() << why;
+  std::vector<uint8_t> bin = test::ReadFile(cache + "/" + image);
+  ASSERT_FALSE(bin.empty()) << cache << "/" << image;
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(ncpus, &err)) << err;
+  vm.h.Load(0x100000, bin);
+  vm.h.WriteMultibootInfo(0x9000);
+  vm.vcpus[0]->SetState(Harness::MultibootEntry(0x100000, 0x9000));
+  auto res = vm.h.RunUntilExit(vm.all(), 60s);
+  std::string out = vm.h.serial();
+  std::printf("%s serial output:\n%s", image, out.c_str());
+  ASSERT_FALSE(vm.h.timed_out()) << out;
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail << "\n" << out;
+  EXPECT_EQ(*vm.h.exit_code(), 0x10u) << out;
+  EXPECT_NE(out.find("hello from mbkern\n"), std::string::npos);
+  char want[64];
+  std::snprintf(want, sizeof want, "result %016llx\n",
+                static_cast<unsigned long long>(ExpectedWorkload()));
+  EXPECT_NE(out.find(want), std::string::npos) << "expected " << want;
+  if (ncpus > 1) {
+    for (int i = 1; i < ncpus; ++i)
+      EXPECT_NE(out.find("ap " + std::to_string(i) + " up\n"), std::string::npos);
+    EXPECT_NE(out.find("all cpus up\n"), std::string::npos);
+  }
+}
+
+TEST(KvmAccel, BootsMultibootKernel) { BootMbkern("mbkern.bin", 1); }
+
+TEST(KvmAccel, BootsMultibootKernelSmp2) { BootMbkern("mbkern-smp.bin", 2); }
+
+// CPUID policy: pure function, no /dev/kvm needed.
+std::vector<kvm_cpuid_entry2> FakeSupported() {
+  auto e = [](uint32_t f, uint32_t i, uint32_t flags, uint32_t a, uint32_t b, uint32_t c,
+              uint32_t d) {
+    kvm_cpuid_entry2 x{};
+    x.function = f;
+    x.index = i;
+    x.flags = flags;
+    x.eax = a;
+    x.ebx = b;
+    x.ecx = c;
+    x.edx = d;
+    return x;
+  };
+  return {e(0, 0, 0, 0x1c, 0, 0, 0),
+          e(1, 0, 0, 0x806f2, 0x00010800, 0x81202000 | (1u << 5) | (1u << 15), 0x0f8bfbff),
+          e(4, 0, 1, 0x04000121, 0, 0, 0),
+          e(4, 3, 1, 0x04004163, 0, 0, 0),
+          e(7, 0, 1, 0, (1u << 14) | (1u << 5) | (1u << 11), (1u << 3) | (1u << 2), 0),
+          e(0xa, 0, 0, 0x07300805, 0, 0, 0x603),
+          e(0xb, 0, 1, 0, 0, 0, 0),
+          e(0xd, 0, 1, 0x2e7, 0, 0, 0),
+          e(0x80000007, 0, 0, 0, 0, 0, 0x100)};
+}
+
+TEST(KvmCpuid, HidesUnbackedFeaturesAndSetsTopology) {
+  CpuidPolicy p;
+  p.apic_id = 3;
+  p.num_cpus = 4;
+  p.in_kernel_lapic = false;
+  auto t = FilterCpuid(FakeSupported(), p);
+  const kvm_cpuid_entry2* l1 = FindCpuid(t, 1);
+  ASSERT_NE(l1, nullptr);
+  EXPECT_EQ(l1->ebx >> 24, 3u);                     // APIC ID
+  EXPECT_EQ((l1->ebx >> 16) & 0xff, 4u);            // logical processors
+  EXPECT_TRUE(l1->edx & (1u << 28));                // HTT
+  EXPECT_FALSE(l1->ecx & (1u << 21));               // no x2APIC without in-kernel LAPIC
+  EXPECT_FALSE(l1->ecx & (1u << 24));               // no TSC deadline either
+  EXPECT_FALSE(l1->ecx & (1u << 5));                // no VMX
+  EXPECT_FALSE(l1->ecx & (1u << 15));               // no PDCM
+  EXPECT_TRUE(l1->ecx & (1u << 13));                // CX16 kept
+  EXPECT_EQ(FindCpuid(t, 0xa), nullptr);            // no PMU
+  const kvm_cpuid_entry2* l7 = FindCpuid(t, 7, 0);
+  ASSERT_NE(l7, nullptr);
+  EXPECT_FALSE(l7->ebx & (1u << 14));               // no MPX
+  EXPECT_FALSE(l7->ebx & (1u << 11));               // no RTM
+  EXPECT_TRUE(l7->ebx & (1u << 5));                 // AVX2 kept
+  EXPECT_FALSE(l7->ecx & (1u << 3));                // no PKU
+  EXPECT_TRUE(l7->ecx & (1u << 2));                 // UMIP kept
+  EXPECT_EQ(FindCpuid(t, 0xd, 0)->eax & 0x218, 0u);  // no MPX/PKRU xsave state
+  const kvm_cpuid_entry2* b1 = FindCpuid(t, 0xb, 1);
+  ASSERT_NE(b1, nullptr);
+  EXPECT_EQ(b1->eax, 2u);  // 4 cores: 2 bits of APIC ID
+  EXPECT_EQ(b1->ebx, 4u);
+  EXPECT_EQ(b1->edx, 3u);
+  EXPECT_EQ(FindCpuid(t, 4, 0)->eax >> 26, 3u);     // cores per package - 1
+  EXPECT_EQ((FindCpuid(t, 4, 3)->eax >> 14) & 0xfff, 3u);  // L3 shared by all
+  EXPECT_EQ(FindCpuid(t, 0x80000007)->edx & 0x100, 0u);    // no invariant TSC
+
+  p.in_kernel_lapic = true;
+  p.num_cpus = 1;
+  p.apic_id = 0;
+  t = FilterCpuid(FakeSupported(), p);
+  EXPECT_TRUE(FindCpuid(t, 1)->ecx & (1u << 21));
+  EXPECT_FALSE(FindCpuid(t, 1)->edx & (1u << 28));
+}
+
+}  // namespace
+}  // namespace emu::accel
