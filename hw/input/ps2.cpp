@@ -196,11 +196,12 @@ void Ps2Mouse::SendPacket() {
 }
 
 void Ps2Mouse::Move(int dx, int dy, int dz, uint8_t buttons) {
+  buttons_ = buttons & 7;
+  if (!reporting_ && !remote_) return;  // a disabled stream-mode mouse keeps no counts
   // Saturate the accumulators: a remote-mode host may never read them.
   dx_ = std::clamp(dx_ + std::clamp(dx, -4096, 4096), -4096, 4096);
   dy_ = std::clamp(dy_ + std::clamp(dy, -4096, 4096), -4096, 4096);
   dz_ = std::clamp(dz_ + std::clamp(dz, -64, 64), -64, 64);
-  buttons_ = buttons & 7;
   if (reporting_ && !remote_) {
     SendPacket();
     Notify();
@@ -248,7 +249,11 @@ void Ps2Mouse::Write(uint8_t b) {
       break;
     case 0xec: Push({kAck}); break;  // reset wrap mode: we never enter it
     case 0xf2: Push({kAck, id_}); break;
-    case 0xf4: reporting_ = true; Push({kAck}); break;
+    case 0xf4:  // enabling also resets the movement counters
+      reporting_ = true;
+      dx_ = dy_ = dz_ = 0;
+      Push({kAck});
+      break;
     case 0xf5: reporting_ = false; Push({kAck}); break;
     case 0xf6: SetDefaults(); Push({kAck}); break;
     case 0xfe: Push({last_sent_}); break;
