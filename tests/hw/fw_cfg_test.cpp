@@ -1,5 +1,7 @@
 #include "hw/nvram/fw_cfg.h"
 
+#include "hw/i386/fw_cfg_setup.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -156,6 +158,34 @@ TEST(FwCfg, DmaWriteToWritableFile) {
   // Writing beyond the item's size is an error, not a resize.
   EXPECT_EQ(r.Dma(0x1000, uint32_t(key) << 16 | kFwCfgDmaSelect | kFwCfgDmaWrite, 9, 0x3000),
             kFwCfgDmaError);
+}
+
+TEST(FwCfg, PcSetupOffersWhatSeaBiosReads) {
+  Rig r;
+  PcFwCfgConfig c;
+  c.ram_size = 8ull << 30;
+  c.cpus = 2;
+  c.boot_fail_wait_ms = 1000;
+  c.bootorder = "/pci@i0cf8/ide@1,1/drive@0/disk@0\n";
+  SetupPcFwCfg(r.fw, c);
+  r.Select(kFwCfgRamSize);
+  auto ram = r.ReadPort(8);
+  EXPECT_EQ(ram[4], 2);  // 8 GiB = 0x2_0000_0000
+  r.Select(kFwCfgNbCpus);
+  EXPECT_EQ(r.ReadPort(2)[0], 2);
+  for (const char* f : {"etc/e820", "etc/acpi/tables", "etc/acpi/rsdp", "etc/table-loader",
+                        "etc/boot-fail-wait", "bootorder", "etc/boot-cpus"})
+    EXPECT_TRUE(r.fw.HasFile(f)) << f;
+  // RAM below 3 GiB and above 4 GiB are both in etc/e820.
+  const auto* e820 = r.fw.File("etc/e820");
+  ASSERT_EQ(e820->size() % 20, 0u);
+  bool high = false;
+  for (size_t i = 0; i < e820->size(); i += 20)
+    if ((*e820)[i + 4] == 1 && (*e820)[i + 16] == 1) high = true;  // addr 4 GiB, RAM
+  EXPECT_TRUE(high);
+  EXPECT_EQ(r.fw.File("etc/acpi/rsdp")->size(), 36u);
+  EXPECT_EQ(r.fw.File("etc/table-loader")->size() % 128, 0u);
+  EXPECT_EQ((*r.fw.File("etc/boot-fail-wait"))[0], 1000 & 0xff);
 }
 
 }  // namespace
