@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "block/format.h"
+#include "block/image.h"
 #include "block/vdi/vdi_header.h"
 
 namespace emu::block {
@@ -26,7 +27,7 @@ bool AllZero(const uint8_t* p, uint64_t n) {
   return true;
 }
 
-class VdiDriver : public BlockDriver {
+class VdiDriver : public BlockDriver, public ImageOps {
  public:
   VdiDriver(std::unique_ptr<File> file, Header h, std::vector<uint32_t> bmap, bool ro)
       : file_(std::move(file)), h_(std::move(h)), bmap_(std::move(bmap)), ro_(ro) {
@@ -103,6 +104,31 @@ class VdiDriver : public BlockDriver {
       }
       off += n;
       len -= n;
+    }
+    return Status::Ok();
+  }
+
+  void GetInfo(ImageInfo* info) override { info->cluster_size = h_.block_size; }
+
+  // Open already refused maps that point outside the image or share blocks; what
+  // is left to find is a header count that disagrees with the map.
+  Status Check(bool fix_leaks, bool fix_errors, CheckResult* r) override {
+    r->total_clusters = h_.blocks_in_image;
+    r->allocated_clusters = allocated_;
+    r->image_end_offset = DataOffset(next_block_);
+    if (h_.blocks_allocated != allocated_) {
+      if (fix_errors && !ro_) {
+        h_.blocks_allocated = allocated_;
+        uint32_t a = allocated_;
+        uint8_t cnt[4] = {uint8_t(a), uint8_t(a >> 8), uint8_t(a >> 16), uint8_t(a >> 24)};
+        if (Status s = file_->PWrite(vdi::kOffBlocksAllocated, cnt, 4); !s.ok()) return s;
+        r->corruptions_fixed++;
+      } else {
+        r->corruptions++;
+        r->messages.push_back("ERROR: allocated blocks mismatch, header says " +
+                              std::to_string(h_.blocks_allocated) + ", map has " +
+                              std::to_string(allocated_));
+      }
     }
     return Status::Ok();
   }

@@ -266,5 +266,30 @@ TEST(Vdi, AllocationAppendsAndPersists) {
   EXPECT_EQ(one[0], 0x77);  // the block written earlier is intact
 }
 
+TEST(Vdi, CheckFindsCountMismatchAndInfoGivesBlockSize) {
+  auto g = GoodImage();
+  auto d = OpenMem(VdiFormat(), g);
+  ASSERT_TRUE(d.ok());
+  auto* ops = dynamic_cast<ImageOps*>(d.value.get());
+  ASSERT_NE(ops, nullptr);
+  ImageInfo info;
+  ops->GetInfo(&info);
+  EXPECT_EQ(info.cluster_size, kMiB);
+  CheckResult ok;
+  ASSERT_TRUE(ops->Check(false, false, &ok).ok());
+  EXPECT_EQ(ok.corruptions, 0);
+  EXPECT_EQ(ok.allocated_clusters, 1u);
+  Put32(g, 0x184, 3);  // header claims 3 blocks, the map has 1
+  d = OpenMem(VdiFormat(), g);
+  ASSERT_TRUE(d.ok());
+  ops = dynamic_cast<ImageOps*>(d.value.get());
+  CheckResult bad;
+  ASSERT_TRUE(ops->Check(false, false, &bad).ok());
+  EXPECT_EQ(bad.corruptions, 1);
+  CheckResult fixed;
+  ASSERT_TRUE(ops->Check(false, true, &fixed).ok());
+  EXPECT_EQ(fixed.corruptions_fixed, 1);
+}
+
 }  // namespace
 }  // namespace emu::block
