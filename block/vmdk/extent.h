@@ -30,6 +30,8 @@ class ExtentIO {
   virtual uint64_t grain_bytes() const { return 0; }
   virtual bool compressed() const { return false; }
   virtual const std::string& path() const = 0;
+  // The extent's file (for rewriting an embedded descriptor), or nullptr.
+  virtual File* file() { return nullptr; }
 };
 
 std::unique_ptr<ExtentIO> NewFlatExtent(std::unique_ptr<File> f, uint64_t base_bytes);

@@ -35,6 +35,7 @@ class SparseExtent : public ExtentIO {
   }
 
   const std::string& path() const override { return f_->path(); }
+  File* file() override { return f_.get(); }
   uint64_t grain_bytes() const override { return grain_bytes_; }
   bool compressed() const override { return h_.compressed(); }
 

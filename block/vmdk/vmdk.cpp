@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "block/file.h"
 #include "block/format.h"
@@ -23,6 +24,14 @@ using vmdk::ExtentDesc;
 using vmdk::ExtentIO;
 using vmdk::kSector;
 
+// Where the descriptor text lives, so that the CID can be renewed on first write.
+struct DescLocation {
+  std::unique_ptr<File> file;  // descriptor file; null: embedded in the first extent
+  std::string text;            // as read, up to the first NUL
+  uint64_t offset = 0;         // embedded: byte offset and reserved size in the extent
+  uint64_t area = 0;
+};
+
 struct Part {
   uint64_t start = 0, size = 0;  // bytes of the virtual disk
   ExtentDesc::Access access = ExtentDesc::kRW;
@@ -31,8 +40,12 @@ struct Part {
 
 class VmdkDriver : public BlockDriver, public ImageOps {
  public:
-  VmdkDriver(std::string path, Descriptor desc, std::vector<Part> parts, bool ro)
-      : path_(std::move(path)), desc_(std::move(desc)), parts_(std::move(parts)), ro_(ro) {
+  VmdkDriver(std::string path, Descriptor desc, DescLocation loc, std::vector<Part> parts, bool ro)
+      : path_(std::move(path)),
+        desc_(std::move(desc)),
+        loc_(std::move(loc)),
+        parts_(std::move(parts)),
+        ro_(ro) {
     for (const Part& p : parts_) size_ += p.size;
   }
 
@@ -48,6 +61,9 @@ class VmdkDriver : public BlockDriver, public ImageOps {
 
   Status Write(uint64_t off, const void* buf, uint64_t len) override {
     if (ro_) return Status::Error(EROFS, path_ + ": image is read-only");
+    if (!cid_renewed_) {
+      if (Status s = RenewCid(); !s.ok()) return s;
+    }
     return ForEach(off, len, true, [&](Part& p, uint64_t in, uint64_t n, uint64_t done) {
       return p.io->Write(in, static_cast<const uint8_t*>(buf) + done, n);
     });
@@ -78,6 +94,23 @@ class VmdkDriver : public BlockDriver, public ImageOps {
     info->specific.emplace_back("create-type", InfoValue::Str(desc_.create_type));
   }
 
+  uint64_t CompressionGranularity() const override {
+    uint64_t g = 0;
+    for (const Part& p : parts_) {
+      if (!p.io) continue;
+      if (!p.io->compressed()) return 0;
+      g = std::max(g, p.io->grain_bytes());
+    }
+    return g;
+  }
+
+  // Stream-optimized extents compress every grain anyway.
+  Status WriteCompressed(uint64_t off, const void* buf, uint64_t len) override {
+    if (!CompressionGranularity())
+      return Status::Error(ENOTSUP, path_ + ": compressed writes need a streamOptimized VMDK");
+    return Write(off, buf, len);
+  }
+
   Status Check(bool fix_leaks, bool fix_errors, CheckResult* r) override {
     if (fix_leaks || fix_errors)
       return Status::Error(ENOTSUP, "unimplemented: repairing VMDK images");
@@ -87,6 +120,38 @@ class VmdkDriver : public BlockDriver, public ImageOps {
   }
 
  private:
+  // A changed disk gets a new content ID, so that images made on top of the old
+  // content (whose parentCID names it) are recognised as stale.
+  Status RenewCid() {
+    cid_renewed_ = true;
+    std::string& t = loc_.text;
+    size_t at = t.compare(0, 4, "CID=") == 0 ? 0 : t.find("\nCID=");
+    if (at == std::string::npos) return Status::Ok();
+    if (at) at++;
+    size_t end = t.find('\n', at);
+    if (end == std::string::npos) end = t.size();
+    uint32_t cid = std::random_device{}();
+    while (cid == desc_.cid || cid == 0xffffffff) cid++;
+    char v[16];
+    snprintf(v, sizeof v, "%x", cid);
+    std::string nt = t.substr(0, at + 4) + v + t.substr(end);
+    if (loc_.file) {
+      if (Status s = loc_.file->PWrite(0, nt.data(), nt.size()); !s.ok()) return s;
+      if (nt.size() < t.size()) {
+        if (Status s = loc_.file->Truncate(nt.size()); !s.ok()) return s;
+      }
+    } else {
+      File* f = parts_.empty() || !parts_[0].io ? nullptr : parts_[0].io->file();
+      if (!f || loc_.area == 0 || nt.size() > loc_.area) return Status::Ok();
+      std::string padded = nt;
+      if (padded.size() < t.size()) padded.resize(t.size(), '\0');
+      if (Status s = f->PWrite(loc_.offset, padded.data(), padded.size()); !s.ok()) return s;
+    }
+    t = nt;
+    desc_.cid = cid;
+    return Status::Ok();
+  }
+
   template <typename Fn>
   Status ForEach(uint64_t off, uint64_t len, bool write, Fn fn) {
     if (off > size_ || len > size_ - off)
@@ -116,8 +181,10 @@ class VmdkDriver : public BlockDriver, public ImageOps {
 
   std::string path_;
   Descriptor desc_;
+  DescLocation loc_;
   std::vector<Part> parts_;
   bool ro_;
+  bool cid_renewed_ = false;
   uint64_t size_ = 0;
 };
 
@@ -196,6 +263,7 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
   Result<std::unique_ptr<BlockDriver>> r;
   std::string path = file->path();
   Descriptor desc;
+  DescLocation loc;
   desc.create_type = "monolithicSparse";
   uint8_t hdr[kSector];
   if (Status s = file->PRead(0, hdr, kSector); !s.ok()) {
@@ -217,6 +285,9 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
       return r;
     }
     desc = std::move(d.value);
+    loc.text = text.substr(0, text.find('\0'));
+    loc.offset = doff * kSector;
+    loc.area = dsize * kSector;
     if (Status s = CheckNoParent(desc, path); !s.ok()) {
       r.status = s;
       return r;
@@ -231,7 +302,7 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
   std::vector<Part> parts(1);
   parts[0].size = h.capacity * kSector;
   parts[0].io = std::move(e.value);
-  r.value = std::make_unique<VmdkDriver>(path, std::move(desc), std::move(parts), ro);
+  r.value = std::make_unique<VmdkDriver>(path, std::move(desc), std::move(loc), std::move(parts), ro);
   return r;
 }
 
@@ -329,7 +400,10 @@ Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
     }
     parts.push_back(std::move(p));
   }
-  r.value = std::make_unique<VmdkDriver>(path, std::move(d.value), std::move(parts), ro);
+  DescLocation loc;
+  loc.text = text.substr(0, text.find('\0'));
+  loc.file = std::move(file);
+  r.value = std::make_unique<VmdkDriver>(path, std::move(d.value), std::move(loc), std::move(parts), ro);
   return r;
 }
 

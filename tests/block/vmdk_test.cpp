@@ -451,6 +451,57 @@ TEST(Vmdk, RefusesBadDescriptors) {
   EXPECT_EQ(b[4096], 0);
 }
 
+int64_t InfoCid(BlockDriver* d) {
+  ImageInfo info;
+  dynamic_cast<ImageOps*>(d)->GetInfo(&info);
+  for (const auto& [k, v] : info.specific)
+    if (k == "cid") return v.i;
+  return -1;
+}
+
+// The first write gives the disk a new content ID (embedded or in the descriptor file).
+TEST(Vmdk, FirstWriteRenewsCid) {
+  VV_REQUIRE_QEMU();
+  for (const char* sub : {"monolithicSparse", "monolithicFlat"}) {
+    TmpDir t;
+    std::string img = t / "c.vmdk";
+    CreateOptions co;
+    co.size = kMiB;
+    co.opts["subformat"] = sub;
+    ASSERT_TRUE(VmdkFormat().create(img, co).ok());
+    int64_t before, after;
+    {
+      auto d = OpenWith(VmdkFormat(), img, false);
+      ASSERT_TRUE(d.ok()) << d.status.message();
+      before = InfoCid(d.value.get());
+      uint8_t b[512];
+      std::memset(b, 0x3c, sizeof b);
+      ASSERT_TRUE(d.value->Write(0, b, sizeof b).ok());
+      after = InfoCid(d.value.get());
+      EXPECT_NE(before, after) << sub;
+    }
+    CmdResult info = RunCmd("qemu-img info --output=json " + img);
+    EXPECT_NE(info.out.find("\"cid\": " + std::to_string(after)), std::string::npos) << info.out;
+    EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
+    CmdResult r = RunCmd("qemu-io -f vmdk -c 'read -P 0x3c 0 512' " + img);
+    EXPECT_EQ(r.out.find("failed"), std::string::npos) << r.out;
+  }
+}
+
+TEST(Vmdk, CompressionOnlyForStreams) {
+  TmpDir t;
+  CreateOptions co;
+  co.size = kMiB;
+  ASSERT_TRUE(VmdkFormat().create(t / "m.vmdk", co).ok());
+  co.opts["subformat"] = "streamOptimized";
+  ASSERT_TRUE(VmdkFormat().create(t / "s.vmdk", co).ok());
+  auto m = OpenWith(VmdkFormat(), t / "m.vmdk", false);
+  auto s = OpenWith(VmdkFormat(), t / "s.vmdk", false);
+  ASSERT_TRUE(m.ok() && s.ok());
+  EXPECT_EQ(dynamic_cast<ImageOps*>(m.value.get())->CompressionGranularity(), 0u);
+  EXPECT_EQ(dynamic_cast<ImageOps*>(s.value.get())->CompressionGranularity(), 65536u);
+}
+
 TEST(Vmdk, RejectsUnknownCreateOptions) {
   TmpDir t;
   CreateOptions co;
