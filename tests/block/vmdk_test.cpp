@@ -129,19 +129,24 @@ TEST_P(VmdkSubformat, ImageWeWritePassesQemuCheck) {
 }
 
 // Same files as qemu-img create, but for the random CID.
-TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
-  VV_REQUIRE_QEMU();
+void ExpectSameAsQemu(const std::string& opts, uint64_t size) {
   TmpDir t;
-  std::string sub = GetParam();
   mkdir((t / "a").c_str(), 0755);
   mkdir((t / "b").c_str(), 0755);
   CreateOptions co;
-  co.size = 3 * kMiB + 1000;
-  co.opts["subformat"] = sub;
-  co.opts["adapter_type"] = "lsilogic";
-  ASSERT_TRUE(VmdkFormat().create(t / "a/d.vmdk", co).ok());
-  ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o subformat=" + sub + ",adapter_type=lsilogic " +
-                   (t / "b/d.vmdk") + " " + std::to_string(co.size))
+  co.size = size;
+  size_t pos = 0;
+  while (pos < opts.size()) {
+    size_t comma = opts.find(',', pos);
+    if (comma == std::string::npos) comma = opts.size();
+    std::string kv = opts.substr(pos, comma - pos);
+    co.opts[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    pos = comma + 1;
+  }
+  Status cs = VmdkFormat().create(t / "a/d.vmdk", co);
+  ASSERT_TRUE(cs.ok()) << cs.message();
+  ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o " + opts + " " + (t / "b/d.vmdk") + " " +
+                   std::to_string(co.size))
                 .code,
             0);
   CmdResult la = RunCmd("cd " + (t / "a") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
@@ -149,7 +154,7 @@ TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
   EXPECT_EQ(la.out, lb.out);  // extent files (the descriptor's length varies with the CID)
   CmdResult files = RunCmd("cd " + (t / "a") + " && ls");
   std::string names = files.out;
-  size_t pos = 0;
+  pos = 0;
   while (pos < names.size()) {
     size_t nl = names.find('\n', pos);
     std::string n = names.substr(pos, nl - pos);
@@ -165,8 +170,22 @@ TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
       s->erase(c + 5, removed);
       if (s->compare(0, 4, "KDMV") == 0) s->insert(21 * 512 - removed, removed, '\0');
     }
-    EXPECT_TRUE(sa == sb) << "file " << n << " differs from qemu-img's";
+    EXPECT_TRUE(sa == sb) << "file " << n << " differs from qemu-img's (" << opts << ")";
   }
+}
+
+TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
+  VV_REQUIRE_QEMU();
+  ExpectSameAsQemu(std::string("subformat=") + GetParam() + ",adapter_type=lsilogic",
+                   3 * kMiB + 1000);
+}
+
+TEST(Vmdk, CreateOptionsMatchQemu) {
+  VV_REQUIRE_QEMU();
+  ExpectSameAsQemu("zeroed_grain=on", kMiB);
+  ExpectSameAsQemu("compat6=on,adapter_type=buslogic", 7 * kMiB);
+  ExpectSameAsQemu("hwversion=7,toolsversion=123,adapter_type=legacyESX", 100 * kMiB);
+  ExpectSameAsQemu("subformat=twoGbMaxExtentSparse", 5 * kGiB);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, VmdkSubformat, ::testing::ValuesIn(kSubformats));
