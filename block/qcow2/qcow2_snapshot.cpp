@@ -30,11 +30,11 @@ Status Qcow2Image::ReadSnapshotTable() {
     sn.vm_state_size = Be32(e + 32);
     uint32_t extra = Be32(e + 36);
     if (extra > 1024) return Corrupt("snapshot " + std::to_string(i) + " has too much extra data");
-    uint64_t len = 40 + uint64_t(extra) + id_len + name_len;
-    len = (len + 7) & ~7ull;
+    uint64_t raw_len = 40 + uint64_t(extra) + id_len + name_len;
+    uint64_t len = (raw_len + 7) & ~7ull;  // the padding may lie past the end of the file
     total += len;
     if (total > (64u << 20)) return Corrupt("snapshot table is larger than 64 MiB");
-    if (pos + len > fsize) return Corrupt("snapshot table runs past the end of the file");
+    if (pos + raw_len > fsize) return Corrupt("snapshot table runs past the end of the file");
     std::vector<uint8_t> rest(len - 40);
     s = f_->PRead(pos + 40, rest.data(), rest.size());
     if (!s.ok()) return s;

@@ -236,7 +236,7 @@ class SparseExtent : public ExtentIO {
   Status AllocateGt(std::vector<uint32_t>* dir, uint64_t dir_sector, uint64_t i) {
     std::vector<uint8_t> zeros(GtSectors() * kSector, 0);
     uint64_t sector = next_sector_;
-    if (sector > 0xffffffffu) return Status::Error(EFBIG, path() + ": extent is full");
+    if (sector + GtSectors() > 0xffffffffu) return Status::Error(EFBIG, path() + ": extent is full");
     if (Status s = f_->PWrite(sector * kSector, zeros.data(), zeros.size()); !s.ok()) return s;
     next_sector_ += GtSectors();
     uint8_t le[4];
@@ -281,7 +281,14 @@ class SparseExtent : public ExtentIO {
     // Data first, then the table entry: a crash leaves an unreferenced grain at worst.
     if (Status s = f_->PWrite(sector * kSector, grain.data(), grain.size()); !s.ok()) return s;
     next_sector_ += h_.grain_size;
-    return SetGte(g, uint32_t(sector));
+    if (Status s = SetGte(g, uint32_t(sector)); !s.ok()) return s;
+    if (h_.cowd) {
+      // ESX finds the next free sector in the header rather than from the file size.
+      uint8_t le[4];
+      St32(le, uint32_t(next_sector_));
+      return f_->PWrite(kCowdFreeSectorOffset, le, 4);
+    }
+    return Status::Ok();
   }
 
   // Makes `cur_` hold grain `g` uncompressed (committing the previous one).
@@ -407,12 +414,13 @@ Result<std::unique_ptr<ExtentIO>> OpenSparseExtent(std::unique_ptr<File> f, bool
                                          std::to_string(fsize) + " bytes)");
     return r;
   }
-  uint8_t buf[kSector];
-  if (Status s = f->PRead(0, buf, kSector); !s.ok()) {
+  uint8_t buf[kCowdHeaderBytes];
+  if (Status s = f->PRead(0, buf, sizeof buf); !s.ok()) {
     r.status = s;
     return r;
   }
-  Result<SparseHeader> h = SparseHeader::Parse(buf, path);
+  Result<SparseHeader> h = Ld32(buf) == kCowdMagic ? SparseHeader::ParseCowd(buf, path)
+                                                   : SparseHeader::Parse(buf, path);
   if (!h.ok()) {
     r.status = h.status;
     return r;

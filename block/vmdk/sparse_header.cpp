@@ -82,6 +82,38 @@ Result<SparseHeader> SparseHeader::Parse(const uint8_t* buf, const std::string& 
   return r;
 }
 
+Result<SparseHeader> SparseHeader::ParseCowd(const uint8_t* buf, const std::string& path) {
+  Result<SparseHeader> r;
+  SparseHeader& h = r.value;
+  h.cowd = true;
+  h.version = Ld32(buf + 4);
+  h.flags = 0;  // no redundant directory, no compression
+  h.capacity = Ld32(buf + 12);
+  h.grain_size = Ld32(buf + 16);
+  h.gd_offset = Ld32(buf + 20);
+  uint32_t gd_entries = Ld32(buf + 24);
+  h.num_gtes = kCowdGtes;
+  h.overhead = kCowdHeaderBytes / kSector;  // at least the header is never a grain
+  auto bad = [&](const std::string& what) {
+    r.status = Status::Error(EINVAL, path + ": invalid VMFSSPARSE (COWD) extent: " + what);
+    return r;
+  };
+  if (Ld32(buf) != kCowdMagic) return bad("bad magic (expected COWD)");
+  if (h.version != 1) {
+    r.status = Status::Error(ENOTSUP, path + ": unimplemented: COWD extent version " +
+                                          std::to_string(h.version));
+    return r;
+  }
+  if (h.grain_size == 0 || h.grain_size > kMaxGrainSectors)
+    return bad("grain size of " + std::to_string(h.grain_size) + " sectors out of range");
+  if (h.gd_entries() > gd_entries)
+    return bad("grain directory has " + std::to_string(gd_entries) + " entries, " +
+               std::to_string(h.gd_entries()) + " are needed for " +
+               std::to_string(h.capacity) + " sectors");
+  if (h.gd_offset < h.overhead) return bad("grain directory overlaps the header");
+  return r;
+}
+
 Status SparseHeader::CheckLayout(uint64_t file_size, const std::string& path) const {
   uint64_t gd_bytes = gd_entries() * 4;
   auto inside = [&](uint64_t sector, uint64_t bytes) {

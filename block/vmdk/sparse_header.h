@@ -12,6 +12,12 @@
 namespace emu::block::vmdk {
 
 inline constexpr uint32_t kMagic = 0x564d444b;  // "KDMV" read as little endian
+// ESX sparse extents (VMFSSPARSE): "COWD", a 2048-byte header, fixed 4096-entry
+// grain tables, one grain directory, and a free-sector pointer we keep current.
+inline constexpr uint32_t kCowdMagic = 0x44574f43;
+inline constexpr uint64_t kCowdHeaderBytes = 2048;
+inline constexpr uint32_t kCowdGtes = 4096;
+inline constexpr uint64_t kCowdFreeSectorOffset = 28;
 inline constexpr uint64_t kSector = 512;
 inline constexpr uint64_t kGdAtEnd = ~uint64_t(0);
 
@@ -51,6 +57,7 @@ struct SparseHeader {
   uint64_t overhead = 0;    // sectors
   uint8_t unclean = 0;
   uint16_t compress = 0;
+  bool cowd = false;  // came from a COWD header
 
   bool compressed() const { return flags & kFlagCompressed; }
   bool markers() const { return flags & kFlagMarkers; }
@@ -62,6 +69,8 @@ struct SparseHeader {
   // Decodes the 512 bytes and checks the fields that do not depend on where the
   // grain directory is (a stream-optimized header may say "at the end").
   static Result<SparseHeader> Parse(const uint8_t* buf, const std::string& path);
+  // The same fields from a COWD header (kCowdHeaderBytes at `buf`).
+  static Result<SparseHeader> ParseCowd(const uint8_t* buf, const std::string& path);
   // Checks the offsets against the file size, once the real gd_offset is known.
   Status CheckLayout(uint64_t file_size, const std::string& path) const;
 };

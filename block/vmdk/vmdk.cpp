@@ -365,7 +365,8 @@ Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
       parts.push_back(std::move(p));
       continue;
     }
-    if (ed.type != "SPARSE" && ed.type != "FLAT" && ed.type != "VMFS")
+    bool sparse = ed.type == "SPARSE" || ed.type == "VMFSSPARSE";
+    if (!sparse && ed.type != "FLAT" && ed.type != "VMFS")
       return fail(ENOTSUP, "unimplemented: extent type " + ed.type);
     Result<std::string> rp = ResolveExtent(path, ed.file, o);
     if (!rp.ok()) {
@@ -382,13 +383,17 @@ Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
       r.status = f.status;
       return r;
     }
-    if (ed.type == "SPARSE") {
+    if (sparse) {
       vmdk::SparseHeader h;
       Result<std::unique_ptr<ExtentIO>> e = vmdk::OpenSparseExtent(std::move(f.value), ext_ro, &h);
       if (!e.ok()) {
         r.status = e.status;
         return r;
       }
+      if (h.cowd != (ed.type == "VMFSSPARSE"))
+        return fail(EINVAL, "the descriptor says " + ed.type + " but the file is a " +
+                                (h.cowd ? "COWD (VMFSSPARSE)" : "hosted sparse (KDMV)") +
+                                " extent");
       if (h.capacity < ed.sectors)
         return fail(EINVAL, "the descriptor gives " + std::to_string(ed.sectors) +
                                 " sectors but the sparse extent holds only " +

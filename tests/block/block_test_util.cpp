@@ -36,8 +36,13 @@ bool QemuAvailable() {
 
 std::string EmuImg() {
   const char* root = getenv("EMU_BUILD_ROOT");
-  std::string r = root ? root : ".";
-  return r + "/tools/emu-img/emu-img";
+  if (root && *root) return std::string(root) + "/tools/emu-img/emu-img";
+  // Next to this test binary: <build>/tests/block/block_tests.
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string p(exe, n > 0 ? size_t(n) : 0);
+  for (int i = 0; i < 3 && p.rfind('/') != std::string::npos; i++) p.erase(p.rfind('/'));
+  return p + "/tools/emu-img/emu-img";
 }
 
 std::unique_ptr<BlockDriver> OpenOrDie(const std::string& path, bool rw, const std::string& fmt) {
