@@ -104,6 +104,18 @@ class KvmAccelerator : public Accelerator {
   // A sink for hw::IrqLine::Connect that calls SetIrq(gsi, level).
   std::function<void(bool)> IrqSink(unsigned gsi);
 
+  // Without the in-kernel irqchip the machine's user-space PIC feeds the vCPUs:
+  // `pending` says whether an interrupt is waiting (cheap, called before every entry),
+  // `ack` acknowledges it and returns the vector (the INTA cycle). Both are called on
+  // vCPU threads and take the machine lock themselves. A vCPU that halts returns
+  // kHalt; the machine waits for an interrupt and calls Run again.
+  struct UserIrqchip {
+    std::function<bool(int vcpu)> pending;
+    std::function<uint8_t(int vcpu)> ack;
+  };
+  void SetUserIrqchip(UserIrqchip c) { user_irqchip_ = std::move(c); }
+  const UserIrqchip& user_irqchip() const { return user_irqchip_; }
+
   // Later: the translator's one-instruction interpreter. Called on a KVM emulation
   // failure (KVM_EXIT_INTERNAL_ERROR / EMULATION); it may GetState, execute the
   // instruction, SetState and return true to resume, or false to report kError.
@@ -139,6 +151,7 @@ class KvmAccelerator : public Accelerator {
   std::string irqchip_note_;
   CpuBus* bus_ = nullptr;
   EmulationFallback fallback_;
+  UserIrqchip user_irqchip_;
   std::vector<kvm_cpuid_entry2> supported_cpuid_;
 
   mutable std::mutex slots_mu_;

@@ -134,6 +134,7 @@ RunResult KvmVcpu::Run() {
   }
 
   for (;;) {
+    InjectUserInterrupt();
     if (ioctl(fd_, KVM_RUN, 0) < 0) {
       if (errno == EINTR || errno == EAGAIN) return stopped();
       return {ExitReason::kError, "KVM_RUN: " + std::string(std::strerror(errno))};
@@ -183,6 +184,24 @@ RunResult KvmVcpu::Run() {
         return {ExitReason::kError, "unimplemented: KVM exit reason " +
                                         std::to_string(run_->exit_reason) + "; " + DumpRegs()};
     }
+  }
+}
+
+// Without the in-kernel irqchip: deliver the user-space PIC's interrupt when the
+// guest can take one, otherwise ask KVM to exit as soon as it can.
+void KvmVcpu::InjectUserInterrupt() {
+  const auto& chip = accel_->user_irqchip();
+  if (accel_->has_irqchip() || !chip.pending) return;
+  if (!chip.pending(index_)) {
+    run_->request_interrupt_window = 0;
+    return;
+  }
+  if (run_->ready_for_interrupt_injection && run_->if_flag) {
+    kvm_interrupt irq{chip.ack(index_)};
+    if (ioctl(fd_, KVM_INTERRUPT, &irq) < 0) ThrowErrno("KVM_INTERRUPT");
+    run_->request_interrupt_window = 0;
+  } else {
+    run_->request_interrupt_window = 1;
   }
 }
 

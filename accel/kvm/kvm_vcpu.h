@@ -44,6 +44,7 @@ class KvmVcpu : public Vcpu {
   std::optional<RunResult> HandleInternalError();
   void GetFpu(x86::FpuState& f);
   void SetFpu(const x86::FpuState& f);
+  void InjectUserInterrupt();
   void HandleIo();
   void HandleMmio();
   void ThrowErrno(const char* what);

@@ -153,6 +153,7 @@ uint64_t Harness::PortRead(uint16_t port, unsigned size) {
 
 void Harness::PortWrite(uint16_t port, uint64_t value, unsigned size) {
   std::lock_guard<std::mutex> g(mu_);
+  port_writes_[port]++;
   if (port == kCom1) {
     serial_.push_back(static_cast<char>(value & 0xff));
   } else if (port == kExitPort) {
@@ -184,6 +185,11 @@ std::string Harness::serial() {
 std::optional<uint32_t> Harness::exit_code() {
   std::lock_guard<std::mutex> g(mu_);
   return exit_;
+}
+
+unsigned Harness::port_writes(uint16_t port) {
+  std::lock_guard<std::mutex> g(mu_);
+  return port_writes_[port];
 }
 
 uint64_t Harness::mmio_reg(unsigned i) {

@@ -67,6 +67,8 @@ class Harness : public CpuBus {
   // The exit port or doorbell value, once written.
   std::optional<uint32_t> exit_code();
   uint64_t mmio_reg(unsigned i);
+  // How many writes reached `port` (any port the harness does not model is counted).
+  unsigned port_writes(uint16_t port);
   unsigned mmio_writes() { return mmio_writes_.load(); }
 
   // Runs the vCPUs (one thread each) until the guest writes the exit port, a vCPU
@@ -85,6 +87,7 @@ class Harness : public CpuBus {
   std::optional<uint32_t> exit_;
   uint64_t regs_[8] = {};
   std::atomic<unsigned> mmio_writes_{0};
+  std::vector<unsigned> port_writes_ = std::vector<unsigned>(65536);
   std::vector<Vcpu*> running_;
   bool timed_out_ = false;
 };
