@@ -428,9 +428,12 @@ TEST(Vmdk, ExtentPathsConfinedToImageFolder) {
   ASSERT_TRUE(r.ok()) << r.status.message();
   ASSERT_TRUE(r.value->Read(0, b, sizeof b).ok());
   EXPECT_EQ(b[0], 0x42);
-  r = desc("in.raw", "VMFSSPARSE");
+  r = desc("in.raw", "SESPARSE");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status.message().find("unimplemented"), std::string::npos);
+  r = desc("in.raw", "VMFSSPARSE");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("bad magic"), std::string::npos) << r.status.message();
   r = desc("missing.raw");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status.message().find("missing.raw"), std::string::npos);
@@ -468,6 +471,62 @@ TEST(Vmdk, RefusesBadDescriptors) {
   ASSERT_TRUE(r.value->Read(0, b, sizeof b).ok());
   EXPECT_EQ(b[0], 1);
   EXPECT_EQ(b[4096], 0);
+}
+
+// An ESX sparse (COWD) extent: 1 MiB of 8 KiB grains, directory at sector 4,
+// its one table at sector 5, free space from sector 37.
+std::vector<uint8_t> CowdExtent() {
+  std::vector<uint8_t> b(37 * 512, 0);
+  Put32(b, 0, 0x44574f43);
+  Put32(b, 4, 1);
+  Put32(b, 8, 3);
+  Put32(b, 12, 2048);
+  Put32(b, 16, 16);
+  Put32(b, 20, 4);
+  Put32(b, 24, 1);
+  Put32(b, 28, 37);
+  Put32(b, 4 * 512, 5);
+  return b;
+}
+
+TEST(Vmdk, VmfsSparseExtentReadWrite) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  WriteFileBytes(t / "c-delta.vmdk", CowdExtent());
+  std::string d = "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\n"
+                  "createType=\"vmfsSparse\"\n\nRW 2048 VMFSSPARSE \"c-delta.vmdk\"\n";
+  WriteFileBytes(t / "c.vmdk", std::vector<uint8_t>(d.begin(), d.end()));
+  std::vector<Pattern> ps = {{8192 - 512, 1024, 0x71}, {kMiB - 512, 512, 0x72}};
+  {
+    auto r = OpenWith(VmdkFormat(), t / "c.vmdk", false);
+    ASSERT_TRUE(r.ok()) << r.status.message();
+    EXPECT_EQ(r.value->Size(), kMiB);
+    WritePatterns(r.value.get(), ps);
+  }
+  Model m = Expected(kMiB, ps);
+  m.WriteRaw(t / "expect.raw");
+  // qemu 7.2 lists a lone VMFSSPARSE extent twice (its disk is 2 MiB), so it
+  // serves as the oracle for the first MiB only.
+  CmdResult q = RunCmd("qemu-io -r -f vmdk -c 'read -P 0x71 7680 1024' -c 'read -P 0 8704 1039360' "
+                       "-c 'read -P 0x72 1048064 512' " + (t / "c.vmdk"));
+  EXPECT_EQ(q.code, 0) << q.out;
+  EXPECT_EQ(q.out.find("failed"), std::string::npos) << q.out;
+  auto b = ReadFileBytes(t / "c-delta.vmdk");
+  EXPECT_EQ(b.size(), (37 + 3 * 16) * 512u);  // three grains appended
+  EXPECT_EQ(b[28], 37 + 3 * 16);              // and the free sector moved past them
+  auto r = OpenWith(VmdkFormat(), t / "c.vmdk", true);
+  ASSERT_TRUE(r.ok());
+  ExpectRange(r.value.get(), m, 0, kMiB);
+  // A COWD extent named SPARSE (or the reverse) is refused.
+  d.replace(d.find("VMFSSPARSE"), 10, "SPARSE");
+  WriteFileBytes(t / "c.vmdk", std::vector<uint8_t>(d.begin(), d.end()));
+  r = OpenWith(VmdkFormat(), t / "c.vmdk", true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("COWD"), std::string::npos) << r.status.message();
+  auto bad = CowdExtent();
+  Put32(bad, 24, 0);  // directory too small for the capacity
+  auto e = OpenMem(VmdkFormat(), bad);
+  EXPECT_FALSE(e.ok());
 }
 
 int64_t InfoCid(BlockDriver* d) {
