@@ -104,8 +104,8 @@ int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* t) {
           return -1;
         break;
       case Opcode::k_insn_start:
-        if (ctx->exit == ExitStatus::kStopAtInsn) return -1;
-        ctx->insn_pc = o.imm;
+        ctx->insn_pc = o.imm;  // when stopping, the state is that before this insn
+        if (ctx->exit == ExitStatus::kStopAtInsn) return -2;
         break;
       default:
         t[o.d] = EvalValueOp(o.opc, o.type, o.aux, t[o.a], t[o.b], t[o.c]);

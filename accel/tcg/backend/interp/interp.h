@@ -33,8 +33,9 @@ struct InterpProgram {
 // 65535 temps): the front end should end blocks earlier.
 bool CompileInterp(const Block& b, InterpProgram* out);
 
-// Runs one program. Returns the terminal slot taken (0 or 1 for goto/branch, -1
-// for other terminals or when ctx->exit was set).
+// Runs one program. Returns the terminal slot taken (0 or 1 for goto/branch), -1
+// for other terminals or when ctx->exit was set, -2 when it stopped before an
+// instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that instruction).
 int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* temps);
 
 }  // namespace emu::accel::tcg

@@ -1,0 +1,233 @@
+// The vCPU loop: interrupts at block boundaries, find or translate the block
+// for the current state, run it (following chained jumps), and turn every way
+// it can stop into the next step: an exception to deliver, a halt, a request
+// from another thread.
+#include <cinttypes>
+#include <thread>
+
+#include "accel/tcg/ir/passes/passes.h"
+#include "accel/tcg/tcg_accel.h"
+#include "target-x86/disas.h"
+#include "target-x86/helpers/x86_cpu.h"
+#include "target-x86/translate/translator.h"
+#include "target-x86/translate/tx.h"
+
+namespace emu::accel::tcg {
+
+using x86::CpuState;
+using x86::X86Cpu;
+
+namespace {
+
+void DumpCpu(std::FILE* f, X86Cpu& cpu) {
+  const CpuState& s = cpu.env.s;
+  static const char* const kNames[16] = {"RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
+                                         "R8",  "R9",  "R10", "R11", "R12", "R13", "R14", "R15"};
+  for (int i = 0; i < 16; i++)
+    std::fprintf(f, "%s=%016" PRIx64 "%s", kNames[i], s.regs[i], i % 4 == 3 ? "\n" : " ");
+  std::fprintf(f, "RIP=%016" PRIx64 " RFL=%08" PRIx64 " CPL=%u HLT=%d\n", s.rip,
+               x86::ComputeEflags(cpu.env), cpu.env.cpl, s.halted);
+  static const char* const kSegs[6] = {"ES", "CS", "SS", "DS", "FS", "GS"};
+  for (int i = 0; i < 6; i++)
+    std::fprintf(f, "%s =%04x %016" PRIx64 " %08x %04x\n", kSegs[i], s.seg[i].selector,
+                 s.seg[i].base, s.seg[i].limit, s.seg[i].attr);
+  std::fprintf(f, "CR0=%08" PRIx64 " CR2=%016" PRIx64 " CR3=%016" PRIx64 " CR4=%08" PRIx64
+                  " EFER=%" PRIx64 "\n",
+               s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+}
+
+struct TraceCtx {
+  std::FILE* f;
+};
+
+void TraceInsn(void* opaque, uint64_t pc, const uint8_t* bytes, unsigned len, unsigned bits) {
+  auto* t = static_cast<TraceCtx*>(opaque);
+  x86::CpuMode m = bits == 64 ? x86::CpuMode::k64 : bits == 32 ? x86::CpuMode::k32 : x86::CpuMode::k16;
+  std::fputs(x86::Disassemble(bytes, len, pc, m, 1).c_str(), t->f);
+}
+
+}  // namespace
+
+struct CpuLoop {
+  static RunResult Run(TcgVcpu& v);
+};
+
+RunResult TcgVcpu::Run() { return CpuLoop::Run(*this); }
+
+RunResult CpuLoop::Run(TcgVcpu& v) {
+  TcgAccelerator& acc = *v.accel_;
+  const TcgOptions& opt = acc.options();
+  X86Cpu& cpu = *v.cpu_;
+  x86::X86Env& env = cpu.env;
+  CpuState& s = env.s;
+  ExecContext& ctx = cpu.ctx;
+  std::unique_lock<std::mutex> lock(acc.exec_lock());
+  static TraceCtx trace{nullptr};
+  if (opt.log_in_asm) {
+    trace.f = opt.log;
+    x86::SetInsnTrace(TraceInsn, &trace);
+  }
+  TranslationBlock* last_tb = nullptr;
+  int last_slot = -1;
+  unsigned since_yield = 0;
+  for (;;) {
+    // Requests from other threads.
+    if (v.kick_.exchange(false, std::memory_order_acq_rel)) {
+      ctx.exit_request.store(0);
+      return {ExitReason::kStopped, {}};
+    }
+    ctx.exit_request.store(0, std::memory_order_relaxed);
+    if (cpu.event == x86::CpuEvent::kShutdown) {
+      cpu.event = x86::CpuEvent::kNone;
+      return {ExitReason::kShutdown, cpu.event_detail};
+    }
+    if (cpu.event == x86::CpuEvent::kError) {
+      cpu.event = x86::CpuEvent::kNone;
+      return {ExitReason::kError, cpu.event_detail};
+    }
+    int a20 = v.a20_request_.exchange(-1);
+    if (a20 >= 0) {
+      uint64_t mask = a20 ? ~0ull : ~(1ull << 20);
+      if (mask != env.a20_mask) {
+        env.a20_mask = mask;
+        cpu.FlushTlb();
+      }
+    }
+    uint64_t mg = acc.map_generation();
+    if (mg != v.seen_map_generation_) {
+      v.seen_map_generation_ = mg;
+      cpu.FlushTlb();
+    }
+    if (cpu.tlb_generation != v.seen_tlb_generation_) {
+      v.seen_tlb_generation_ = cpu.tlb_generation;
+      v.jc_.Clear();
+      last_tb = nullptr;
+    }
+    // Interrupts at the block boundary.
+    if (!s.interrupt_shadow) {
+      if (v.nmi_.exchange(false) || s.nmi_pending) {
+        s.nmi_pending = false;
+        if (opt.log_int) std::fprintf(opt.log, "tcg: NMI at %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
+        cpu.TakeInterrupt(x86::kNMI);
+        last_tb = nullptr;
+        continue;
+      }
+      if ((s.rflags & x86::kFlagIF) && cpu.irq_source && cpu.irq_source->Pending()) {
+        int vec = cpu.irq_source->Acknowledge();
+        if (vec >= 0) {
+          if (opt.log_int)
+            std::fprintf(opt.log, "tcg: interrupt 0x%02x at %04x:%" PRIx64 "\n", vec,
+                         s.seg[x86::CS].selector, s.rip);
+          cpu.TakeInterrupt(vec);
+          last_tb = nullptr;
+          continue;
+        }
+      }
+    }
+    if (s.halted) return {ExitReason::kHalt, {}};
+    // Let other vCPUs in now and then.
+    if (++since_yield >= 4096) {
+      since_yield = 0;
+      if (acc.num_vcpus() > 1) {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+        last_tb = nullptr;
+        continue;
+      }
+    }
+    // Find the block.
+    uint32_t flags = x86::ComputeTbFlags(env);
+    bool shadow = s.interrupt_shadow;
+    if (shadow || opt.singlestep) flags |= x86::kTbOneInsn;
+    uint64_t cs_base = s.seg[x86::CS].base;
+    bool code64 = (flags & x86::kTbCodeMask) == x86::kTbCode64;
+    uint64_t pc = code64 ? s.rip : ((cs_base + s.rip) & 0xffffffffu);
+    TranslationBlock* tb = v.jc_.Find(pc, cs_base, flags, acc.cache().generation());
+    if (!tb) {
+      uint64_t phys = 0;
+      int mmu_idx = env.cpl == 3 ? 1 : 0;
+      if (!v.mmu_->TranslateCode(&ctx, pc, mmu_idx, &phys)) {
+        ctx.insn_pc = s.rip;
+        if (opt.log_int)
+          std::fprintf(opt.log, "tcg: exception %d (fetch) at %" PRIx64 "\n", env.exc_vector, s.rip);
+        cpu.DeliverPendingException();
+        last_tb = nullptr;
+        continue;
+      }
+      TbKey key{pc, phys, cs_base, flags};
+      tb = acc.cache().Lookup(key);
+      if (!tb) {
+        if (acc.cache().OverBudget()) {
+          acc.cache().FlushAll();
+          last_tb = nullptr;
+        }
+        Block blk;
+        if (opt.log_in_asm) std::fprintf(opt.log, "IN: %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
+        ctx.insn_pc = s.rip;
+        x86::TranslateResult tr = x86::TranslateBlock(&cpu, pc, cs_base, flags, opt.max_block_insns, &blk);
+        if (!tr.ok) {
+          if (opt.log_int)
+            std::fprintf(opt.log, "tcg: exception %d (fetch) at %" PRIx64 "\n", env.exc_vector, s.rip);
+          cpu.DeliverPendingException();
+          last_tb = nullptr;
+          continue;
+        }
+        RunPasses(blk);
+        auto nt = std::make_unique<TranslationBlock>();
+        nt->key = key;
+        nt->size = blk.guest_size;
+        nt->insns = blk.guest_insns;
+        nt->phys_page2 = tr.phys_page2;
+        if (!CompileInterp(blk, &nt->prog))
+          return {ExitReason::kError, "tcg: block too large for the interpreter"};
+        if (nt->prog.num_temps + 1 > v.temps_.size()) v.temps_.resize(nt->prog.num_temps + 1);
+        tb = acc.cache().Insert(std::move(nt));
+      }
+      v.jc_.Put(tb);
+    }
+    if (last_tb && last_slot >= 0 && !opt.log_exec && !last_tb->invalid &&
+        (last_tb->key.pc & kPageMask) == (tb->key.pc & kPageMask))
+      acc.cache().Link(last_tb, last_slot, tb);
+    if (shadow) s.interrupt_shadow = false;
+    if (opt.log_cpu) DumpCpu(opt.log, cpu);
+    if (opt.log_exec)
+      std::fprintf(opt.log, "Trace %d: [%016" PRIx64 "/%08x] %04x:%" PRIx64 "\n", v.index_, tb->key.pc,
+                   flags, s.seg[x86::CS].selector, s.rip);
+    // Run it and what it chains to.
+    int slot;
+    for (;;) {
+      ctx.cur_tb = tb;
+      v.blocks_executed_++;
+      slot = RunInterp(&ctx, tb->prog, v.temps_.data());
+      if (ctx.exit != ExitStatus::kNone || slot < 0 || opt.log_exec || opt.log_cpu) break;
+      TranslationBlock* n = tb->next[slot];
+      if (!n || ctx.exit_request.load(std::memory_order_relaxed)) break;
+      tb = n;
+    }
+    ctx.cur_tb = nullptr;
+    last_tb = nullptr;
+    last_slot = -1;
+    switch (ctx.exit) {
+      case ExitStatus::kNone:
+        last_tb = tb;
+        last_slot = slot;
+        break;
+      case ExitStatus::kException:
+        if (opt.log_int)
+          std::fprintf(opt.log, "tcg: exception %d error %x at %04x:%" PRIx64 "\n", env.exc_vector,
+                       env.exc_error, s.seg[x86::CS].selector, ctx.insn_pc);
+        cpu.DeliverPendingException();
+        break;
+      case ExitStatus::kStopAtInsn:
+        if (slot == -2) s.rip = ctx.insn_pc;  // else the terminal already stored rip
+        ctx.exit = ExitStatus::kNone;
+        break;
+      case ExitStatus::kHelperExit:
+        ctx.exit = ExitStatus::kNone;
+        break;
+    }
+  }
+}
+
+}  // namespace emu::accel::tcg

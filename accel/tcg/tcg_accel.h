@@ -1,0 +1,114 @@
+// The translator as an Accelerator: TcgAccelerator owns the TB cache shared by
+// its vCPUs; each TcgVcpu owns its soft TLB, jump cache and x86 state and runs
+// the find/translate/execute loop (cpu_loop.cpp).
+//
+// SMP: each vCPU may run on its own host thread, but only one executes guest
+// code at a time (an execution lock, released every few thousand blocks and
+// whenever Run() returns). This keeps the TB cache, code-page tracking and
+// cross-vCPU TLB protection simple and race-free; it is not parallel.
+#pragma once
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "accel/accel.h"
+#include "accel/tcg/interrupts.h"
+#include "accel/tcg/softmmu.h"
+#include "accel/tcg/tb_cache.h"
+#include "hw/core/memory.h"
+
+namespace emu::x86 {
+class X86Cpu;
+}
+
+namespace emu::accel::tcg {
+
+struct TcgOptions {
+  bool singlestep = false;  // -singlestep: one guest instruction per block
+  bool log_in_asm = false;  // -d in_asm: guest code as it is translated
+  bool log_exec = false;    // -d exec: every block executed (disables chaining)
+  bool log_cpu = false;     // -d cpu: registers before every block
+  bool log_int = false;     // -d int: exceptions and interrupts
+  std::FILE* log = stderr;  // -D file
+  size_t code_budget = 64u << 20;  // bytes of translated code before a full flush
+  int max_block_insns = 128;
+};
+
+class TcgVcpu;
+
+class TcgAccelerator : public Accelerator {
+ public:
+  // `memory` is the guest physical address space (RAM via HostPtr, everything
+  // else through `bus`); both outlive the accelerator.
+  TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions options = {});
+  ~TcgAccelerator() override;
+  std::string name() const override { return "tcg"; }
+  std::unique_ptr<Vcpu> CreateVcpu(int index) override;
+
+  // Internal (used by TcgVcpu).
+  TbCache& cache() { return cache_; }
+  std::mutex& exec_lock() { return exec_lock_; }
+  const TcgOptions& options() const { return options_; }
+  hw::AddressSpace* memory() const { return memory_; }
+  CpuBus* bus() const { return bus_; }
+  uint64_t map_generation() const { return map_generation_.load(std::memory_order_acquire); }
+  int num_vcpus() const { return num_vcpus_.load(); }
+  void VcpuGone() { num_vcpus_--; }
+
+ private:
+  hw::AddressSpace* memory_;
+  CpuBus* bus_;
+  TcgOptions options_;
+  TbCache cache_;
+  std::mutex exec_lock_;
+  int listener_ = 0;
+  std::atomic<uint64_t> map_generation_{0};
+  std::atomic<int> num_vcpus_{0};
+};
+
+class TcgVcpu : public Vcpu {
+ public:
+  TcgVcpu(TcgAccelerator* accel, int index);
+  ~TcgVcpu() override;
+
+  RunResult Run() override;
+  void Kick() override;
+  void GetState(x86::CpuState& s) override;
+  void SetState(const x86::CpuState& s) override;
+  int index() const override { return index_; }
+
+  // The interrupt controller wiring (PIC now, LAPIC later). The source must
+  // outlive the vCPU. InterruptRequest() is thread-safe: call it whenever the
+  // source's Pending() may have changed to true.
+  void SetInterruptSource(InterruptSource* source);
+  void InterruptRequest();
+  void RaiseNmi();
+  // The A20 gate (port 0x92 / keyboard controller). Thread-safe request; applied
+  // at the next block boundary.
+  void SetA20(bool enabled);
+
+  // For tests and the monitor.
+  x86::X86Cpu& cpu() { return *cpu_; }
+  SoftMmu& mmu() { return *mmu_; }
+  uint64_t blocks_executed() const { return blocks_executed_; }
+
+ private:
+  friend struct CpuLoop;
+  TcgAccelerator* accel_;
+  int index_;
+  std::unique_ptr<x86::X86Cpu> cpu_;
+  std::unique_ptr<SoftMmu> mmu_;
+  JumpCache jc_;
+  std::vector<uint64_t> temps_;
+  std::atomic<bool> kick_{false};
+  std::atomic<bool> nmi_{false};
+  std::atomic<int> a20_request_{-1};
+  uint64_t seen_map_generation_ = 0;
+  uint64_t seen_tlb_generation_ = 0;
+  uint64_t blocks_executed_ = 0;
+};
+
+}  // namespace emu::accel::tcg

@@ -1,0 +1,131 @@
+// The page walk behind the soft TLB: no paging, 32-bit (with PSE), PAE and
+// 4-level paging; U/S, R/W with CR0.WP, NX, accessed and dirty bits (SDM vol. 3,
+// chapter 4). Global pages are flushed with everything else (always correct).
+#include "target-x86/helpers/helpers.h"
+#include "target-x86/helpers/x86_cpu.h"
+
+namespace emu::x86 {
+
+using accel::tcg::Access;
+using accel::tcg::kProtExec;
+using accel::tcg::kProtRead;
+using accel::tcg::kProtWrite;
+
+namespace {
+constexpr uint64_t kPteP = 1, kPteRw = 2, kPteUs = 4, kPteA = 0x20, kPteD = 0x40, kPtePs = 0x80;
+constexpr uint64_t kPteNx = 1ull << 63;
+constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;  // 52-bit physical addresses
+}  // namespace
+
+bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
+                  uint64_t* page_size) {
+  const CpuState& s = env.s;
+  const bool user = mmu_idx == 1;
+  const bool write = acc == Access::kWrite;
+  const bool exec = acc == Access::kExec;
+  *page_size = 4096;
+  if (!(s.cr0 & kCr0PG)) {
+    *paddr = vaddr & env.a20_mask & 0xffffffffull;
+    if (s.efer & kEferLMA) *paddr = vaddr & env.a20_mask;
+    *prot = kProtRead | kProtWrite | kProtExec;
+    return true;
+  }
+  const bool lma = s.efer & kEferLMA;
+  if (lma) {
+    int64_t sv = static_cast<int64_t>(vaddr << 16) >> 16;
+    if (static_cast<uint64_t>(sv) != vaddr) {
+      Raise(kGP, 0, true);
+      return false;
+    }
+  }
+  const bool nxe = s.efer & kEferNXE;
+  bool rw = true, us = true, nx = false;
+  uint64_t pa = 0;
+  // Entries to update with A (and D on the leaf) after a successful walk.
+  uint64_t ent_addr[5];
+  uint64_t ent_val[5];
+  unsigned ents = 0;
+  auto fault = [&](bool present) {
+    uint32_t err = (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) |
+                   (exec && (nxe || (s.cr4 & kCr4SMEP)) ? 0x10 : 0);
+    env.s.cr2 = vaddr;
+    Raise(kPF, err, true);
+    return false;
+  };
+  auto load = [&](uint64_t addr, bool wide) -> uint64_t {
+    uint64_t v = PhysRead(addr, wide ? 8 : 4);
+    ent_addr[ents] = addr;
+    ent_val[ents] = v;
+    ents++;
+    return v;
+  };
+  auto perms = [&](uint64_t e) {
+    rw = rw && (e & kPteRw);
+    us = us && (e & kPteUs);
+    if (nxe && (e & kPteNx)) nx = true;
+  };
+  bool wide = true;
+  if (lma || (s.cr4 & kCr4PAE)) {
+    uint64_t table;
+    int levels;
+    if (lma) {
+      table = s.cr3 & kAddrMask;
+      levels = 4;
+    } else {
+      uint64_t pdpte = load((s.cr3 & 0xffffffe0ull) + ((vaddr >> 30) & 3) * 8, true);
+      ents--;  // PDPTEs have no A bit in PAE mode
+      if (!(pdpte & kPteP)) return fault(false);
+      table = pdpte & kAddrMask;
+      levels = 2;
+    }
+    for (int level = levels; level >= 1; level--) {
+      unsigned shift = 12 + 9 * (level - 1);
+      uint64_t e = load(table + ((vaddr >> shift) & 511) * 8, true);
+      if (!(e & kPteP)) return fault(false);
+      perms(e);
+      if (level == 1 || ((level == 2 || (level == 3 && lma)) && (e & kPtePs))) {
+        uint64_t size = 1ull << shift;
+        pa = (e & kAddrMask & ~(size - 1)) | (vaddr & (size - 1));
+        *page_size = size;
+        break;
+      }
+      table = e & kAddrMask;
+    }
+  } else {
+    wide = false;
+    uint64_t pde = load((s.cr3 & 0xfffff000ull) + ((vaddr >> 22) & 1023) * 4, false);
+    if (!(pde & kPteP)) return fault(false);
+    perms(pde);
+    if ((pde & kPtePs) && (s.cr4 & kCr4PSE)) {
+      pa = (pde & 0xffc00000ull) | (((pde >> 13) & 0xff) << 32) | (vaddr & 0x3fffff);
+      *page_size = 4u << 20;
+    } else {
+      uint64_t pte = load((pde & 0xfffff000ull) + ((vaddr >> 12) & 1023) * 4, false);
+      if (!(pte & kPteP)) return fault(false);
+      perms(pte);
+      pa = (pte & 0xfffff000ull) | (vaddr & 0xfff);
+    }
+  }
+  // Permission checks.
+  if (user && !us) return fault(true);
+  bool can_write = rw || (!user && !(s.cr0 & kCr0WP));
+  if (write && !can_write) return fault(true);
+  if (exec && nx) return fault(true);
+  // Accessed bits on every level, dirty on the leaf for writes.
+  for (unsigned i = 0; i < ents; i++) {
+    uint64_t v = ent_val[i] | kPteA;
+    if (i == ents - 1 && write) v |= kPteD;
+    if (v != ent_val[i]) PhysWrite(ent_addr[i], v, wide ? 8 : 4);
+  }
+  bool dirty = (ent_val[ents - 1] & kPteD) || write;
+  *paddr = pa & env.a20_mask;
+  *prot = kProtRead | (can_write && dirty ? kProtWrite : 0u) | (nx ? 0u : kProtExec);
+  return true;
+}
+
+X86_HELPER(HelperInvlpg) {
+  CpuOf(ctx)->FlushTlbPage(a);
+  return 0;
+}
+
+}  // namespace emu::x86
