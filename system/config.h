@@ -16,6 +16,9 @@ struct OptValue {
   std::string raw;
 };
 
+// Backends: "null", "stdio", "file" (path, append), "pty", "socket" (host+port
+// for TCP or path for a unix socket; server, wait, nodelay). props["mux"] == "on"
+// shares the backend between several front ends (serial + monitor).
 struct ChardevConfig {
   std::string id;       // -chardev id=..., or a generated one for -serial
   std::string backend;  // stdio, null, file, pty, socket (tcp/unix), mon:stdio ...
@@ -33,6 +36,8 @@ struct MachineConfig {
   std::vector<std::string> accel_list{"tcg"};
   uint64_t ram_size = 128ull << 20;  // bytes
   int smp = 1;
+  // -smp topology (sockets * cores * threads >= smp); 0 = not given.
+  int smp_sockets = 0, smp_cores = 0, smp_threads = 0;
   std::string cpu_model = "qemu64";
   std::string kernel, initrd, append, bios;
   std::string name;
