@@ -202,18 +202,28 @@ void I8042::WriteData(uint8_t v) {
 }
 
 void I8042::SaveState(StateWriter& w) const {
-  // The PS/2 devices' queues are not saved: in-flight bytes are lost on restore,
-  // which guests survive (they time out and resend).
   w.Bytes(ram_, sizeof ram_);
   w.U8(out_), w.U8(obf_), w.U8(out_aux_), w.U8(sys_flag_), w.U8(last_was_command_);
-  w.U8(pending_), w.U8(outport_);
+  w.U8(pending_), w.U8(outport_), w.U8(xlate_break_);
+  w.U8(uint8_t(replies_.size()));
+  for (const auto& [b, aux] : replies_) w.U8(b), w.U8(aux);
+  kbd_.SaveState(w);
+  mouse_.SaveState(w);
 }
 
 void I8042::LoadState(StateReader& r) {
   r.Bytes(ram_, sizeof ram_);
   out_ = r.U8(), obf_ = r.U8() & 1, out_aux_ = r.U8() & 1, sys_flag_ = r.U8() & 1;
   last_was_command_ = r.U8() & 1, pending_ = r.U8(), outport_ = r.U8();
+  xlate_break_ = r.U8() & 1;
   replies_.clear();
+  for (int n = r.U8(); n > 0; n--) {
+    uint8_t b = r.U8();
+    bool aux = r.U8() & 1;
+    if (replies_.size() < 16) replies_.emplace_back(b, aux);
+  }
+  kbd_.LoadState(r);
+  mouse_.LoadState(r);
   UpdateIrq();
 }
 

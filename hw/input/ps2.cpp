@@ -47,7 +47,33 @@ bool Ps2Device::Push(std::initializer_list<uint8_t> bytes) {
   return true;
 }
 
+void Ps2Device::SaveState(StateWriter& w) const {
+  w.U16(uint16_t(queue_.size()));
+  for (uint8_t b : queue_) w.U8(b);
+}
+
+void Ps2Device::LoadState(StateReader& r) {
+  queue_.clear();
+  size_t n = r.U16();
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = r.U8();
+    if (queue_.size() < capacity_) queue_.push_back(b);
+  }
+}
+
 // ---- keyboard ----
+
+void Ps2Keyboard::SaveState(StateWriter& w) const {
+  Ps2Device::SaveState(w);
+  w.U8(pending_), w.U8(scanning_), w.U8(uint8_t(set_)), w.U8(leds_), w.U8(typematic_);
+  w.U8(last_sent_);
+}
+
+void Ps2Keyboard::LoadState(StateReader& r) {
+  Ps2Device::LoadState(r);
+  pending_ = r.U8(), scanning_ = r.U8() & 1, set_ = r.U8() == 1 ? 1 : 2, leds_ = r.U8() & 7;
+  typematic_ = r.U8() & 0x7f, last_sent_ = r.U8();
+}
 
 uint8_t Ps2Keyboard::TranslateToSet1(uint8_t set2) {
   static const std::array<uint8_t, 256> table = BuildSet2ToSet1();
@@ -165,6 +191,24 @@ void Ps2Keyboard::InjectBytes(const uint8_t* data, size_t len) {
 }
 
 // ---- mouse ----
+
+void Ps2Mouse::SaveState(StateWriter& w) const {
+  Ps2Device::SaveState(w);
+  w.U8(pending_), w.U8(reporting_), w.U8(remote_), w.U8(scaling21_), w.U8(rate_);
+  w.U8(resolution_), w.U8(id_), w.U8(buttons_), w.Bytes(rate_hist_, sizeof rate_hist_);
+  w.U32(uint32_t(dx_)), w.U32(uint32_t(dy_)), w.U32(uint32_t(dz_)), w.U8(last_sent_);
+}
+
+void Ps2Mouse::LoadState(StateReader& r) {
+  Ps2Device::LoadState(r);
+  pending_ = r.U8(), reporting_ = r.U8() & 1, remote_ = r.U8() & 1, scaling21_ = r.U8() & 1;
+  rate_ = r.U8(), resolution_ = r.U8() & 3, id_ = r.U8() == 3 ? 3 : 0, buttons_ = r.U8() & 7;
+  r.Bytes(rate_hist_, sizeof rate_hist_);
+  dx_ = std::clamp(int(int32_t(r.U32())), -4096, 4096);
+  dy_ = std::clamp(int(int32_t(r.U32())), -4096, 4096);
+  dz_ = std::clamp(int(int32_t(r.U32())), -64, 64);
+  last_sent_ = r.U8();
+}
 
 void Ps2Mouse::SetDefaults() {
   rate_ = 100;

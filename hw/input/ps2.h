@@ -10,6 +10,8 @@
 #include <functional>
 #include <initializer_list>
 
+#include "hw/core/device.h"
+
 namespace emu::hw {
 
 class Ps2Device {
@@ -18,6 +20,8 @@ class Ps2Device {
   // A byte sent by the host through the controller.
   virtual void Write(uint8_t b) = 0;
   virtual void Reset() = 0;
+  virtual void SaveState(StateWriter& w) const;
+  virtual void LoadState(StateReader& r);
 
   bool HasData() const { return !queue_.empty(); }
   uint8_t Pop();
@@ -43,6 +47,8 @@ class Ps2Keyboard : public Ps2Device {
   Ps2Keyboard() { capacity_ = 64; }
   void Write(uint8_t b) override;
   void Reset() override;
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
   // A key press or release given as its scan code set 1 ("XT") make code,
   // `extended` for the E0-prefixed keys. Sent in the keyboard's current set (set 2
@@ -73,6 +79,8 @@ class Ps2Mouse : public Ps2Device {
   Ps2Mouse() { capacity_ = 256; }
   void Write(uint8_t b) override;
   void Reset() override;
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
   // Relative movement (dy > 0 is up, dz > 0 wheel up) and the button state
   // (bit 0 left, bit 1 right, bit 2 middle). Sent as packets in stream mode with

@@ -243,5 +243,27 @@ TEST_F(KbcTest, MouseProbeAndPackets) {
   EXPECT_EQ(Status() & 1, 0);
 }
 
+TEST_F(KbcTest, SaveAndLoadKeepsDeviceModes) {
+  Cmd(0xa8);
+  Cmd(0x60);
+  Data(0x07);  // interrupts on, no translation
+  EXPECT_EQ(SendAux(0xf4), Bytes{0xfa});
+  EXPECT_EQ(Send(0xed), Bytes{0xfa});
+  EXPECT_EQ(Send(0x02), Bytes{0xfa});
+  kbc.KeyEvent(0x1e, false, false);  // F0 1C: one byte waits in the keyboard
+  StateWriter w;
+  kbc.SaveState(w);
+  kbc.Reset();
+  EXPECT_FALSE(kbc.mouse().reporting());
+  StateReader r(w.data());
+  kbc.LoadState(r);
+  EXPECT_EQ(kbc.command_byte(), 0x07);
+  EXPECT_TRUE(kbc.mouse().reporting());
+  EXPECT_EQ(kbc.keyboard().leds(), 2);
+  EXPECT_EQ(Drain(), (Bytes{0xf0, 0x1c}));
+  kbc.MouseEvent(1, 1, 0, 0);
+  EXPECT_EQ(Drain(), (Bytes{0x08, 1, 1}));
+}
+
 }  // namespace
 }  // namespace emu::hw
