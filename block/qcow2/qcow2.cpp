@@ -908,7 +908,8 @@ const FormatInfo& Qcow2Format() {
   static const FormatInfo info = {
       "qcow2",
       [](const uint8_t* h, size_t len, const std::string&) {
-        return len >= 8 && Be32(h) == kQcow2Magic && (Be32(h + 4) == 2 || Be32(h + 4) == 3) ? 100 : 0;
+        // Magic alone decides: the driver then names what else is wrong.
+        return len >= 4 && Be32(h) == kQcow2Magic ? 100 : 0;
       },
       [](std::unique_ptr<File> f, const OpenOptions& o) {
         return Qcow2OpenWithBacking(std::move(f), o, nullptr);
