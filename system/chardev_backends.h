@@ -94,6 +94,9 @@ class SocketChardev : public FdChardev {
   void Write(const uint8_t* data, size_t len) override;
   int local_port() const;  // TCP only; -1 otherwise
   bool connected() const { return conn_ >= 0; }
+  // Runs (on the loop thread, under the lock) each time a peer connects, so that
+  // a monitor can greet every new client with its banner and prompt.
+  void SetConnectHandler(std::function<void()> fn) { on_connect_ = std::move(fn); }
 
  protected:
   void OnInputClosed() override;
@@ -113,6 +116,7 @@ class SocketChardev : public FdChardev {
   int listen_fd_ = -1;
   unsigned listen_watch_ = 0;
   int conn_ = -1;
+  std::function<void()> on_connect_;
 };
 
 }  // namespace emu::system

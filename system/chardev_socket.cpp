@@ -203,6 +203,7 @@ void SocketChardev::SetConnection(int fd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   StartReading(fd);
+  if (on_connect_) on_connect_();
 }
 
 void SocketChardev::OnInputClosed() {

@@ -44,7 +44,8 @@ void EnterRawMode(bool signals) {
   struct termios t = g_saved_tty;
   // Every key goes to the guest as typed: no line editing, echo or CR->NL mapping.
   t.c_iflag &= ~tcflag_t(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
-  t.c_oflag |= OPOST;  // keep NL->CRNL on output so that host messages stay readable
+  // The guest does its own output processing (it sends CR LF): pass bytes verbatim.
+  t.c_oflag &= ~tcflag_t(OPOST);
   t.c_lflag &= ~tcflag_t(ECHO | ECHONL | ICANON | IEXTEN);
   if (!signals) t.c_lflag &= ~tcflag_t(ISIG);
   t.c_cflag &= ~tcflag_t(CSIZE | PARENB);

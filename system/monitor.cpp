@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "system/chardev.h"
+#include "system/chardev_backends.h"
 
 #ifndef EMU_VERSION
 #error "EMU_VERSION must be defined by the build"
@@ -45,11 +46,21 @@ Monitor::Monitor(hw::CharDev& chr, MonitorHooks hooks) : chr_(chr), hooks_(std::
       Prompt();
     });
   }
+  if (auto* sock = dynamic_cast<SocketChardev*>(&chr_)) {
+    // Every client of a socket monitor gets the banner and a prompt to wait for.
+    sock->SetConnectHandler([this] {
+      if (!started_) return;
+      line_.clear();
+      Print("emu " EMU_VERSION " monitor - type 'help' for more information\n");
+      Prompt();
+    });
+  }
 }
 
 Monitor::~Monitor() {
   chr_.SetFrontend({});
   if (auto* fe = dynamic_cast<MuxFrontend*>(&chr_)) fe->SetFocusHandler(nullptr);
+  if (auto* sock = dynamic_cast<SocketChardev*>(&chr_)) sock->SetConnectHandler(nullptr);
 }
 
 void Monitor::Start() {

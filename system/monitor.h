@@ -27,7 +27,8 @@ struct MonitorHooks {
 class Monitor {
  public:
   // Attaches to `chr` as its front end. With a mux front end the banner waits
-  // until the monitor first gets the focus (Ctrl-a c).
+  // until the monitor first gets the focus (Ctrl-a c); on a socket server every
+  // new client gets the banner and a prompt.
   Monitor(hw::CharDev& chr, MonitorHooks hooks);
   Monitor(hw::CharDev* chr, MonitorHooks hooks) : Monitor(*chr, std::move(hooks)) {}
   ~Monitor();

@@ -17,6 +17,7 @@
 #include "system/chardev.h"
 #include "system/chardev_backends.h"
 #include "system/main_loop.h"
+#include "system/monitor.h"
 
 namespace emu::system {
 namespace {
@@ -296,6 +297,54 @@ TEST(Chardev, StdioPipes) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
   close(in[1]);
   close(out[0]);
+}
+
+// Reads until `marker` shows up (or 5 s pass).
+std::string ReadUntil(int fd, const std::string& marker) {
+  std::string got;
+  while (got.find(marker) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) break;
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, size_t(n));
+  }
+  return got;
+}
+
+TEST(Chardev, MonitorOnTcpGreetsEachClient) {
+  MainLoop loop;
+  Watchdog wd(loop);
+  auto dev = CreateChardev({"mon", "socket",
+                            {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"},
+                             {"wait", "off"}}},
+                           loop);
+  MonitorHooks hooks;
+  hooks.quit = [&] { loop.RequestExit(0); };
+  auto mon = std::make_unique<Monitor>(*dev, hooks);
+  mon->Start();
+  int port = ChardevLocalPort(*dev);
+  std::string first, second;
+  std::thread client([&] {
+    int fd = ConnectTcp(port);
+    first = ReadUntil(fd, "(emu) ");
+    EXPECT_EQ(write(fd, "info version\r", 13), 13);
+    first += ReadUntil(fd, "(emu) ");
+    close(fd);
+    fd = ConnectTcp(port);
+    second = ReadUntil(fd, "(emu) ");
+    EXPECT_EQ(write(fd, "quit\r", 5), 5);
+    ReadUntil(fd, "never");  // until emu closes the connection at exit
+    close(fd);
+  });
+  EXPECT_EQ(loop.Run(), 0);
+  mon.reset();
+  dev.reset();  // closes the connection, ending the client's read
+  client.join();
+  EXPECT_NE(first.find("monitor - type 'help'"), std::string::npos) << first;
+  EXPECT_NE(first.find("0.1.0\r\n(emu) "), std::string::npos) << first;
+  EXPECT_NE(second.find("monitor - type 'help'"), std::string::npos) << second;
 }
 
 TEST(Chardev, SetAttachesPlainOnceAndMuxManyTimes) {
