@@ -69,7 +69,34 @@ int GprNumber(ZydisRegister r) {
   return -3;
 }
 
-// Compares the explicit memory operand (base, index, scale, displacement) and the first
+// Our register operand in Zydis's spelling ("ah", "r8b", "xmm3", "st1", "cr0"...).
+std::string RegName(const Operand& op) {
+  static const char* const k64[] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"};
+  static const char* const k32[] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
+  static const char* const k16[] = {"ax", "cx", "dx", "bx", "sp", "bp", "si", "di"};
+  static const char* const k8[] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil"};
+  static const char* const k8h[] = {"ah", "ch", "dh", "bh"};
+  static const char* const kSeg[] = {"es", "cs", "ss", "ds", "fs", "gs"};
+  unsigned r = op.reg;
+  auto ext = [&](const char* suffix) { return "r" + std::to_string(r) + suffix; };
+  switch (op.reg_class) {
+    case RegClass::kGpr8: return r < 8 ? k8[r] : ext("b");
+    case RegClass::kGpr8High: return r < 4 ? k8h[r] : "?";
+    case RegClass::kGpr16: return r < 8 ? k16[r] : ext("w");
+    case RegClass::kGpr32: return r < 8 ? k32[r] : ext("d");
+    case RegClass::kGpr64: return r < 8 ? k64[r] : ext("");
+    case RegClass::kSeg: return r < 6 ? kSeg[r] : "?";
+    case RegClass::kCr: return "cr" + std::to_string(r);
+    case RegClass::kDr: return "dr" + std::to_string(r);
+    case RegClass::kSt: return "st" + std::to_string(r);
+    case RegClass::kMmx: return "mm" + std::to_string(r);
+    case RegClass::kXmm: return "xmm" + std::to_string(r);
+    case RegClass::kNone: break;
+  }
+  return "?";
+}
+
+// Compares the explicit register operands (each must be among ours), the explicit memory operand (base, index, scale, displacement) and the first
 // immediate; returns an empty string when they agree.
 std::string CompareOperands(const ZydisDecoder& dec, ZydisDecoderContext* ctx,
                             const ZydisDecodedInstruction& zi, const DecodedInst& d,
@@ -94,6 +121,30 @@ std::string CompareOperands(const ZydisDecoder& dec, ZydisDecoderContext* ctx,
     }
   }
   char buf[256];
+  for (unsigned i = 0; i < zi.operand_count; i++) {
+    if (zops[i].visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT ||
+        zops[i].type != ZYDIS_OPERAND_TYPE_REGISTER) {
+      continue;
+    }
+    *checked = true;
+    std::string zname = ZydisRegisterGetString(zops[i].reg.value);
+    bool found = false;
+    std::string ours;
+    for (unsigned k = 0; k < d.num_operands; k++) {
+      if (d.ops[k].kind != OperandKind::kReg) continue;
+      std::string n = RegName(d.ops[k]);
+      found |= n == zname;
+      ours += " " + n;
+    }
+    if (!found) return "register " + zname + " not among ours:" + ours;
+  }
+  // Known disagreement: 66 63 is "MOVSXD r16, r/m16" in the SDM; Zydis reads m32.
+  bool movsxd16 = d.mnemonic == Mnemonic::MOVSXD && d.operand_size == 2;
+  if (zmem && mem && zmem->size && mem->size && zmem->size != mem->size * 8 && !movsxd16) {
+    std::snprintf(buf, sizeof(buf), "memory size: zydis %u bits, ours %u bytes", zmem->size,
+                  mem->size);
+    return buf;
+  }
   if (zmem && mem && zmem->mem.type != ZYDIS_MEMOP_TYPE_MIB) {
     *checked = true;
     int zb = GprNumber(zmem->mem.base), zx = GprNumber(zmem->mem.index);
