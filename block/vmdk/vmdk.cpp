@@ -247,7 +247,8 @@ Result<std::string> ResolveExtent(const std::string& image, const std::string& n
 }
 
 int Probe(const uint8_t* header, size_t len, const std::string&) {
-  if (len >= 4 && vmdk::Ld32(header) == vmdk::kMagic) return 100;
+  if (len >= 4 && (vmdk::Ld32(header) == vmdk::kMagic || vmdk::Ld32(header) == vmdk::kCowdMagic))
+    return 100;
   if (vmdk::LooksLikeDescriptor(header, len)) return 100;
   return 0;
 }
@@ -272,7 +273,9 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
   }
   uint64_t doff = vmdk::Ld64(hdr + 28), dsize = vmdk::Ld64(hdr + 36);
   uint64_t fsize = file->Size();
-  if (dsize > 0 && dsize <= vmdk::kMaxDescriptorBytes / kSector && doff <= fsize / kSector &&
+  bool cowd = vmdk::Ld32(hdr) == vmdk::kCowdMagic;  // a bare ESX sparse file: no descriptor
+  if (cowd) desc.create_type = "vmfsSparse";
+  if (!cowd && dsize > 0 && dsize <= vmdk::kMaxDescriptorBytes / kSector && doff <= fsize / kSector &&
       doff * kSector + dsize * kSector <= fsize) {
     std::string text(dsize * kSector, '\0');
     if (Status s = file->PRead(doff * kSector, text.data(), text.size()); !s.ok()) {
@@ -421,10 +424,11 @@ Result<std::unique_ptr<BlockDriver>> Open(std::unique_ptr<File> file, const Open
     return r;
   }
   bool ro = o.read_only || file->read_only();
-  if (n >= 4 && vmdk::Ld32(head) == vmdk::kMagic) return OpenMonolithic(std::move(file), ro);
+  if (n >= 4 && (vmdk::Ld32(head) == vmdk::kMagic || vmdk::Ld32(head) == vmdk::kCowdMagic))
+    return OpenMonolithic(std::move(file), ro);
   if (vmdk::LooksLikeDescriptor(head, n)) return OpenDescriptor(std::move(file), o, ro);
-  r.status = Status::Error(EINVAL, file->path() + ": not a VMDK image (no KDMV magic and no "
-                                                  "descriptor text)");
+  r.status = Status::Error(EINVAL, file->path() + ": not a VMDK image (no KDMV or COWD magic and "
+                                                  "no descriptor text)");
   return r;
 }
 

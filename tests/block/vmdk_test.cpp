@@ -523,6 +523,10 @@ TEST(Vmdk, VmfsSparseExtentReadWrite) {
   r = OpenWith(VmdkFormat(), t / "c.vmdk", true);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status.message().find("COWD"), std::string::npos) << r.status.message();
+  // On its own, the COWD file is an image too.
+  auto alone = OpenWith(VmdkFormat(), t / "c-delta.vmdk", true);
+  ASSERT_TRUE(alone.ok()) << alone.status.message();
+  ExpectRange(alone.value.get(), m, 0, kMiB);
   auto bad = CowdExtent();
   Put32(bad, 24, 0);  // directory too small for the capacity
   auto e = OpenMem(VmdkFormat(), bad);
