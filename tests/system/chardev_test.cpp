@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "hw/core/device.h"
@@ -140,6 +142,45 @@ TEST(Chardev, TcpServerPassesBytesBothWaysAndTakesNextClient) {
   EXPECT_EQ(got, "hellosecond");
   EXPECT_EQ(reply1, "world");
   EXPECT_EQ(reply2, "again");
+}
+
+TEST(Chardev, TcpServerWithWaitBlocksUntilAClientConnects) {
+  MainLoop loop;
+  // Find a free port first: the server under test blocks in its constructor.
+  int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  socklen_t len = sizeof sa;
+  getsockname(probe, reinterpret_cast<sockaddr*>(&sa), &len);
+  int port = ntohs(sa.sin_port);
+  close(probe);
+  std::atomic<bool> connected{false};
+  std::thread client([&] {
+    for (int i = 0; i < 500 && !connected; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      int fd = ConnectTcp(port);
+      if (fd >= 0) {
+        connected = true;
+        EXPECT_EQ(write(fd, "x", 1), 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        close(fd);
+      }
+    }
+  });
+  testing::internal::CaptureStderr();
+  auto dev = CreateChardev({"t", "socket",
+                            {{"host", "127.0.0.1"}, {"port", std::to_string(port)},
+                             {"server", "on"}}},  // wait defaults to on for a server
+                           loop);
+  std::string msg = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(connected);
+  EXPECT_TRUE(dynamic_cast<SocketChardev&>(*dev).connected());
+  EXPECT_NE(msg.find("waiting for a connection on tcp:127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << msg;
+  client.join();
 }
 
 TEST(Chardev, TcpServerWithoutClientDropsOutput) {

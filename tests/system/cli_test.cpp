@@ -296,6 +296,7 @@ TEST(Cli, ErrorsInProcess) {
       {{"-machine", "q35"}, "machine type not supported yet"},
       {{"-machine", "pc,foo=bar"}, "-machine: unknown property 'foo'"},
       {{"-serial", "stdio", "-monitor", "stdio"}, "stdio is used by more than one"},
+      {{"-nographic", "-serial", "stdio"}, "stdio is used by more than one"},  // as QEMU
       {{"-serial", "chardev:nope"}, "no chardev with id 'nope'"},
       {{"-chardev", "null,id=a", "-serial", "chardev:a", "-monitor", "chardev:a"}, "mux=on"},
       {{"-chardev", "null,id=a", "-chardev", "null,id=a"}, "duplicate chardev id 'a'"},
