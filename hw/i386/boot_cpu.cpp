@@ -46,6 +46,9 @@ void SetSegments(x86::CpuState& cpu, uint16_t code_attr) {
   cpu.idtr.base = 0;
   cpu.idtr.limit = 0;
   cpu.rflags = 0x2;  // interrupts off
+  // Firmware would have enabled the MTRRs with write-back as the default type;
+  // with them off all memory is uncached (and a KVM guest crawls).
+  cpu.mtrr_def_type = 0xc06;
   cpu.regs[x86::RSP] = kBootStackTop;
 }
 

@@ -233,4 +233,16 @@ void FwCfg::Reset() {
   std::memset(dma_addr_, 0, sizeof dma_addr_);
 }
 
+void FwCfg::SaveState(StateWriter& w) const {
+  w.U16(selector_);
+  w.U64(offset_);
+  w.Bytes(dma_addr_, sizeof dma_addr_);
+}
+
+void FwCfg::LoadState(StateReader& r) {
+  selector_ = r.U16();
+  offset_ = r.U64();
+  r.Bytes(dma_addr_, sizeof dma_addr_);
+}
+
 }  // namespace emu::hw

@@ -115,6 +115,9 @@ class FwCfg : public Device {
   void DoDma(uint64_t desc_addr);
 
   void Reset() override;
+  // Only the access state; the items are rebuilt by the machine on restore.
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
  private:
   struct Entry {

@@ -160,6 +160,18 @@ TEST(FwCfg, DmaWriteToWritableFile) {
             kFwCfgDmaError);
 }
 
+TEST(FwCfg, SaveLoadKeepsTheReadPosition) {
+  Rig r;
+  r.Select(kFwCfgSignature);
+  r.ReadPort(2);
+  StateWriter w;
+  r.fw.SaveState(w);
+  Rig r2;
+  StateReader rd(w.data());
+  r2.fw.LoadState(rd);
+  EXPECT_EQ(r2.ReadPort(2), std::vector<uint8_t>({'M', 'U'}));
+}
+
 TEST(FwCfg, PcSetupOffersWhatSeaBiosReads) {
   Rig r;
   PcFwCfgConfig c;
