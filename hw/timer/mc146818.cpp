@@ -1,6 +1,7 @@
 #include "hw/timer/mc146818.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 namespace emu::hw {
@@ -95,12 +96,15 @@ void Mc146818::Reset() {
   ArmPeriodicTimer();
 }
 
-int64_t Mc146818::RtcNs() const { return base_sec_ * kNsPerSec + (clock_->Now() - anchor_ns_); }
+int64_t Mc146818::RtcNs() const {
+  if (Halted()) return base_sec_ * kNsPerSec;  // the divider chain is held in reset
+  return base_sec_ * kNsPerSec + (clock_->Now() - anchor_ns_);
+}
 
 int64_t Mc146818::UnixTime() const { return FloorDiv(RtcNs(), kNsPerSec); }
 
 bool Mc146818::Uip() const {
-  if (cmos_[kRegB] & kSet) return false;  // updates are inhibited
+  if ((cmos_[kRegB] & kSet) || Halted()) return false;  // updates are inhibited
   int64_t phase = FloorMod(RtcNs(), kNsPerSec);
   return phase >= kNsPerSec - kUipBeforeNs || phase < kUpdateNs;
 }
@@ -167,7 +171,7 @@ int64_t Mc146818::PeriodCycles() const {
 
 void Mc146818::UpdatePeriodicFlag() {
   int64_t cyc = PeriodCycles();
-  if (!cyc) return;
+  if (!cyc || Halted()) return;
   int64_t idx = Cycles32k(clock_->Now()) / cyc;
   if (idx > last_period_) {
     cmos_[kRegC] |= kPf;
@@ -183,6 +187,10 @@ void Mc146818::UpdateIrq() {
 }
 
 void Mc146818::ArmUpdateTimer() {
+  if (Halted()) {
+    update_timer_.Del();
+    return;
+  }
   int64_t delta = kUpdateNs - FloorMod(RtcNs(), kNsPerSec);
   if (delta <= 0) delta += kNsPerSec;
   update_timer_.Mod(clock_->Now() + delta);
@@ -192,7 +200,7 @@ void Mc146818::ArmPeriodicTimer() {
   periodic_timer_.Del();
   int64_t cyc = PeriodCycles();
   // Without PIE nobody waits for the edge: PF is computed when register C is read.
-  if (!cyc || !(cmos_[kRegB] & kPie)) return;
+  if (!cyc || !(cmos_[kRegB] & kPie) || Halted()) return;
   periodic_timer_.Mod(CyclesToNs((last_period_ + 1) * cyc));
 }
 
@@ -250,13 +258,25 @@ void Mc146818::Write(uint8_t i, uint8_t v) {
         ArmUpdateTimer();
       }
       break;
-    case kRegA:
+    case kRegA: {
       UpdatePeriodicFlag();
+      bool was_halted = Halted();
+      int64_t now_sec = UnixTime();
+      uint8_t old_dv = cmos_[kRegA] & 0x70, dv = v & 0x70;
       cmos_[kRegA] = v & 0x7f;
+      if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70)
+        std::fprintf(stderr, "emu: mc146818: unimplemented: divider setting 0x%02x, clock stopped\n",
+                     dv);
+      if (!was_halted && Halted())
+        base_sec_ = now_sec;  // stopped on the current second
+      else if (was_halted && !Halted())
+        anchor_ns_ = clock_->Now() - kNsPerSec / 2;  // the first update comes 500 ms later
       if (int64_t cyc = PeriodCycles()) last_period_ = Cycles32k(clock_->Now()) / cyc;
       UpdateIrq();
+      ArmUpdateTimer();
       ArmPeriodicTimer();
       break;
+    }
     case kRegB: {
       bool was_set = cmos_[kRegB] & kSet, set = v & kSet;
       if (set && !was_set) RefreshTime();  // freeze the current time for the guest to edit

@@ -58,6 +58,8 @@ class Mc146818 : public Device {
 
  private:
   int64_t RtcNs() const;  // RTC time in ns since 1970
+  // Divider bits other than 010 (32.768 kHz, running) stop the clock.
+  bool Halted() const { return (cmos_[0x0a] & 0x70) != 0x20; }
   bool Uip() const;
   uint8_t Encode(int v) const;  // binary or BCD per register B
   int Decode(uint8_t v) const;

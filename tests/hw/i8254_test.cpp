@@ -78,6 +78,20 @@ TEST_F(PitTest, Mode0OneShot) {
   EXPECT_EQ(edges.edges, 2);
 }
 
+TEST_F(PitTest, Mode4SoftwareStrobeAsLinuxOneShot) {
+  Program(0, 0x08, 100);  // mode 4, as Linux's i8253 clockevent in one-shot mode
+  bus.RunTo(Tick(100), 100);
+  EXPECT_EQ(edges.edges, 0);
+  bus.RunTo(Tick(102), 100);
+  EXPECT_EQ(edges.edges, 1);
+  bus.RunTo(kNsPerSec / 10);
+  EXPECT_EQ(edges.edges, 1);  // one strobe per count written
+  bus.Out(0x40, 50);
+  bus.Out(0x40, 0);
+  bus.Advance(Tick(60), 100);
+  EXPECT_EQ(edges.edges, 2);
+}
+
 TEST_F(PitTest, CounterLatchHoldsTheValue) {
   Program(0, 0x04, 10000);
   bus.RunTo(Tick(1000), 1000);

@@ -216,6 +216,21 @@ TEST_F(RtcTest, BootOrderAndEquipment) {
   EXPECT_EQ(Cmos(0x14), 0x06);
 }
 
+TEST_F(RtcTest, DividerResetStopsTheClock) {
+  bus.RunTo(kNsPerSec / 4, kMs);
+  SetCmos(0x0a, 0x66);  // divider chain in reset
+  Cmos(0x0c);           // flags from before the stop
+  bus.Advance(5 * kNsPerSec, 10 * kMs);
+  EXPECT_EQ(Cmos(0), 0x58);
+  EXPECT_EQ(Cmos(0x0a), 0x66);  // never UIP
+  EXPECT_EQ(Cmos(0x0c) & 0x50, 0);  // no updates, no periodic flag
+  SetCmos(0x0a, 0x26);
+  bus.Advance(kNsPerSec / 2 - 10 * kMs, kMs);
+  EXPECT_EQ(Cmos(0), 0x58);
+  bus.Advance(20 * kMs, kMs);
+  EXPECT_EQ(Cmos(0), 0x59);  // first update half a second after the restart
+}
+
 TEST_F(RtcTest, SaveAndLoad) {
   rtc.SetByte(0x50, 0x77);
   StateWriter w;
