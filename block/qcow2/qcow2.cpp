@@ -156,7 +156,28 @@ Status Qcow2Image::BeginWrite() {
   if (write_started_) return Status::Ok();
   write_started_ = true;
   bool hdr = false;
-  // We don't keep bitmaps up to date: invalidate them as the spec asks.
+  // We don't keep persistent bitmaps up to date. Rather than only clearing the
+  // autoclear bit (which the spec allows, but leaves the bitmap clusters
+  // leaked), drop the bitmaps extension and free its clusters.
+  if (h_.autoclear & kAutoclearBitmaps) {
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    Status s = BitmapRanges(f_.get(), h_, &ranges);
+    Qcow2Header nh = h_;
+    nh.autoclear = 0;
+    std::erase_if(nh.other_exts, [](const auto& e) { return e.first == kExtBitmaps; });
+    auto bytes = SerializeQcow2Header(nh);
+    if (!bytes.ok()) return bytes.status;
+    s = f_->PWrite(0, bytes.value.data(), bytes.value.size());
+    if (s.ok()) s = SyncFile();
+    if (!s.ok()) return s;
+    h_ = nh;
+    if (s.ok()) {
+      for (const auto& [off, len] : ranges) {
+        s = UpdateHostRefs(off, len, -1);
+        if (!s.ok()) return s;
+      }
+    }
+  }
   if (h_.autoclear) {
     h_.autoclear = 0;
     hdr = true;

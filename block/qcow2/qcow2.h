@@ -98,6 +98,9 @@ struct Qcow2Snapshot {
   uint64_t icount = UINT64_MAX;
 };
 
+// The (offset, length) ranges used by persistent bitmaps (bitmaps extension).
+Status BitmapRanges(File* f, const Qcow2Header& h, std::vector<std::pair<uint64_t, uint64_t>>* out);
+
 // Compression of one cluster. Returns false if it does not shrink.
 bool Qcow2Compress(int type, const uint8_t* in, size_t len, std::vector<uint8_t>* out);
 Status Qcow2Decompress(int type, const uint8_t* in, size_t in_len, uint8_t* out, size_t out_len);

@@ -17,6 +17,41 @@ std::string Hex(uint64_t v) {
 constexpr uint64_t kMaxCheckClusters = 1ull << 28;
 }  // namespace
 
+Status BitmapRanges(File* f, const Qcow2Header& h, std::vector<std::pair<uint64_t, uint64_t>>* out) {
+  uint64_t cs = 1ull << h.cluster_bits, cmask = cs - 1, fsize = f->Size();
+  for (const auto& [type, d] : h.other_exts) {
+    if (type != kExtBitmaps || d.size() < 24) continue;
+    uint32_t nb = Be32(&d[0]);
+    uint64_t dir_size = Be64(&d[8]), dir_off = Be64(&d[16]);
+    if (dir_size > (64u << 20) || (dir_off & cmask) || dir_off + dir_size > fsize)
+      return Status::Error(EINVAL, "bitmap directory at 0x" + Hex(dir_off) + " is invalid");
+    out->emplace_back(dir_off, dir_size);
+    std::vector<uint8_t> dir(dir_size);
+    Status s = f->PRead(dir_off, dir.data(), dir.size());
+    if (!s.ok()) return s;
+    uint64_t pos = 0;
+    for (uint32_t b = 0; b < nb && pos + 24 <= dir.size(); b++) {
+      uint64_t toff = Be64(&dir[pos]);
+      uint32_t tsize = Be32(&dir[pos + 8]);
+      uint16_t name_len = Be16(&dir[pos + 18]);
+      uint32_t extra = Be32(&dir[pos + 20]);
+      pos += (24 + uint64_t(extra) + name_len + 7) & ~7ull;
+      if ((toff & cmask) || uint64_t(tsize) * 8 > (64u << 20) || toff + uint64_t(tsize) * 8 > fsize)
+        return Status::Error(EINVAL, "bitmap table at 0x" + Hex(toff) + " is invalid");
+      if (!tsize) continue;
+      out->emplace_back(toff, uint64_t(tsize) * 8);
+      std::vector<uint8_t> tab(uint64_t(tsize) * 8);
+      s = f->PRead(toff, tab.data(), tab.size());
+      if (!s.ok()) return s;
+      for (uint32_t k = 0; k < tsize; k++) {
+        uint64_t off = Be64(&tab[k * 8]) & kQcow2OffsetMask;
+        if (off) out->emplace_back(off, cs);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
   *r = CheckResult();
   if (!ro_) {
@@ -119,6 +154,14 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
       }
       walk(sl1, false);
     }
+  }
+  // Persistent dirty bitmaps (not interpreted, but their clusters are in use
+  // while the autoclear bit says the extension is valid).
+  if (h_.autoclear & kAutoclearBitmaps) {
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    Status s = BitmapRanges(f_.get(), h_, &ranges);
+    if (!s.ok()) err("ERROR " + s.message());
+    for (const auto& [off, len] : ranges) inc(off, len, "bitmap metadata");
   }
   // References without the refcount structure itself (what a rebuild needs).
   std::vector<uint32_t> data_ref = ref;

@@ -314,3 +314,26 @@ TEST(Interop, RebaseCommitResizeAmend) {
 
 }  // namespace
 }  // namespace emu::block
+
+namespace emu::block {
+namespace {
+
+TEST(Interop, PersistentBitmapsAreAccountedAndDroppedOnWrite) {
+  REQUIRE_QEMU();
+  TempDir t;
+  std::string img = t / "bm.qcow2";
+  ASSERT_EQ(test::Run("qemu-img create -q -f qcow2 " + img + " 8M").code, 0);
+  auto r = test::Run("qemu-img bitmap --add " + img + " b0");
+  if (r.code != 0) GTEST_SKIP() << "qemu-img bitmap unsupported: " << r.out;
+  ASSERT_EQ(test::Run("qemu-io -c 'write -P 1 0 1M' " + img).code, 0);
+  r = test::Run(test::EmuImg() + " check " + img);
+  EXPECT_EQ(r.code, 0) << r.out;  // bitmap clusters are not leaks
+  r = test::Run(test::EmuImg() + " resize " + img + " +1M");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = test::Run("qemu-img check " + img);
+  EXPECT_EQ(r.code, 0) << r.out;  // bitmaps dropped and their clusters freed
+  EXPECT_EQ(test::Run("qemu-img info " + img).out.find("bitmaps:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace emu::block
