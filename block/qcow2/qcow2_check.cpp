@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "block/qcow2/qcow2.h"
 
@@ -14,7 +15,7 @@ std::string Hex(uint64_t v) {
   snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
   return b;
 }
-constexpr uint64_t kMaxCheckClusters = 1ull << 28;
+constexpr uint64_t kMaxCheckClusters = 1ull << 26;  // 256 MiB of counters
 }  // namespace
 
 Status BitmapRanges(File* f, const Qcow2Header& h, std::vector<std::pair<uint64_t, uint64_t>>* out) {
@@ -66,19 +67,25 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
     r->corruptions++;
     r->messages.push_back(m);
   };
-  auto inc = [&](uint64_t off, uint64_t len, const char* what) {
+  auto inc_n = [&](uint64_t off, uint64_t len, const char* what, uint64_t n) {
     if (!len) return;
     for (uint64_t c = off >> cluster_bits_; c <= (off + len - 1) >> cluster_bits_; c++) {
       if (c >= ncl) {
         err(std::string("ERROR ") + what + " at offset 0x" + Hex(off) + " is past the end of the image file");
         return;
       }
-      if (ref[c] < UINT32_MAX) ref[c]++;
+      ref[c] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, ref[c] + n));
     }
   };
+  auto inc = [&](uint64_t off, uint64_t len, const char* what) { inc_n(off, len, what, 1); };
   uint64_t cmask = cluster_size_ - 1;
-  uint64_t prev_host = 0;
-  auto walk = [&](const std::vector<uint64_t>& l1, bool active) -> Status {
+  // Every L1 reference to an L2 table counts once for the table and once for
+  // each cluster the table maps, so tables are walked once, with their number
+  // of references (hostile images pointing all L1 entries at one table stay
+  // cheap to check).
+  std::map<uint64_t, uint64_t> l2_refs;      // L2 offset -> references from all L1s
+  std::map<uint64_t, uint64_t> active_refs;  // same, from the active L1 only
+  auto collect = [&](const std::vector<uint64_t>& l1, bool active) {
     for (size_t i = 0; i < l1.size(); i++) {
       uint64_t l2_off = l1[i] & kQcow2OffsetMask;
       if (!l2_off) continue;
@@ -90,7 +97,14 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
         err("ERROR l2_offset=" + Hex(l2_off) + ": L2 table is past the end of the image file");
         continue;
       }
-      inc(l2_off, cluster_size_, "L2 table");
+      l2_refs[l2_off]++;
+      if (active) active_refs[l2_off]++;
+    }
+  };
+  auto walk_tables = [&]() {
+    uint64_t prev_host = 0;
+    for (const auto& [l2_off, n] : l2_refs) {
+      inc_n(l2_off, cluster_size_, "L2 table", n);
       std::vector<uint64_t>* t;
       Status s = LoadL2(l2_off, &t);
       if (!s.ok()) {
@@ -98,6 +112,8 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
         continue;
       }
       std::vector<uint64_t> copy = *t;
+      auto it = active_refs.find(l2_off);
+      uint64_t act = it == active_refs.end() ? 0 : it->second;
       for (uint64_t j = 0; j < l2_entries_; j++) {
         uint64_t e = copy[j * l2_words_];
         if (e & kQcow2Compressed) {
@@ -105,11 +121,9 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
           uint64_t off = e & ((1ull << x) - 1);
           uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
           if (e & kQcow2Copied) err("ERROR: coffset=0x" + Hex(off) + ": Compressed cluster has the COPIED flag set");
-          inc(off, sectors * 512 - (off & 511), "compressed cluster");
-          if (active) {
-            r->allocated_clusters++;
-            r->compressed_clusters++;
-          }
+          inc_n(off, sectors * 512 - (off & 511), "compressed cluster", n);
+          r->allocated_clusters += act;
+          r->compressed_clusters += act;
           continue;
         }
         uint64_t host = e & kQcow2OffsetMask;
@@ -118,23 +132,20 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
           err("ERROR offset=" + Hex(host) + ": Cluster is not properly aligned; L2 entry corrupted");
           continue;
         }
-        inc(host, cluster_size_, "data cluster");
-        if (active) {
-          bool zero = (e & kQcow2ZeroFlag) && h_.version >= 3 && !ext_l2_;
-          if (!zero) {
-            r->allocated_clusters++;
-            if (prev_host && host != prev_host + cluster_size_) r->fragmented_clusters++;
-            prev_host = host;
-          }
+        inc_n(host, cluster_size_, "data cluster", n);
+        bool zero = (e & kQcow2ZeroFlag) && h_.version >= 3 && !ext_l2_;
+        if (act && !zero) {
+          r->allocated_clusters += act;
+          if (prev_host && host != prev_host + cluster_size_) r->fragmented_clusters++;
+          prev_host = host;
         }
       }
     }
-    return Status::Ok();
   };
 
   inc(0, cluster_size_, "header");
   inc(h_.l1_table_offset, uint64_t(h_.l1_size) * 8, "L1 table");
-  walk(l1_, true);
+  collect(l1_, true);
   // Snapshots.
   if (h_.nb_snapshots) {
     uint64_t len = 0;
@@ -152,9 +163,10 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
         r->check_errors++;
         continue;
       }
-      walk(sl1, false);
+      collect(sl1, false);
     }
   }
+  walk_tables();
   // Persistent dirty bitmaps (not interpreted, but their clusters are in use
   // while the autoclear bit says the extension is valid).
   if (h_.autoclear & kAutoclearBitmaps) {
@@ -210,7 +222,10 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
     if ((rc == 1) != bool(l1_[i] & kQcow2Copied))
       err("ERROR OFLAG_COPIED L2 cluster: l1_index=" + std::to_string(i) + " l1_entry=" + Hex(l1_[i]) +
           " refcount=" + std::to_string(rc));
+  }
+  for (const auto& [l2_off, n] : active_refs) {
     std::vector<uint64_t>* t;
+    uint64_t rc = 0;
     if (!LoadL2(l2_off, &t).ok()) continue;
     for (uint64_t j = 0; j < l2_entries_; j++) {
       uint64_t e = (*t)[j * l2_words_];

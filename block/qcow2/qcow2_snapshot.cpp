@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <set>
 
 #include "block/qcow2/qcow2.h"
 
@@ -145,6 +146,7 @@ Status Qcow2Image::AdjustTreeRefs(const std::vector<uint64_t>& l1, int64_t delta
 }
 
 Status Qcow2Image::UpdateCopiedFlags() {
+  std::set<uint64_t> tables;
   for (size_t i = 0; i < l1_.size(); i++) {
     uint64_t l2_off = l1_[i] & kQcow2OffsetMask;
     if (!l2_off) continue;
@@ -156,8 +158,11 @@ Status Qcow2Image::UpdateCopiedFlags() {
       l1_[i] = ne;
       l1_dirty_ = true;
     }
+    tables.insert(l2_off);
+  }
+  for (uint64_t l2_off : tables) {
     std::vector<uint64_t>* t;
-    s = LoadL2(l2_off, &t);
+    Status s = LoadL2(l2_off, &t);
     if (!s.ok()) return s;
     bool dirty = false;
     for (uint64_t j = 0; j < l2_entries_; j++) {
@@ -165,6 +170,7 @@ Status Qcow2Image::UpdateCopiedFlags() {
       if (e & kQcow2Compressed) continue;
       uint64_t host = e & kQcow2OffsetMask;
       if (!host) continue;
+      uint64_t rc;
       s = GetRefcount(host >> cluster_bits_, &rc);
       if (!s.ok()) return s;
       uint64_t n = rc == 1 ? (e | kQcow2Copied) : (e & ~kQcow2Copied);
