@@ -1,12 +1,389 @@
+// Machine assembly: chardevs, the PC board, the accelerator, vCPU threads and the
+// main loop, wired together from a MachineConfig.
+//
+// Threads: the main thread runs the glib main loop (chardev input, timers, the
+// monitor). Each vCPU has a thread. Device access is serialized by the machine
+// lock (MainLoop::lock()); vCPU threads take it around every port/MMIO access.
+// Lock order: machine lock before run_mu_ (vCPU parking), never the reverse.
+//
+// Reset and exit are requests: a device (under the machine lock, often on a vCPU
+// thread) calls RequestReset/RequestExit; vCPUs are kicked out of Run(); vCPU 0
+// performs the reset while the others are parked, and the main loop ends on exit.
 #include "system/machine.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "accel/kvm/kvm_accel.h"
+#include "accel/tcg/tcg_accel.h"
+#include "hw/devices.h"
+#include "hw/i386/pc.h"
+#include "system/chardev.h"
+#include "system/main_loop.h"
+#include "system/monitor.h"
 
 namespace emu::system {
 
+namespace {
+
+class Machine : public hw::MachineControl,
+                public accel::CpuBus,
+                public accel::tcg::InterruptSource {
+ public:
+  explicit Machine(const MachineConfig& cfg) : cfg_(cfg), vclock_(hw::Clock::Type::kVirtual) {}
+  ~Machine() override;
+  int Run();
+
+  // hw::MachineControl
+  void RequestExit(int status) override;
+  void RequestReset() override;
+
+  // accel::CpuBus (called on vCPU threads)
+  uint64_t PortRead(uint16_t port, unsigned size) override;
+  void PortWrite(uint16_t port, uint64_t value, unsigned size) override;
+  uint64_t MmioRead(uint64_t addr, unsigned size) override;
+  void MmioWrite(uint64_t addr, uint64_t value, unsigned size) override;
+
+  // accel::tcg::InterruptSource (user-space PIC, translator only)
+  bool Pending() override;
+  int Acknowledge() override;
+
+ private:
+  void Setup();
+  void CreateChardevs();
+  hw::CharDev* Chardev(const std::string& id);
+  void CreateBoard();
+  void CreateAccelerator();
+  void CreateUserDevices();
+  void CreateMonitor();
+  void VcpuThread(int index);
+  void DoReset();
+  void Wake();
+
+  MachineConfig cfg_;
+  hw::Clock vclock_;
+  std::unique_ptr<MainLoop> loop_;
+  std::unique_ptr<ChardevSet> chardevs_;
+  std::unique_ptr<hw::PcBoard> board_;
+  std::unique_ptr<accel::KvmAccelerator> kvm_;
+  std::unique_ptr<accel::tcg::TcgAccelerator> tcg_;
+  std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<Monitor> monitor_;
+  std::FILE* log_ = nullptr;
+
+  // vCPU parking (halt, pause for reset) and the exit/reset requests.
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool quit_ = false;
+  bool pause_ = false;
+  int parked_ = 0;
+  uint64_t wake_gen_ = 0;
+  std::atomic<bool> reset_pending_{false};
+  std::atomic<int> exit_status_{0};
+};
+
+Machine::~Machine() {
+  {
+    std::lock_guard<std::mutex> l(run_mu_);
+    quit_ = true;
+  }
+  run_cv_.notify_all();
+  for (auto& v : vcpus_) v->Kick();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  monitor_.reset();
+  vcpus_.clear();
+  tcg_.reset();
+  kvm_.reset();
+  board_.reset();
+  chardevs_.reset();
+  if (log_ && log_ != stderr) std::fclose(log_);
+}
+
+void Machine::CreateChardevs() {
+  chardevs_ = std::make_unique<ChardevSet>(*loop_);
+  chardevs_->Create(cfg_.chardevs);
+}
+
+hw::CharDev* Machine::Chardev(const std::string& id) { return chardevs_->Attach(id); }
+
+void Machine::CreateBoard() {
+  hw::PcOptions o;
+  o.ram_size = cfg_.ram_size;
+  o.cpus = cfg_.smp;
+  for (size_t i = 0; i < cfg_.serial.size() && i < 4; i++) o.serial[i] = Chardev(cfg_.serial[i]);
+  o.user_pic = !kvm_ || !kvm_->has_irqchip();
+  o.user_pit = !kvm_ || !kvm_->has_pit();
+  o.bios = cfg_.bios.empty() ? "/usr/share/seabios/bios.bin" : cfg_.bios;
+  o.kernel = cfg_.kernel;
+  o.initrd = cfg_.initrd;
+  o.append = cfg_.append;
+  board_ = std::make_unique<hw::PcBoard>(o, &vclock_, this);
+  hw::DeviceContext& ctx = board_->device_context();
+  ctx.chardev = [this](const std::string& id) { return Chardev(id); };
+  if (!cfg_.debugcon.empty())
+    board_->AddDevice(std::make_unique<hw::DebugCon>(board_->io_root(), Chardev(cfg_.debugcon)));
+}
+
+void Machine::CreateAccelerator() {
+  std::string errors;
+  for (size_t i = 0; i < cfg_.accel_list.size(); i++) {
+    const std::string& a = cfg_.accel_list[i];
+    bool last = i + 1 == cfg_.accel_list.size();
+    if (a == "kvm") {
+      std::string err;
+      accel::KvmAccelerator::Options ko;
+      ko.num_cpus = cfg_.smp;
+      kvm_ = accel::KvmAccelerator::Create(ko, &err);
+      if (kvm_) return;
+      if (last) throw hw::ConfigError("-accel kvm: " + err);
+      std::fprintf(stderr, "emu: warning: -accel kvm: %s; falling back to %s\n", err.c_str(),
+                   cfg_.accel_list[i + 1].c_str());
+    } else if (a == "tcg") {
+      return;  // created once the board (and its memory) exists
+    } else {
+      throw hw::ConfigError("-accel " + a + ": unknown accelerator (kvm, tcg)");
+    }
+  }
+}
+
+void Machine::CreateUserDevices() {
+  hw::DeviceRegistry registry;
+  hw::RegisterBuiltinDevices(registry);
+  for (const DeviceConfig& d : cfg_.devices) {
+    const hw::DeviceRegistry::Entry* e = registry.Find(d.driver);
+    if (!e) throw hw::ConfigError("-device " + d.driver + ": unknown device (try -device help)");
+    hw::Properties props(d.driver, d.props);
+    board_->AddDevice(e->factory(board_->device_context(), props));
+  }
+}
+
+void Machine::CreateMonitor() {
+  hw::CharDev* chr = Chardev(cfg_.monitor);
+  if (!chr) return;
+  MonitorHooks hooks;
+  hooks.quit = [this] { RequestExit(0); };
+  hooks.system_reset = [this] { RequestReset(); };
+  hooks.status = [this] { return std::string("running"); };
+  monitor_ = std::make_unique<Monitor>(chr, std::move(hooks));
+  monitor_->Start();
+}
+
+int Machine::Run() {
+  if (!cfg_.log_file.empty()) {
+    log_ = std::fopen(cfg_.log_file.c_str(), "w");
+    if (!log_) throw hw::ConfigError("-D " + cfg_.log_file + ": cannot open for writing");
+  }
+  loop_ = std::make_unique<MainLoop>(&vclock_);
+  loop_->InstallSignalHandlers();
+  {
+    std::lock_guard<std::recursive_mutex> setup(loop_->lock());
+    Setup();
+  }
+  for (int i = 0; i < cfg_.smp; i++)
+    threads_.emplace_back([this, i] { VcpuThread(i); });
+  return loop_->Run();
+}
+
+void Machine::Setup() {
+  CreateChardevs();
+  CreateAccelerator();
+  CreateBoard();
+  CreateUserDevices();
+  CreateMonitor();
+
+  if (kvm_) {
+    kvm_->AttachMemory(&board_->memory());
+    kvm_->SetCpuBus(this);
+    if (kvm_->has_irqchip())
+      for (int n = 0; n < 16; n++) board_->ConnectIsaIrq(n, kvm_->IrqSink(n));
+    for (int i = 0; i < cfg_.smp; i++) vcpus_.push_back(kvm_->CreateVcpu(i));
+  } else {
+    accel::tcg::TcgOptions to;
+    to.singlestep = cfg_.singlestep;
+    for (const std::string& item : cfg_.log_items) {
+      if (item == "in_asm") to.log_in_asm = true;
+      if (item == "exec") to.log_exec = true;
+      if (item == "cpu") to.log_cpu = true;
+      if (item == "int") to.log_int = true;
+    }
+    if (log_) to.log = log_;
+    tcg_ = std::make_unique<accel::tcg::TcgAccelerator>(&board_->memory(), this, to);
+    for (int i = 0; i < cfg_.smp; i++) {
+      auto v = tcg_->CreateVcpu(i);
+      static_cast<accel::tcg::TcgVcpu*>(v.get())->SetInterruptSource(this);
+      vcpus_.push_back(std::move(v));
+    }
+    if (hw::I8259* pic = board_->pic()) {
+      pic->intr()->Connect([this](bool level) {
+        if (!level) return;
+        // Without a LAPIC the PIC's INTR pin reaches the boot CPU only.
+        static_cast<accel::tcg::TcgVcpu*>(vcpus_[0].get())->InterruptRequest();
+        Wake();
+      });
+    }
+    board_->SetA20Listener([this](bool on) {
+      for (auto& v : vcpus_) static_cast<accel::tcg::TcgVcpu*>(v.get())->SetA20(on);
+    });
+  }
+
+  x86::CpuState boot = board_->Boot();
+  vcpus_[0]->SetState(boot);
+}
+
+void Machine::Wake() {
+  {
+    std::lock_guard<std::mutex> l(run_mu_);
+    wake_gen_++;
+  }
+  run_cv_.notify_all();
+}
+
+void Machine::VcpuThread(int index) {
+  accel::Vcpu* v = vcpus_[index].get();
+  if (index > 0 && tcg_) {
+    // APs wait for INIT/SIPI, which needs the LAPIC (not in the translator yet).
+    std::unique_lock<std::mutex> l(run_mu_);
+    run_cv_.wait(l, [&] { return quit_; });
+    return;
+  }
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(run_mu_);
+      if (pause_ && !quit_) {
+        parked_++;
+        run_cv_.notify_all();
+        run_cv_.wait(l, [&] { return !pause_ || quit_; });
+        parked_--;
+      }
+      if (quit_) return;
+    }
+    if (reset_pending_ && index == 0) {
+      DoReset();
+      continue;
+    }
+    accel::RunResult r = v->Run();
+    switch (r.reason) {
+      case accel::ExitReason::kStopped:
+      case accel::ExitReason::kDebug:
+        break;
+      case accel::ExitReason::kHalt: {
+        std::unique_lock<std::mutex> l(run_mu_);
+        uint64_t gen = wake_gen_;
+        l.unlock();
+        // Re-check under the machine lock: an interrupt may have arrived before we
+        // recorded the wake generation.
+        bool pending;
+        {
+          std::lock_guard<std::recursive_mutex> ml(loop_->lock());
+          pending = board_->pic() && board_->pic()->InterruptPending();
+        }
+        if (pending) break;
+        l.lock();
+        run_cv_.wait(l, [&] { return wake_gen_ != gen || quit_ || pause_ || reset_pending_; });
+        break;
+      }
+      case accel::ExitReason::kShutdown:
+        if (cfg_.no_reboot) {
+          RequestExit(0);
+        } else {
+          std::fprintf(stderr, "emu: vcpu %d: triple fault, resetting\n", index);
+          reset_pending_ = true;
+        }
+        break;
+      case accel::ExitReason::kError:
+        std::fprintf(stderr, "emu: vcpu %d: %s\n", index, r.detail.c_str());
+        RequestExit(1);
+        break;
+    }
+  }
+}
+
+void Machine::DoReset() {
+  // Park the other vCPUs, reset the board, then let everyone run again.
+  std::unique_lock<std::mutex> l(run_mu_);
+  pause_ = true;
+  for (size_t i = 1; i < vcpus_.size(); i++) vcpus_[i]->Kick();
+  int others = tcg_ ? 0 : int(vcpus_.size()) - 1;  // tcg APs wait on run_cv_ already
+  run_cv_.wait(l, [&] { return parked_ >= others || quit_; });
+  l.unlock();
+  {
+    std::lock_guard<std::recursive_mutex> ml(loop_->lock());
+    x86::CpuState s = board_->Reset();
+    vcpus_[0]->SetState(s);
+    reset_pending_ = false;
+  }
+  l.lock();
+  pause_ = false;
+  l.unlock();
+  run_cv_.notify_all();
+}
+
+void Machine::RequestExit(int status) {
+  exit_status_ = status;
+  {
+    std::lock_guard<std::mutex> l(run_mu_);
+    quit_ = true;
+  }
+  run_cv_.notify_all();
+  for (auto& v : vcpus_) v->Kick();
+  if (loop_) loop_->RequestExit(status);
+}
+
+void Machine::RequestReset() {
+  if (cfg_.no_reboot) {
+    RequestExit(0);
+    return;
+  }
+  reset_pending_ = true;
+  for (auto& v : vcpus_) v->Kick();
+  Wake();
+}
+
+uint64_t Machine::PortRead(uint16_t port, unsigned size) {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  return board_->io().ReadN(port, size);
+}
+
+void Machine::PortWrite(uint16_t port, uint64_t value, unsigned size) {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  board_->io().WriteN(port, value, size);
+  board_->memory().view();  // apply layout changes now (KVM slots follow the view)
+}
+
+uint64_t Machine::MmioRead(uint64_t addr, unsigned size) {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  return board_->memory().ReadN(addr, size);
+}
+
+void Machine::MmioWrite(uint64_t addr, uint64_t value, unsigned size) {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  board_->memory().WriteN(addr, value, size);
+  board_->memory().view();
+}
+
+bool Machine::Pending() {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  return board_->pic() && board_->pic()->InterruptPending();
+}
+
+int Machine::Acknowledge() {
+  std::lock_guard<std::recursive_mutex> l(loop_->lock());
+  if (!board_->pic() || !board_->pic()->InterruptPending()) return -1;
+  return board_->pic()->Acknowledge();
+}
+
+}  // namespace
+
 int RunMachine(const MachineConfig& config) {
-  std::fprintf(stderr, "emu: machine assembly not implemented yet\n");
-  return 1;
+  Machine m(config);
+  return m.Run();
 }
 
 }  // namespace emu::system

@@ -1,0 +1,162 @@
+#include "hw/i386/pc.h"
+
+#include <cstring>
+
+#include "hw/i386/acpi/acpi_tables.h"
+#include "hw/i386/boot_cpu.h"
+#include "hw/i386/linux_loader.h"
+#include "hw/i386/multiboot.h"
+
+namespace emu::hw {
+
+namespace {
+constexpr uint64_t kIsaBiosBase = 0xe0000;  // where the top 128 KiB of firmware appear
+constexpr uint64_t kIsaBiosSize = 0x20000;
+constexpr uint64_t kAddressSpaceSize = 1ull << 40;
+}  // namespace
+
+PcBoard::PcBoard(const PcOptions& opts, Clock* clock, MachineControl* machine)
+    : opts_(opts), clock_(clock), machine_(machine), layout_(PcRamLayout::For(opts.ram_size)) {
+  BuildMemory();
+  BuildDevices();
+  SetupFirmwareConfig();
+}
+
+PcBoard::~PcBoard() {
+  // Devices unplug their regions from the roots: destroy them first.
+  extra_.clear();
+  fw_cfg_.reset();
+  acpi_pm_.reset();
+  bios_log_.reset();
+  port92_.reset();
+  kbc_.reset();
+  serial_.clear();
+  rtc_.reset();
+  pit_.reset();
+  pic_.reset();
+}
+
+void PcBoard::BuildMemory() {
+  mem_root_ = MemoryRegion::Container("system", kAddressSpaceSize);
+  io_root_ = MemoryRegion::Container("io", 0x10000);
+  ram_ = MemoryRegion::Ram("pc.ram", opts_.ram_size);
+  ram_low_ = MemoryRegion::Alias("ram-below-4g", ram_.get(), 0, layout_.below_4g);
+  mem_root_->AddSubregion(0, ram_low_.get());
+  if (layout_.above_4g) {
+    ram_high_ =
+        MemoryRegion::Alias("ram-above-4g", ram_.get(), layout_.below_4g, layout_.above_4g);
+    mem_root_->AddSubregion(k4GiB, ram_high_.get());
+  }
+  memory_ = std::make_unique<AddressSpace>("memory", mem_root_.get());
+  io_ = std::make_unique<AddressSpace>("io", io_root_.get());
+}
+
+void PcBoard::BuildDevices() {
+  if (opts_.user_pic) {
+    pic_ = std::make_unique<I8259>(io_root_.get());
+    for (int i = 0; i < 16; i++) {
+      IrqLine* in = pic_->input(i);
+      isa_irq_[i].Connect([in](bool level) { in->Set(level); });
+    }
+  }
+  if (opts_.user_pit) pit_ = std::make_unique<I8254>(io_root_.get(), clock_, &isa_irq_[0]);
+  rtc_ = std::make_unique<Mc146818>(io_root_.get(), clock_, &isa_irq_[8]);
+  rtc_->SetMemorySize(layout_.below_4g, layout_.above_4g);
+  rtc_->SetBootOrder("cdn");
+  for (int i = 0; i < 4; i++) {
+    if (!opts_.serial[i]) continue;
+    Serial::Port p = Serial::ComPort(i);
+    serial_.push_back(std::make_unique<Serial>(io_root_.get(), clock_, p.iobase,
+                                               &isa_irq_[p.irq], opts_.serial[i]));
+  }
+  auto a20 = [this](bool) { UpdateA20(); };
+  kbc_ = std::make_unique<I8042>(io_root_.get(), &isa_irq_[1], &isa_irq_[12], machine_, a20);
+  port92_ = std::make_unique<Port92>(io_root_.get(), machine_, a20);
+  // SeaBIOS logs to port 0x402; QEMU users ask for it with
+  // -device isa-debugcon,iobase=0x402,chardev=ID, so only create it on request.
+  if (opts_.bios_log)
+    bios_log_ = std::make_unique<DebugCon>(io_root_.get(), opts_.bios_log, 0x402);
+  acpi_pm_ = std::make_unique<AcpiPm>(clock_, &isa_irq_[9], machine_);
+  acpi_pm_->MapPorts(io_root_.get());
+  fw_cfg_ = std::make_unique<FwCfg>(memory_.get());
+  fw_cfg_->MapPorts(io_root_.get());
+
+  ctx_.memory = memory_.get();
+  ctx_.io = io_.get();
+  ctx_.io_root = io_root_.get();
+  ctx_.memory_root = mem_root_.get();
+  ctx_.isa_irq = [this](int n) { return isa_irq(n); };
+  ctx_.virtual_clock = clock_;
+  ctx_.machine = machine_;
+}
+
+void PcBoard::SetupFirmwareConfig() {
+  fw_cfg_->SetU64(kFwCfgRamSize, opts_.ram_size);
+  fw_cfg_->SetU16(kFwCfgNbCpus, uint16_t(opts_.cpus));
+  fw_cfg_->SetU16(kFwCfgMaxCpus, uint16_t(opts_.cpus));
+  fw_cfg_->SetU16(kFwCfgNoGraphic, 0);
+  fw_cfg_->AddFile("etc/e820", BuildPcE820(opts_.ram_size).Serialize());
+  AcpiConfig acpi;
+  acpi.cpus = opts_.cpus;
+  AddAcpiToFwCfg(*fw_cfg_, BuildAcpiTables(acpi));
+}
+
+bool PcBoard::a20() const { return kbc_->a20() || port92_->a20(); }
+
+void PcBoard::UpdateA20() {
+  if (a20_listener_) a20_listener_(a20());
+}
+
+x86::CpuState PcBoard::Boot() {
+  x86::CpuState cpu;
+  cpu.ResetToPowerOn();
+  if (!direct_boot()) {
+    std::vector<uint8_t> bios = ReadWholeFile(opts_.bios, "BIOS");
+    if (bios.empty() || bios.size() % 0x10000 != 0 || bios.size() > (16u << 20))
+      throw ConfigError("BIOS " + opts_.bios + ": size " + std::to_string(bios.size()) +
+                        " is not a multiple of 64 KiB up to 16 MiB");
+    if (!bios_rom_) {
+      bios_rom_ = MemoryRegion::Rom("pc.bios", bios.size());
+      mem_root_->AddSubregion(k4GiB - bios.size(), bios_rom_.get());
+    }
+    std::memcpy(bios_rom_->host(), bios.data(), bios.size());
+    uint64_t isa = std::min<uint64_t>(kIsaBiosSize, bios.size());
+    memory_->Write(kIsaBiosBase + kIsaBiosSize - isa, bios.data() + bios.size() - isa, isa);
+    return cpu;
+  }
+  // Direct boot: ACPI tables at the top of low RAM, the kernel entered directly.
+  E820Map e820 = BuildPcE820(opts_.ram_size, kAcpiRamAreaSize);
+  AcpiConfig acpi;
+  acpi.cpus = opts_.cpus;
+  uint64_t area = AcpiRamArea(opts_.ram_size, kAcpiRamAreaSize);
+  uint64_t rsdp = InstallAcpiInRam(*memory_, BuildAcpiTables(acpi), area, kAcpiRamAreaSize);
+  CopyRsdpToBiosArea(*memory_, rsdp, kPcBiosAreaStart);
+  std::vector<uint8_t> head = ReadWholeFile(opts_.kernel, "kernel");
+  if (LooksLikeLinuxKernel(head)) {
+    LinuxBootOptions lo;
+    lo.cmdline = opts_.append;
+    lo.acpi_rsdp_addr = rsdp;
+    LoadLinux(*memory_, e820, opts_.kernel, opts_.initrd, lo, &cpu);
+  } else if (FindMultibootHeader(head, opts_.kernel)) {
+    LoadMultiboot(*memory_, e820, opts_.kernel, opts_.append, opts_.initrd, &cpu);
+  } else {
+    throw ConfigError("kernel " + opts_.kernel + ": neither a Linux bzImage nor a multiboot image");
+  }
+  return cpu;
+}
+
+x86::CpuState PcBoard::Reset() {
+  if (pic_) pic_->Reset();
+  if (pit_) pit_->Reset();
+  rtc_->Reset();
+  for (auto& s : serial_) s->Reset();
+  kbc_->Reset();
+  port92_->Reset();
+  acpi_pm_->Reset();
+  fw_cfg_->Reset();
+  for (auto& d : extra_) d->Reset();
+  std::memset(ram_->host(), 0, ram_->size());
+  return Boot();
+}
+
+}  // namespace emu::hw
