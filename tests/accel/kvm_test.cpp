@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "accel/kvm/kvm_accel.h"
@@ -141,34 +142,46 @@ TEST(KvmAccel, MemorySlotsFollowLayout) {
   Vm vm;
   std::string err;
   ASSERT_TRUE(vm.Start(1, &err)) << err;
-  auto find = [&](uint64_t gpa) -> const KvmAccelerator::Slot* {
-    static std::vector<KvmAccelerator::Slot> s;
-    s = vm.kvm->slots();
-    for (auto& x : s)
-      if (x.gpa == gpa) return &x;
-    return nullptr;
+  auto find = [&](uint64_t gpa) -> std::optional<KvmAccelerator::Slot> {
+    for (const auto& x : vm.kvm->slots())
+      if (x.gpa == gpa) return x;
+    return std::nullopt;
   };
-  ASSERT_NE(find(0), nullptr);
+  ASSERT_TRUE(find(0));
   EXPECT_EQ(find(0)->size, vm.h.ram_size());
   EXPECT_FALSE(find(0)->readonly);
-  ASSERT_NE(find(Harness::kRomBase), nullptr);
+  ASSERT_TRUE(find(Harness::kRomBase));
   EXPECT_TRUE(find(Harness::kRomBase)->readonly);
-  EXPECT_EQ(find(Harness::kMmioBase), nullptr);  // MMIO is never a slot
+  EXPECT_FALSE(find(Harness::kMmioBase));  // MMIO is never a slot
 
   auto extra = hw::MemoryRegion::Ram("extra", 1 << 20);
   vm.h.root().AddSubregion(0x80000000, extra.get());
   vm.h.memory().view();  // the machine does this after layout-changing writes
-  ASSERT_NE(find(0x80000000), nullptr);
+  ASSERT_TRUE(find(0x80000000));
   EXPECT_EQ(find(0x80000000)->host, extra->host());
   extra->SetEnabled(false);
   vm.h.memory().view();
-  EXPECT_EQ(find(0x80000000), nullptr);
+  EXPECT_FALSE(find(0x80000000));
   extra->SetEnabled(true);
   vm.h.memory().view();
-  EXPECT_NE(find(0x80000000), nullptr);
+  EXPECT_TRUE(find(0x80000000));
+  extra->SetReadOnly(true);  // e.g. PAM "read-only shadow": same range, new flags
+  vm.h.memory().view();
+  ASSERT_TRUE(find(0x80000000));
+  EXPECT_TRUE(find(0x80000000)->readonly);
   vm.h.root().RemoveSubregion(extra.get());
   vm.h.memory().view();
-  EXPECT_EQ(find(0x80000000), nullptr);
+  EXPECT_FALSE(find(0x80000000));
+
+  // An alias (PAM-style window) maps the target's host memory at its own address.
+  auto window = hw::MemoryRegion::Alias("window", extra.get(), 0x10000, 0x20000);
+  vm.h.root().AddSubregion(0x90000000, window.get());
+  vm.h.memory().view();
+  ASSERT_TRUE(find(0x90000000));
+  EXPECT_EQ(find(0x90000000)->host, extra->host() + 0x10000);
+  EXPECT_EQ(find(0x90000000)->size, 0x20000u);
+  vm.h.root().RemoveSubregion(window.get());
+  vm.h.memory().view();
 }
 
 TEST(KvmAccel, Ring3SnippetRegisters) {
@@ -449,6 +462,31 @@ TEST(KvmAccel, TripleFaultIsShutdown) {
   auto res = vm.h.RunUntilExit(vm.all(), 20s);
   ASSERT_FALSE(vm.h.timed_out());
   EXPECT_EQ(res[0].reason, ExitReason::kShutdown) << res[0].detail;
+}
+
+// The power-on state (real mode, CS base 0xffff0000, IP 0xfff0) reaches the reset
+// vector in a ROM at the top of 4 GiB, as SeaBIOS will; real-mode port I/O works.
+TEST(KvmAccel, PowerOnStateRunsResetVector) {
+  REQUIRE_KVM();
+  Vm vm;
+  auto bios = hw::MemoryRegion::Rom("bios", 0x10000);
+  const uint8_t reset[] = {0xb0, 0x5a, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x5a,%al; out %al,$0xf4
+  std::memcpy(bios->host() + 0xfff0, reset, sizeof reset);
+  vm.h.root().AddSubregion(0xffff0000, bios.get());
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  x86::CpuState s;
+  s.ResetToPowerOn();
+  vm.vcpus[0]->SetState(s);
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0x5au);
+  x86::CpuState out;
+  vm.vcpus[0]->GetState(out);
+  EXPECT_EQ(out.seg[x86::CS].selector, 0xf000);
+  EXPECT_EQ(out.rip, 0xfff4u);
+  EXPECT_EQ(out.cr0 & x86::kCr0PE, 0u);
 }
 
 // The multiboot test kernel, loaded flat at its link address with the entry state a
