@@ -60,6 +60,26 @@ X86_HELPER(HelperSti);          // sets IF and the interrupt shadow
 X86_HELPER(HelperCli);
 X86_HELPER(HelperFxsave);       // a = linear address, b = 1 for FXRSTOR
 X86_HELPER(HelperLdStMxcsr);    // a = linear, b = 1 load / 0 store
-X86_HELPER(HelperUnimplemented);  // a = mnemonic: prints once and raises #UD
+X86_HELPER(HelperUnimplemented);
+// SSE integer/logic ops: a = SseOp, b = destination xmm, c = source xmm (16 =
+// env.xmm_tmp) | imm8 << 8. PMOVMSKB/MOVMSKPS/PEXTRW return their result.
+enum SseOp : unsigned {
+  kSseAnd, kSseAndn, kSseOr, kSseXor,
+  kSseAddB, kSseAddW, kSseAddD, kSseAddQ, kSseSubB, kSseSubW, kSseSubD, kSseSubQ,
+  kSseAddUsB, kSseAddUsW, kSseSubUsB, kSseSubUsW, kSseAddSB, kSseAddSW, kSseSubSB, kSseSubSW,
+  kSseCmpEqB, kSseCmpEqW, kSseCmpEqD, kSseCmpGtB, kSseCmpGtW, kSseCmpGtD,
+  kSseMinUB, kSseMaxUB, kSseMinSW, kSseMaxSW, kSseAvgB, kSseAvgW,
+  kSseMulLW, kSseMulHW, kSseMulHUW, kSseMulUDQ, kSseMAddWD, kSseSadBW,
+  kSseUnpckLBW, kSseUnpckLWD, kSseUnpckLDQ, kSseUnpckLQDQ,
+  kSseUnpckHBW, kSseUnpckHWD, kSseUnpckHDQ, kSseUnpckHQDQ,
+  kSsePackSSWB, kSsePackUSWB, kSsePackSSDW,
+  kSseShufD, kSseShufLW, kSseShufHW, kSseShufPS,
+  kSseSllW, kSseSllD, kSseSllQ, kSseSrlW, kSseSrlD, kSseSrlQ, kSseSraW, kSseSraD,
+  kSseSllDQ, kSseSrlDQ,
+  kSsePMovMskB, kSseMovMskPS, kSseMovMskPD, kSsePExtrW, kSsePInsrW,
+  kSseUnpckLPS, kSseUnpckHPS,
+};
+X86_HELPER(HelperSse);
+X86_HELPER(HelperCheckAlign16);  // a = linear address: #GP(0) unless 16-byte aligned  // a = mnemonic: prints once and raises #UD
 
 }  // namespace emu::x86

@@ -46,6 +46,7 @@ struct X86Env {
   uint64_t a20_mask = ~0ull;   // bit 20 cleared while the A20 gate is off
   uint8_t cpl = 0;             // current privilege level (CS.RPL / SS.DPL)
   uint64_t scratch_flags = 0;  // helpers leave flags here; IR commits them after stores
+  alignas(16) uint8_t xmm_tmp[16] = {};  // SSE memory source operand / result staging
 };
 
 #define X86_OFF(field) static_cast<uint32_t>(offsetof(::emu::x86::X86Env, field))

@@ -23,6 +23,7 @@ uint32_t ComputeTbFlags(const X86Env& e) {
   if (lma) f |= kTbLma;
   if (s.cr0 & (kCr0TS | kCr0EM)) f |= kTbFpuTrap;
   if (s.rflags & kFlagTF) f |= kTbTf | kTbOneInsn;
+  if (s.cr4 & kCr4OSFXSR) f |= kTbOsfxsr;
   return f;
 }
 

@@ -28,6 +28,7 @@ enum TbFlags : uint32_t {
   kTbLma = 1u << 10,
   kTbFpuTrap = 1u << 11,  // CR0.TS or CR0.EM: x87/SSE raise #NM/#UD (helpers check)
   kTbTf = 1u << 12,       // RFLAGS.TF: single-step trap after each instruction
+  kTbOsfxsr = 1u << 13,   // CR4.OSFXSR: SSE instructions allowed
 };
 
 // Computes the TB flags for the current state.

@@ -30,13 +30,15 @@ std::string Trampoline(const std::string& body, bool native) {
       "mov 0(%rdi),%rax\nmov 8(%rdi),%rcx\nmov 16(%rdi),%rdx\nmov 24(%rdi),%rbx\n"
       "mov 48(%rdi),%rsi\nmov 64(%rdi),%r8\nmov 72(%rdi),%r9\nmov 80(%rdi),%r10\n"
       "mov 88(%rdi),%r11\nmov 96(%rdi),%r12\nmov 104(%rdi),%r13\nmov 112(%rdi),%r14\n"
-      "mov 120(%rdi),%r15\npushq 128(%rdi)\npopfq\n";
+      "mov 120(%rdi),%r15\nmovdqu 160(%rdi),%xmm0\nmovdqu 176(%rdi),%xmm1\n"
+      "movdqu 192(%rdi),%xmm2\nmovdqu 208(%rdi),%xmm3\npushq 128(%rdi)\npopfq\n";
   s += body + "\n";
   s += "pushfq\n"
        "mov %rax,0(%rdi)\nmov %rcx,8(%rdi)\nmov %rdx,16(%rdi)\nmov %rbx,24(%rdi)\n"
        "mov %rsi,48(%rdi)\nmov %r8,64(%rdi)\nmov %r9,72(%rdi)\nmov %r10,80(%rdi)\n"
        "mov %r11,88(%rdi)\nmov %r12,96(%rdi)\nmov %r13,104(%rdi)\nmov %r14,112(%rdi)\n"
-       "mov %r15,120(%rdi)\npopq 128(%rdi)\n"
+       "mov %r15,120(%rdi)\nmovdqu %xmm0,160(%rdi)\nmovdqu %xmm1,176(%rdi)\n"
+       "movdqu %xmm2,192(%rdi)\nmovdqu %xmm3,208(%rdi)\npopq 128(%rdi)\n"
        "pop %r15\npop %r14\npop %r13\npop %r12\npop %rbp\npop %rbx\n";
   s += native ? "ret\n" : "hlt\n";
   return s;
@@ -75,10 +77,11 @@ class NativeDiff : public ::testing::Test {
     m_.Write(TestMachine::kCode, emu.data(), emu.size());
     std::mt19937_64 rng(std::hash<std::string>()(c.asm_src));
     for (int it = 0; it < iterations; it++) {
-      uint64_t init[17];
+      uint64_t init[28];
       for (uint64_t& v : init) v = Interesting(rng);
       init[16] = (rng() & kAll) | 2;
-      uint64_t host[17], guest[17];
+      alignas(16) uint64_t host[28];
+      uint64_t guest[28];
       std::memcpy(host, init, sizeof host);
       fn(host);
       m_.Write(kStateAddr, init, sizeof init);
@@ -97,6 +100,9 @@ class NativeDiff : public ::testing::Test {
                                      << std::hex << init[0] << " rcx=" << init[1] << " rdx=" << init[2]
                                      << " rbx=" << init[3] << " flags=" << init[16];
       }
+      for (int i = 20; i < 28; i++)
+        EXPECT_EQ(guest[i], host[i]) << c.asm_src << ": xmm" << (i - 20) / 2 << (i % 2 ? " high" : " low")
+                                     << " differs";
       EXPECT_EQ(guest[16] & c.flags, host[16] & c.flags)
           << c.asm_src << ": flags differ; inputs rax=" << std::hex << init[0] << " rcx=" << init[1]
           << " rdx=" << init[2] << " rbx=" << init[3] << " flags=" << init[16];
@@ -219,6 +225,37 @@ TEST_F(NativeDiff, MemoryForms) {
       {"mov %rbx,136(%rdi)\ncmpxchg %rcx,136(%rdi)\nmov 136(%rdi),%rsi", kAll},
       {"push %rax\npush %rbx\npop %rcx\npop %rdx", kAll},
       {"mov %rax,136(%rdi)\nincb 137(%rdi)\nmovzwl 136(%rdi),%ecx", kAll},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
+TEST_F(NativeDiff, Sse2Integer) {
+  const Case cases[] = {
+      {"pxor %xmm1,%xmm0\npor %xmm2,%xmm3\npand %xmm0,%xmm2\npandn %xmm3,%xmm1", 0},
+      {"paddb %xmm1,%xmm0\npaddw %xmm1,%xmm2\npaddd %xmm0,%xmm3\npaddq %xmm3,%xmm1", 0},
+      {"psubb %xmm1,%xmm0\npsubw %xmm1,%xmm2\npsubd %xmm0,%xmm3\npsubq %xmm3,%xmm1", 0},
+      {"paddusb %xmm1,%xmm0\npsubusw %xmm1,%xmm2\npaddsw %xmm0,%xmm3\npsubsb %xmm3,%xmm1", 0},
+      {"pcmpeqb %xmm1,%xmm0\npcmpeqw %xmm0,%xmm2\npcmpeqd %xmm0,%xmm3\npcmpgtb %xmm2,%xmm1", 0},
+      {"pcmpgtw %xmm1,%xmm0\npcmpgtd %xmm0,%xmm2\npminub %xmm0,%xmm3\npmaxub %xmm2,%xmm1", 0},
+      {"pminsw %xmm1,%xmm0\npmaxsw %xmm0,%xmm2\npavgb %xmm0,%xmm3\npavgw %xmm2,%xmm1", 0},
+      {"pmullw %xmm1,%xmm0\npmulhw %xmm0,%xmm2\npmulhuw %xmm0,%xmm3\npmuludq %xmm2,%xmm1", 0},
+      {"pmaddwd %xmm1,%xmm0\npsadbw %xmm0,%xmm2", 0},
+      {"punpcklbw %xmm1,%xmm0\npunpcklwd %xmm0,%xmm2\npunpckldq %xmm0,%xmm3\npunpcklqdq %xmm2,%xmm1", 0},
+      {"punpckhbw %xmm1,%xmm0\npunpckhwd %xmm0,%xmm2\npunpckhdq %xmm0,%xmm3\npunpckhqdq %xmm2,%xmm1", 0},
+      {"packsswb %xmm1,%xmm0\npackuswb %xmm0,%xmm2\npackssdw %xmm0,%xmm3", 0},
+      {"pshufd $0x1b,%xmm1,%xmm0\npshuflw $0xc6,%xmm0,%xmm2\npshufhw $0x39,%xmm0,%xmm3\nshufps $0x8d,%xmm2,%xmm1", 0},
+      {"psllw $3,%xmm0\npslld $17,%xmm1\npsllq $40,%xmm2\npsrlw $1,%xmm3", 0},
+      {"psrld $9,%xmm0\npsrlq $63,%xmm1\npsraw $15,%xmm2\npsrad $5,%xmm3", 0},
+      {"pslldq $3,%xmm0\npsrldq $9,%xmm1\npsrldq $16,%xmm2", 0},
+      {"psllw %xmm1,%xmm0\npsrad %xmm2,%xmm3", 0},
+      {"pmovmskb %xmm0,%eax\nmovmskps %xmm1,%ebx\nmovmskpd %xmm2,%ecx\npextrw $5,%xmm3,%edx", 0},
+      {"pinsrw $3,%eax,%xmm0\nmovd %ebx,%xmm1\nmovq %rcx,%xmm2\nmovd %xmm3,%esi\nmovq %xmm0,%r8", 0},
+      {"movq %xmm1,%xmm0\nmovdqa %xmm2,%xmm3\nmovaps %xmm0,%xmm1\nmovss %xmm3,%xmm2", 0},
+      {"movsd %xmm3,%xmm0\nunpcklps %xmm1,%xmm2\nunpckhpd %xmm0,%xmm3\nxorps %xmm0,%xmm0", 0},
+      {"movdqu %xmm1,144(%rdi)\npcmpeqb 144(%rdi),%xmm0\nmovq 144(%rdi),%xmm2\nmovhps 148(%rdi),%xmm3", 0},
+      {"movdqa %xmm2,144(%rdi)\npaddb 144(%rdi),%xmm1\nmovdqa 144(%rdi),%xmm0", 0},
+      {"movss 136(%rdi),%xmm0\nmovsd %xmm1,136(%rdi)\nmovlps 136(%rdi),%xmm2\nmovd 136(%rdi),%xmm3", 0},
+      {"stmxcsr 136(%rdi)\nldmxcsr 136(%rdi)\nmov 136(%rdi),%eax", 0},
   };
   for (const Case& c : cases) Check(c);
 }

@@ -277,6 +277,38 @@ TEST(TcgSystem, CpuidAndTsc) {
   EXPECT_GE(static_cast<int64_t>(s.regs[R13]), 0);
 }
 
+TEST(TcgSystem, SseAlignmentAndX87Control) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  accel::RunResult r = RunCode(m,
+                               "fninit\n"
+                               "fnstcw 0x600\n"
+                               "movw $0x27f, 0x602\n"
+                               "fldcw 0x602\n"
+                               "fnstcw 0x604\n"
+                               "fnstsw %ax\n"
+                               "mov $0x20001, %rbx\n"
+                               "movdqu (%rbx), %xmm1\n"    // fine
+                               "paddb (%rbx), %xmm1\n"     // #GP: misaligned m128
+                               "hlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.Read32(0x600) & 0xffff, 0x37fu);
+  EXPECT_EQ(m.Read32(0x604) & 0xffff, 0x27fu);
+  EXPECT_EQ(m.vector(), kGP);
+  EXPECT_EQ(m.State().regs[RAX] & 0xffff, 0u);
+}
+
+TEST(TcgSystem, SseWithoutOsfxsrIsUndefined) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  CpuState s = m.State();
+  s.cr4 &= ~kCr4OSFXSR;
+  m.SetState(s);
+  accel::RunResult r = RunCode(m, "pxor %xmm0, %xmm0\nhlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.vector(), kUD);
+}
+
 TEST(TcgSystem, SingleStepOption) {
   accel::tcg::TcgOptions o;
   o.singlestep = true;
