@@ -4,6 +4,7 @@
 
 #include "hw/i386/acpi/acpi_tables.h"
 #include "hw/i386/boot_cpu.h"
+#include "hw/i386/fw_cfg_setup.h"
 #include "hw/i386/linux_loader.h"
 #include "hw/i386/multiboot.h"
 
@@ -91,14 +92,10 @@ void PcBoard::BuildDevices() {
 }
 
 void PcBoard::SetupFirmwareConfig() {
-  fw_cfg_->SetU64(kFwCfgRamSize, opts_.ram_size);
-  fw_cfg_->SetU16(kFwCfgNbCpus, uint16_t(opts_.cpus));
-  fw_cfg_->SetU16(kFwCfgMaxCpus, uint16_t(opts_.cpus));
-  fw_cfg_->SetU16(kFwCfgNoGraphic, 0);
-  fw_cfg_->AddFile("etc/e820", BuildPcE820(opts_.ram_size).Serialize());
-  AcpiConfig acpi;
-  acpi.cpus = opts_.cpus;
-  AddAcpiToFwCfg(*fw_cfg_, BuildAcpiTables(acpi));
+  PcFwCfgConfig c;
+  c.ram_size = opts_.ram_size;
+  c.cpus = opts_.cpus;
+  SetupPcFwCfg(*fw_cfg_, c);
 }
 
 bool PcBoard::a20() const { return kbc_->a20() || port92_->a20(); }

@@ -1,0 +1,114 @@
+#include "tests/integration/run_emu.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace emu::test {
+
+namespace {
+double Now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
+std::string EmuPath() {
+  if (const char* b = getenv("EMU_BUILD_ROOT")) return std::string(b) + "/system/emu";
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "emu";
+  self[n] = 0;
+  std::string p(self);
+  p = p.substr(0, p.rfind('/'));  // tests/integration
+  p = p.substr(0, p.rfind('/'));  // tests
+  p = p.substr(0, p.rfind('/'));  // build root
+  return p + "/system/emu";
+}
+
+std::string GuestDir() {
+  if (const char* g = getenv("EMU_GUESTS")) return g;
+  std::string emu = EmuPath();
+  return emu.substr(0, emu.rfind("/system/")) + "/guests";
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string KvmUnavailableReason() {
+  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::string("/dev/kvm: ") + strerror(errno);
+  close(fd);
+  return "";
+}
+
+EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std::string& input) {
+  EmuRun r;
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
+  std::string path = EmuPath();
+  double start = Now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(path.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (!input.empty()) {
+    ssize_t ignored = write(in[1], input.data(), input.size());
+    (void)ignored;
+  }
+  close(in[1]);
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    double left = timeout_s - (Now() - start);
+    if (left <= 0) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
+    int n = poll(fds, 2, int(left * 1000) + 1);
+    if (n < 0 && errno == EINTR) continue;
+    char buf[65536];
+    for (int i = 0; i < 2; i++) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t k = read(fds[i].fd, buf, sizeof buf);
+      if (k <= 0) {
+        (i == 0 ? out_open : err_open) = false;
+        continue;
+      }
+      (i == 0 ? r.out : r.err).append(buf, size_t(k));
+    }
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  close(out[0]);
+  close(err[0]);
+  r.seconds = Now() - start;
+  if (WIFEXITED(st)) r.status = WEXITSTATUS(st);
+  else if (WIFSIGNALED(st)) r.status = 128 + WTERMSIG(st);
+  return r;
+}
+
+}  // namespace emu::test

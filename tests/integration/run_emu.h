@@ -1,0 +1,30 @@
+// Runs the built `emu` binary as a child process with a time limit and captures
+// what it prints: the integration tests' view of emu is the user's view.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace emu::test {
+
+struct EmuRun {
+  int status = -1;       // exit status, or 128+signal
+  bool timed_out = false;
+  std::string out;       // stdout
+  std::string err;       // stderr
+  double seconds = 0;
+};
+
+// Path of build/system/emu (from EMU_BUILD_ROOT, else relative to the test binary).
+std::string EmuPath();
+// Folder of the guest cache (EMU_GUESTS, else $EMU_BUILD_ROOT/guests).
+std::string GuestDir();
+// Runs emu with `args`; `input` is written to its stdin (then stdin is closed unless
+// keep_stdin_open). Kills it after `timeout_s`.
+EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s,
+              const std::string& input = "");
+bool FileExists(const std::string& path);
+// Why KVM can't be used here ("" if it can).
+std::string KvmUnavailableReason();
+
+}  // namespace emu::test
