@@ -109,7 +109,9 @@ void Monitor::Receive(const uint8_t* data, size_t len) {
       std::string line;
       line.swap(line_);
       Execute(line);
-      Prompt();
+      // After quit emu is going away: a fresh prompt would only be noise.
+      std::vector<std::string> w = Words(line);
+      if (w.empty() || (w[0] != "quit" && w[0] != "q")) Prompt();
     } else if (c == 0x7f || c == 0x08) {
       if (!line_.empty()) {
         line_.pop_back();

@@ -129,7 +129,7 @@ TEST_F(MonitorFixture, Commands) {
   run("cont");
   run("c");
   run("q");
-  run("quit");
+  EXPECT_EQ(run("quit").find("(emu) "), std::string::npos);  // no prompt after quit
   EXPECT_EQ(resets, 1);
   EXPECT_EQ(stops, 1);
   EXPECT_EQ(conts, 2);
