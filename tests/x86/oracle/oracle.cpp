@@ -27,6 +27,7 @@ constexpr uint64_t kSave = kBase + 0x10000;         // register slots, see below
 constexpr uint64_t kInRegs = kSave, kInFlags = kSave + 0x80;
 constexpr uint64_t kOutRegs = kSave + 0x100, kOutFlags = kSave + 0x180;
 constexpr uint64_t kSavedRsp = kSave + 0x200, kFarPtr = kSave + 0x208, kSavedEsp = kSave + 0x210;
+constexpr uint64_t kInXmm = kSave + 0x400, kOutXmm = kSave + 0x500;
 constexpr uint64_t kStack1Top = kBase + 0x18000;    // far call frame
 constexpr uint64_t kStack2Top = kBase + 0x1f000;    // PUSHF/POPF scratch
 constexpr uint64_t kCode32 = kBase + 0x20000;       // compatibility-mode entry (+ snippet)
@@ -36,6 +37,7 @@ constexpr uint64_t kUserStackTop = kBase + 0x5f000; // default stack for 32/64-b
 constexpr uint64_t kAltStack = kBase + 0x60000, kAltStackSize = 0x10000;
 // 16-bit slots inside the data segment (DS-relative).
 constexpr uint16_t kIn16 = 0xf000, kInFlags16 = 0xf080, kOut16 = 0xf100, kOutFlags16 = 0xf180;
+constexpr uint16_t kInXmm16 = 0xf200, kOutXmm16 = 0xf300;
 constexpr uint16_t kScratchSp16 = 0xff00, kDefaultSp16 = 0xdff0;
 constexpr uint16_t kCodeSel16 = (0 << 3) | 4 | 3, kDataSel16 = (1 << 3) | 4 | 3;  // LDT, RPL 3
 constexpr uint64_t kMaxCode = 0xe000;
@@ -61,6 +63,13 @@ void MovRegAbs64(Code& c, unsigned r, uint64_t addr, bool store) {
   c.B({0x48 | (r >= 8 ? 4 : 0), store ? 0x89 : 0x8b, int(((r & 7) << 3) | 4), 0x25}).D32(addr);
 }
 
+// movdqu xmm, [abs32] / movdqu [abs32], xmm.
+void MovXmmAbs64(Code& c, unsigned r, uint64_t addr, bool store) {
+  c.B({0xf3});
+  if (r >= 8) c.B({0x44});
+  c.B({0x0f, store ? 0x7f : 0x6f, int(((r & 7) << 3) | 4), 0x25}).D32(addr);
+}
+
 void PushCalleeSaved(Code& c) { c.B({0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57}); }
 void PopCalleeSavedAndReturn(Code& c) {
   c.B({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
@@ -74,6 +83,7 @@ std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snip
   c.B({0x48, 0xc7, 0xc4}).D32(kStack2Top);  // mov rsp, imm32
   c.B({0xff, 0x34, 0x25}).D32(kInFlags);    // push qword [abs]
   c.B({0x9d});                              // popfq
+  for (unsigned r = 0; r < 16; r++) MovXmmAbs64(c, r, kInXmm + 16 * r, false);
   for (unsigned r = 0; r < 16; r++) {
     if (r != 4) MovRegAbs64(c, r, kInRegs + 8 * r, false);
   }
@@ -81,6 +91,7 @@ std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snip
   *snippet_start = kCode64 + c.v.size();
   c.Bytes(snippet);
   for (unsigned r = 0; r < 16; r++) MovRegAbs64(c, r, kOutRegs + 8 * r, true);
+  for (unsigned r = 0; r < 16; r++) MovXmmAbs64(c, r, kOutXmm + 16 * r, true);
   c.B({0x48, 0xc7, 0xc4}).D32(kStack2Top);
   c.B({0x9c, 0x8f, 0x04, 0x25}).D32(kOutFlags);  // pushfq; pop qword [abs]
   MovRegAbs64(c, 4, kSavedRsp, false);
@@ -111,6 +122,7 @@ std::vector<uint8_t> Build32(const std::vector<uint8_t>& snippet, uint64_t* snip
   c.B({0xbc}).D32(kStack2Top);       // mov esp, imm32
   c.B({0xff, 0x35}).D32(kInFlags);   // push dword [abs]
   c.B({0x9d});
+  for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x6f, int((r << 3) | 5)}).D32(kInXmm + 16 * r);
   for (unsigned r = 0; r < 8; r++) {
     if (r != 4) c.B({0x8b, int((r << 3) | 5)}).D32(kInRegs + 8 * r);
   }
@@ -118,6 +130,7 @@ std::vector<uint8_t> Build32(const std::vector<uint8_t>& snippet, uint64_t* snip
   *snippet_start = kCode32 + c.v.size();
   c.Bytes(snippet);
   for (unsigned r = 0; r < 8; r++) c.B({0x89, int((r << 3) | 5)}).D32(kOutRegs + 8 * r);
+  for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x7f, int((r << 3) | 5)}).D32(kOutXmm + 16 * r);
   c.B({0xbc}).D32(kStack2Top);
   c.B({0x9c, 0x8f, 0x05}).D32(kOutFlags);  // pushfd; pop dword [abs]
   c.B({0x8b, 0x25}).D32(kSavedEsp);
@@ -134,6 +147,7 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   c.B({0xbc}).D16(kScratchSp16);                 // mov sp, scratch
   c.B({0xff, 0x36}).D16(kInFlags16);             // push word [disp16]
   c.B({0x9d});
+  for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x6f, int((r << 3) | 6)}).D16(kInXmm16 + 16 * r);
   for (unsigned r = 0; r < 8; r++) {
     if (r != 4) c.B({0x66, 0x8b, int((r << 3) | 6)}).D16(kIn16 + 8 * r);
   }
@@ -141,6 +155,7 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   *snippet_start = c.v.size();  // an offset in the code segment, as EIP will be
   c.Bytes(snippet);
   for (unsigned r = 0; r < 8; r++) c.B({0x66, 0x89, int((r << 3) | 6)}).D16(kOut16 + 8 * r);
+  for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x7f, int((r << 3) | 6)}).D16(kOutXmm16 + 16 * r);
   c.B({0xbc}).D16(kScratchSp16);
   c.B({0x9c, 0x8f, 0x06}).D16(kOutFlags16);  // pushf; pop word [disp16]
   c.B({0xb8}).D16(flat_data_sel);
@@ -230,6 +245,7 @@ uint16_t FlatDataSelector() {
       std::memcpy(reinterpret_cast<void*>(kData16 + kIn16 + 8 * i), &in.gpr[i], 8);
     }
     std::memcpy(reinterpret_cast<void*>(kData16 + kInFlags16), &in.flags, 8);
+    std::memcpy(reinterpret_cast<void*>(kData16 + kInXmm16), in.xmm, 8 * 16);
   } else {
     if (in.gpr[4] == 0) in.gpr[4] = kUserStackTop;
     for (const Region& r : req.mem) {
@@ -243,6 +259,7 @@ uint16_t FlatDataSelector() {
     }
     std::memcpy(reinterpret_cast<void*>(kInRegs), in.gpr, sizeof(in.gpr));
     std::memcpy(reinterpret_cast<void*>(kInFlags), &in.flags, 8);
+    std::memcpy(reinterpret_cast<void*>(kInXmm), in.xmm, sizeof(in.xmm));
   }
   uint32_t off = 0;
   uint16_t sel = req.mode == Mode::k32 ? 0x23 : kCodeSel16;
@@ -275,10 +292,13 @@ uint16_t FlatDataSelector() {
     uint16_t f;
     std::memcpy(&f, reinterpret_cast<void*>(kData16 + kOutFlags16), 2);
     out.flags = f;
+    std::memcpy(out.xmm, reinterpret_cast<void*>(kData16 + kOutXmm16), 8 * 16);
   } else {
     std::memcpy(out.gpr, reinterpret_cast<void*>(kOutRegs), sizeof(out.gpr));
     std::memcpy(&out.flags, reinterpret_cast<void*>(kOutFlags), 8);
+    std::memcpy(out.xmm, reinterpret_cast<void*>(kOutXmm), sizeof(out.xmm));
     if (req.mode == Mode::k32) {
+      std::memset(out.xmm[8], 0, 8 * 16);
       for (unsigned i = 0; i < 8; i++) out.gpr[i] &= 0xffffffff;
       for (unsigned i = 8; i < 16; i++) out.gpr[i] = 0;
       out.flags &= 0xffffffff;

@@ -141,6 +141,32 @@ TEST(Oracle, Exceptions) {
   EXPECT_EQ(ud16.fault_offset, 1);
 }
 
+TEST(Oracle, XmmRegisters) {
+  for (Mode m : {Mode::k64, Mode::k32, Mode::k16}) {
+    std::string why;
+    if (!Supported(m, &why)) continue;
+    Request r = Make(m, {0x66, 0x0f, 0xfe, 0xc1});  // paddd xmm0, xmm1
+    for (int i = 0; i < 16; i++) {
+      r.in.xmm[0][i] = static_cast<uint8_t>(i);
+      r.in.xmm[1][i] = 1;
+      r.in.xmm[7][i] = 0x77;
+    }
+    Result res = RunNative(r);
+    ASSERT_TRUE(res.ok) << res.error;
+    EXPECT_EQ(res.out.xmm[0][0], 1);   // 0x03020100 + 0x01010101
+    EXPECT_EQ(res.out.xmm[0][1], 2);
+    EXPECT_EQ(res.out.xmm[0][15], 16);
+    EXPECT_EQ(res.out.xmm[7][3], 0x77);  // untouched registers survive the round trip
+  }
+  Request r8 = Make(Mode::k64, {0x66, 0x45, 0x0f, 0xef, 0xc0});  // pxor xmm8, xmm8
+  r8.in.xmm[8][5] = 0x55;
+  r8.in.xmm[15][0] = 0xf0;
+  Result res = RunNative(r8);
+  ASSERT_TRUE(res.ok) << res.error;
+  EXPECT_EQ(res.out.xmm[8][5], 0);
+  EXPECT_EQ(res.out.xmm[15][0], 0xf0);
+}
+
 TEST(Oracle, TimeoutAndBadRequests) {
   REQUIRE_MODE(Mode::k64);
   Request loop = Make(Mode::k64, {0xeb, 0xfe});
