@@ -40,7 +40,8 @@ std::string Errno(int e) { return std::strerror(e); }
 // A file the machine will read later: fail now, naming the file, if it can't be read.
 void CheckReadable(const std::string& opt, const std::string& path) {
   if (path.empty()) throw CliError(opt + ": empty file name");
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO given by mistake must not hang the parser.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw CliError(opt + ": cannot open '" + path + "': " + Errno(errno));
   struct stat st;
   int rc = fstat(fd, &st);
@@ -48,6 +49,8 @@ void CheckReadable(const std::string& opt, const std::string& path) {
   close(fd);
   if (rc != 0) throw CliError(opt + ": cannot read '" + path + "': " + Errno(e));
   if (S_ISDIR(st.st_mode)) throw CliError(opt + ": cannot read '" + path + "': " + Errno(EISDIR));
+  // The loaders need the size up front, which pipes and devices do not have.
+  if (!S_ISREG(st.st_mode)) throw CliError(opt + ": '" + path + "' is not a regular file");
 }
 
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }

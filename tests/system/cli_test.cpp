@@ -318,6 +318,7 @@ TEST(Cli, ErrorsInProcess) {
       {{"-append", "x"}, "-append requires -kernel"},
       {{"-initrd", "/etc/passwd"}, "-initrd requires -kernel"},
       {{"-bios", "/nonexistent/bios.bin"}, "-bios: cannot open '/nonexistent/bios.bin'"},
+      {{"-kernel", "/dev/null"}, "-kernel: '/dev/null' is not a regular file"},
       {{"-vga", "std"}, "-vga: not supported yet"},
       {{"-S"}, "-S: not supported yet"},
       {{"disk.img"}, "not supported yet"},
