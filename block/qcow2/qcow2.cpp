@@ -152,7 +152,6 @@ Status Qcow2Image::BeginWrite() {
   if (ro_) return Status::Error(EROFS, Where() + " is opened read-only");
   if (h_.incompatible & kIncCorrupt)
     return Status::Error(EIO, Where() + " is marked corrupt; repair it with 'emu-img check -r all'");
-  if (ext_l2_) return Status::Error(ENOTSUP, "unimplemented: writing to qcow2 images with extended L2 entries ('" + f_->path() + "')");
   if (write_started_) return Status::Ok();
   write_started_ = true;
   bool hdr = false;
@@ -458,24 +457,67 @@ Status Qcow2Image::ReleaseEntry(uint64_t e) {
   return Status::Ok();
 }
 
-Status Qcow2Image::SetL2Entry(uint64_t vc, uint64_t entry) {
+Status Qcow2Image::SetL2Entry(uint64_t vc, uint64_t entry, uint64_t bitmap) {
   std::vector<uint64_t>* t;
   uint64_t l2_off;
   Status s = GetL2ForWrite(vc, &t, &l2_off);
   if (!s.ok()) return s;
   uint64_t l2i = vc % l2_entries_;
-  uint64_t old = (*t)[l2i];
-  (*t)[l2i] = entry;
+  uint64_t old = (*t)[l2i * l2_words_];
+  (*t)[l2i * l2_words_] = entry;
+  if (ext_l2_) (*t)[l2i * 2 + 1] = bitmap;
   l2_cache_[l2_off].dirty = true;
   if ((old & kQcow2OffsetMask) != (entry & kQcow2OffsetMask) || (old & kQcow2Compressed))
     s = ReleaseEntry(old);
   return s;
 }
 
+// Extended L2: allocation and zero state per 1/32 of a cluster. Writes touch
+// whole subclusters (old content under the new bytes); a cluster that is
+// compressed or shared with a snapshot is copied whole.
+Status Qcow2Image::WriteClusterExt(uint64_t vc, uint64_t in, const uint8_t* buf, uint64_t len,
+                                   const Mapping& m) {
+  uint64_t sc = cluster_size_ / 32;
+  uint64_t a0 = in / sc * sc, a1 = (in + len + sc - 1) / sc * sc;
+  uint64_t covered = 0;
+  for (uint64_t i = a0 / sc; i < a1 / sc; i++) covered |= 1ull << i;
+  bool l1_copied = l1_[vc / l2_entries_] & kQcow2Copied;
+  Status s;
+  if (m.kind == Kind::kCompressed || (m.host && !((m.entry & kQcow2Copied) && l1_copied))) {
+    std::vector<uint8_t> full(cluster_size_);
+    s = ReadCluster(vc, m, 0, full.data(), cluster_size_);
+    if (!s.ok()) return s;
+    std::memcpy(full.data() + in, buf, len);
+    auto a = AllocClusters(1);
+    if (!a.ok()) return a.status;
+    s = f_->PWrite(a.value, full.data(), cluster_size_);
+    if (!s.ok()) return s;
+    return SetL2Entry(vc, a.value | kQcow2Copied, 0xffffffffull);
+  }
+  std::vector<uint8_t> part(a1 - a0);
+  if (a0 != in || a1 != in + len) {
+    s = ReadCluster(vc, m, a0, part.data(), part.size());
+    if (!s.ok()) return s;
+  }
+  std::memcpy(part.data() + (in - a0), buf, len);
+  uint64_t host = m.host;
+  if (!host) {
+    auto a = AllocClusters(1);
+    if (!a.ok()) return a.status;
+    host = a.value;
+  }
+  s = f_->PWrite(host + a0, part.data(), part.size());
+  if (!s.ok()) return s;
+  uint64_t bitmap = ((m.bitmap & 0xffffffffull) | covered) | (((m.bitmap >> 32) & ~covered) << 32);
+  if (host != m.host || bitmap != m.bitmap) return SetL2Entry(vc, host | kQcow2Copied, bitmap);
+  return Status::Ok();
+}
+
 Status Qcow2Image::WriteCluster(uint64_t vc, uint64_t in, const uint8_t* buf, uint64_t len) {
   Mapping m;
   Status s = Lookup(vc, &m);
   if (!s.ok()) return s;
+  if (ext_l2_) return WriteClusterExt(vc, in, buf, len, m);
   if (m.kind == Kind::kNormal && (m.entry & kQcow2Copied)) {
     uint64_t l1e = l1_[vc / l2_entries_];
     if (l1e & kQcow2Copied) return f_->PWrite(m.host + in, buf, len);
@@ -616,6 +658,13 @@ Status Qcow2Image::Discard(uint64_t off, uint64_t len) {
     Mapping m;
     s = Lookup(vc, &m);
     if (!s.ok()) return s;
+    if (ext_l2_) {
+      uint64_t bm = backing_ ? (0xffffffffull << 32) : 0;
+      if (m.entry == 0 && m.bitmap == bm) continue;
+      s = SetL2Entry(vc, 0, bm);
+      if (!s.ok()) return s;
+      continue;
+    }
     if (m.kind == Kind::kUnallocated && !backing_) continue;
     // With a backing file an unallocated cluster would show the backing data.
     uint64_t e = (backing_ && h_.version >= 3) ? kQcow2ZeroFlag : 0;
@@ -641,8 +690,11 @@ Status Qcow2Image::WriteZeroes(uint64_t off, uint64_t len) {
       s = Lookup(vc, &m);
       if (!s.ok()) return s;
       uint64_t e = h_.version >= 3 ? kQcow2ZeroFlag : 0;
-      if (!(m.kind == Kind::kZero && !m.host) && !(m.kind == Kind::kUnallocated && !backing_))
+      if (ext_l2_) {
+        if (m.entry != 0 || m.bitmap != (0xffffffffull << 32)) s = SetL2Entry(vc, 0, 0xffffffffull << 32);
+      } else if (!(m.kind == Kind::kZero && !m.host) && !(m.kind == Kind::kUnallocated && !backing_)) {
         s = SetL2Entry(vc, e);
+      }
     } else {
       std::vector<uint8_t> z(n, 0);
       s = WriteCluster(vc, in, z.data(), n);
@@ -720,27 +772,42 @@ Status Qcow2Image::BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* 
     Mapping m;
     Status s = Lookup(vc, &m);
     if (!s.ok()) return s;
-    bool unalloc = m.kind == Kind::kUnallocated;
-    if (ext_l2_ && m.kind == Kind::kNormal) unalloc = (m.bitmap & 0xffffffffffffffffull) == 0;
-    if (unalloc) {
-      if (backing_) {
-        std::vector<Extent> sub;
-        uint64_t bsize = backing_->Size();
-        uint64_t bn = off >= bsize ? 0 : std::min(n, bsize - off);
-        if (bn) {
-          s = backing_->BlockStatus(off, bn, &sub);
-          if (!s.ok()) return s;
-        }
-        for (Extent e : sub) {
-          e.depth += 1;
-          push(e);
-        }
-        if (bn < n) push({off + bn, n - bn, false, true, 1, std::nullopt, false});
-      } else {
-        push({off, n, false, true, 0, std::nullopt, false});
+    auto unallocated = [&](uint64_t o, uint64_t len) -> Status {
+      if (!backing_) {
+        push({o, len, false, true, 0, std::nullopt, false});
+        return Status::Ok();
       }
+      std::vector<Extent> sub;
+      uint64_t bsize = backing_->Size();
+      uint64_t bn = o >= bsize ? 0 : std::min(len, bsize - o);
+      if (bn) {
+        Status bs = backing_->BlockStatus(o, bn, &sub);
+        if (!bs.ok()) return bs;
+      }
+      for (Extent e : sub) {
+        e.depth += 1;
+        push(e);
+      }
+      if (bn < len) push({o + bn, len - bn, false, true, 1, std::nullopt, false});
+      return Status::Ok();
+    };
+    if (ext_l2_ && m.kind != Kind::kCompressed) {
+      uint64_t sc = cluster_size_ / 32;
+      for (uint64_t p = in; p < in + n;) {
+        uint64_t i = p / sc;
+        uint64_t q = std::min(in + n, (i + 1) * sc);
+        uint64_t o = (vc << cluster_bits_) + p;
+        if (m.bitmap >> i & 1) push({o, q - p, true, false, 0, m.host + p});
+        else if (m.bitmap >> (32 + i) & 1)
+          push({o, q - p, false, true, 0, m.host ? std::optional<uint64_t>(m.host + p) : std::nullopt});
+        else if (!(s = unallocated(o, q - p)).ok()) return s;
+        p = q;
+      }
+    } else if (m.kind == Kind::kUnallocated) {
+      s = unallocated(off, n);
+      if (!s.ok()) return s;
     } else if (m.kind == Kind::kZero) {
-      push({off, n, false, true, 0, std::nullopt});
+      push({off, n, false, true, 0, m.host ? std::optional<uint64_t>(m.host + in) : std::nullopt});
     } else if (m.kind == Kind::kCompressed) {
       push({off, n, true, false, 0, std::nullopt});
     } else {

@@ -169,7 +169,11 @@ class Qcow2Image : public BlockDriver, public ImageOps {
                      uint64_t len);
   Status ReadFromBacking(uint64_t off, uint8_t* buf, uint64_t len);
   Status WriteCluster(uint64_t vcluster, uint64_t in_off, const uint8_t* buf, uint64_t len);
-  Status SetL2Entry(uint64_t vcluster, uint64_t entry);  // and release the old target
+  // Sets an L2 entry (and, with extended L2, its subcluster bitmap); the old
+  // target's reference is dropped after the new mapping is on disk.
+  Status SetL2Entry(uint64_t vcluster, uint64_t entry, uint64_t bitmap = 0);
+  Status WriteClusterExt(uint64_t vcluster, uint64_t in_off, const uint8_t* buf, uint64_t len,
+                         const Mapping& m);
   Status ReleaseEntry(uint64_t entry);
   Status EnsureL1Size(uint64_t entries);
   Status WriteL1();

@@ -2,6 +2,7 @@
 // and filled by qemu read back identically through our block layer; images we
 // make pass `qemu-img check` and `qemu-img compare`; `info`/`map` agree.
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "tests/block/block_test_util.h"
@@ -333,6 +334,50 @@ TEST(Interop, PersistentBitmapsAreAccountedAndDroppedOnWrite) {
   r = test::Run("qemu-img check " + img);
   EXPECT_EQ(r.code, 0) << r.out;  // bitmaps dropped and their clusters freed
   EXPECT_EQ(test::Run("qemu-img info " + img).out.find("bitmaps:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace emu::block
+
+namespace emu::block {
+namespace {
+
+TEST(Interop, ExtendedL2WritesPassQemuCheck) {
+  REQUIRE_QEMU();
+  TempDir t;
+  std::mt19937_64 rng(7);
+  Model m(4 << 20);
+  ASSERT_EQ(test::Run("qemu-img create -q -f qcow2 " + (t / "base.qcow2") + " 4M").code, 0);
+  QemuWrite(t / "base.qcow2", "qcow2", {{0, 4 << 20, 0x10}}, &m);
+  std::string img = t / "ext.qcow2";
+  auto r = test::Run(test::EmuImg() + " create -q -f qcow2 -o extended_l2=on -b base.qcow2 -F qcow2 " + img);
+  ASSERT_EQ(r.code, 0) << r.out;
+  QemuWrite(img, "qcow2", {{100000, 5000, 0x20}, {(2 << 20) + 4096, 65536, -1}}, &m);
+  {
+    auto d = test::OpenOrDie(img, true);
+    ASSERT_TRUE(d);
+    for (int i = 0; i < 40; i++) {
+      uint64_t len = 1 + rng() % 20000, off = rng() % (m.data.size() - len);
+      uint8_t v = uint8_t(0x30 + i);
+      std::vector<uint8_t> b(len, v);
+      ASSERT_TRUE(d->Write(off, b.data(), len).ok());
+      m.Fill(off, len, v);
+    }
+    ASSERT_TRUE(d->WriteZeroes(3 << 20, 65536).ok());
+    m.Fill(3 << 20, 65536, 0);
+    ASSERT_TRUE(d->Discard(1 << 20, 65536).ok());
+    m.Fill(1 << 20, 65536, 0);
+    EXPECT_TRUE(test::MatchesModel(d.get(), m));
+  }
+  SaveModel(m, t / "expect.raw");
+  r = test::Run("qemu-img check " + img);
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = test::Run("qemu-img compare " + img + " " + (t / "expect.raw"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  auto q = test::Run("qemu-img map --output=json " + img);
+  auto e = test::Run(test::EmuImg() + " map --output=json " + img);
+  EXPECT_EQ(nlohmann::json::parse(q.out, nullptr, false), nlohmann::json::parse(e.out, nullptr, false))
+      << q.out << "\n---\n" << e.out;
 }
 
 }  // namespace
