@@ -1,5 +1,7 @@
 #include "system/monitor.h"
 
+#include <cctype>
+#include <cstdio>
 #include <sstream>
 #include <vector>
 
@@ -29,7 +31,21 @@ const char kHelp[] =
     "info registers  -- show the CPU registers\n"
     "quit|q  -- quit the emulator\n"
     "stop  -- stop emulation\n"
-    "system_reset  -- reset the system\n";
+    "system_powerdown  -- send the ACPI power button event\n"
+    "system_reset  -- reset the system\n"
+    "xp /fmt addr  -- dump guest physical memory (fmt: count, x/d/u, b/h/w/g)\n";
+
+// Parses a number the way users type addresses: 0x hex, else decimal.
+bool ParseNumber(const std::string& s, uint64_t* out) {
+  if (s.empty()) return false;
+  size_t pos = 0;
+  try {
+    *out = std::stoull(s, &pos, 0);
+  } catch (...) {
+    return false;
+  }
+  return pos == s.size() && s[0] != '-';
+}
 
 }  // namespace
 
@@ -138,6 +154,10 @@ void Monitor::Execute(const std::string& line) {
     Print(kHelp);
   } else if (cmd == "quit" || cmd == "q") {
     call(hooks_.quit, "quit");
+  } else if (cmd == "system_powerdown") {
+    call(hooks_.system_powerdown, "system_powerdown");
+  } else if (cmd == "xp") {
+    PhysicalDump(w);
   } else if (cmd == "system_reset") {
     call(hooks_.system_reset, "system_reset");
   } else if (cmd == "stop") {
@@ -163,6 +183,73 @@ void Monitor::Execute(const std::string& line) {
   } else {
     Print("unknown command: '" + cmd + "'\n");
   }
+}
+
+// xp [/[count][format][size]] addr -- e.g. "xp /4xw 0x1000".
+void Monitor::PhysicalDump(const std::vector<std::string>& w) {
+  if (!hooks_.read_physical) return Print("unimplemented: xp\n");
+  size_t count = 1, size = 4;
+  char format = 'x';
+  size_t arg = 1;
+  if (w.size() > 1 && w[1][0] == '/') {
+    const std::string& f = w[1];
+    size_t i = 1;
+    size_t digits = 0;
+    count = 0;
+    while (i < f.size() && isdigit(static_cast<unsigned char>(f[i]))) {
+      if (count < 100000) count = count * 10 + size_t(f[i] - '0');
+      i++;
+      digits++;
+    }
+    if (!digits) count = 1;
+    for (; i < f.size(); i++) {
+      switch (f[i]) {
+        case 'x': case 'd': case 'u': format = f[i]; break;
+        case 'b': size = 1; break;
+        case 'h': size = 2; break;
+        case 'w': size = 4; break;
+        case 'g': size = 8; break;
+        default: return Print(std::string("xp: invalid format character '") + f[i] + "'\n");
+      }
+    }
+    arg = 2;
+  }
+  uint64_t addr = 0;
+  if (w.size() != arg + 1 || !ParseNumber(w[arg], &addr))
+    return Print("usage: xp /fmt addr  (e.g. xp /4xw 0x1000)\n");
+  // Bounded so that a typo cannot flood the console.
+  constexpr size_t kMaxBytes = 64 * 1024;
+  if (count == 0 || count * size > kMaxBytes)
+    return Print("xp: count must be between 1 and " + std::to_string(kMaxBytes / size) + "\n");
+  std::vector<uint8_t> buf(count * size);
+  if (!hooks_.read_physical(addr, buf.data(), buf.size())) {
+    char msg[80];
+    std::snprintf(msg, sizeof msg, "xp: cannot read %zu bytes at 0x%llx\n", buf.size(),
+                  static_cast<unsigned long long>(addr));
+    return Print(msg);
+  }
+  const size_t per_line = size == 1 ? 8 : 16 / size;
+  std::string out;
+  char tmp[64];
+  for (size_t i = 0; i < count; i++) {
+    if (i % per_line == 0) {
+      if (i) out += "\n";
+      std::snprintf(tmp, sizeof tmp, "%016llx:", static_cast<unsigned long long>(addr + i * size));
+      out += tmp;
+    }
+    uint64_t v = 0;
+    for (size_t b = 0; b < size; b++) v |= uint64_t(buf[i * size + b]) << (8 * b);  // little endian
+    if (format == 'x') {
+      std::snprintf(tmp, sizeof tmp, " 0x%0*llx", int(size * 2), static_cast<unsigned long long>(v));
+    } else if (format == 'u') {
+      std::snprintf(tmp, sizeof tmp, " %llu", static_cast<unsigned long long>(v));
+    } else {
+      int64_t sv = size == 8 ? int64_t(v) : (int64_t(v << (64 - 8 * size)) >> (64 - 8 * size));
+      std::snprintf(tmp, sizeof tmp, " %lld", static_cast<long long>(sv));
+    }
+    out += tmp;
+  }
+  Print(out + "\n");
 }
 
 }  // namespace emu::system

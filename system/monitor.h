@@ -1,6 +1,6 @@
 // A minimal HMP monitor on a CharDev: prompt "(emu) ", line editing with
 // backspace, and the commands help, quit/q, info status, info version,
-// info registers, system_reset, stop, cont/c.
+// info registers, system_reset, system_powerdown, stop, cont/c, xp.
 //
 // Commands run on the main loop thread with the machine lock held (they arrive
 // as chardev input). What they do to the machine goes through MonitorHooks,
@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "hw/core/chardev.h"
 
@@ -22,6 +23,9 @@ struct MonitorHooks {
   std::function<void()> cont;                   // resume
   std::function<std::string()> status;          // "running", "paused" ... for "info status"
   std::function<std::string()> info_registers;  // register dump of every vCPU
+  std::function<void()> system_powerdown;       // ACPI power button
+  // Reads guest physical memory for "xp"; false if [addr, addr+len) is not all RAM/ROM.
+  std::function<bool(uint64_t addr, void* buf, size_t len)> read_physical;
 };
 
 class Monitor {
@@ -44,6 +48,7 @@ class Monitor {
   void Receive(const uint8_t* data, size_t len);
   void Print(const std::string& text);  // "\n" -> "\r\n"
   void Prompt();
+  void PhysicalDump(const std::vector<std::string>& words);
 
   hw::CharDev& chr_;
   MonitorHooks hooks_;

@@ -1,6 +1,8 @@
 // The mux escape keys and the HMP monitor, on in-memory chardevs.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "system/chardev.h"
 #include "system/main_loop.h"
 #include "system/monitor.h"
@@ -153,9 +155,39 @@ TEST_F(MonitorFixture, LineEditing) {
   EXPECT_EQ(prompts, 1u);
 }
 
+TEST_F(MonitorFixture, PhysicalMemoryDump) {
+  uint8_t ram[64];
+  for (int i = 0; i < 64; i++) ram[i] = uint8_t(i);
+  MonitorHooks h = Hooks();
+  h.read_physical = [&](uint64_t addr, void* buf, size_t len) {
+    if (addr > sizeof ram || len > sizeof ram - addr) return false;
+    std::memcpy(buf, ram + addr, len);
+    return true;
+  };
+  Monitor mon(chr, h);
+  auto run = [&](const std::string& line) {
+    chr.out.clear();
+    mon.Execute(line);
+    return chr.out;
+  };
+  EXPECT_EQ(run("xp 0x4"), "0000000000000004: 0x07060504\r\n");
+  EXPECT_EQ(run("xp /2xg 8"), "0000000000000008: 0x0f0e0d0c0b0a0908 0x1716151413121110\r\n");
+  EXPECT_EQ(run("xp /3ub 0x3d"), "000000000000003d: 61 62 63\r\n");
+  EXPECT_EQ(run("xp /5xw 0"),
+            "0000000000000000: 0x03020100 0x07060504 0x0b0a0908 0x0f0e0d0c\r\n"
+            "0000000000000010: 0x13121110\r\n");
+  EXPECT_NE(run("xp /4xw 0x3e").find("cannot read 16 bytes at 0x3e"), std::string::npos);
+  EXPECT_NE(run("xp /4q 0").find("invalid format character 'q'"), std::string::npos);
+  EXPECT_NE(run("xp /99999999xg 0").find("count must be between"), std::string::npos);
+  EXPECT_NE(run("xp").find("usage: xp"), std::string::npos);
+  EXPECT_NE(run("xp zz").find("usage: xp"), std::string::npos);
+}
+
 TEST_F(MonitorFixture, MissingHooksSayUnimplemented) {
   Monitor mon(chr, MonitorHooks{});
-  Feed(chr, "info registers\rsystem_reset\r");
+  Feed(chr, "info registers\rsystem_reset\rxp 0\rsystem_powerdown\r");
+  EXPECT_NE(chr.out.find("unimplemented: xp"), std::string::npos);
+  EXPECT_NE(chr.out.find("unimplemented: system_powerdown"), std::string::npos);
   EXPECT_NE(chr.out.find("unimplemented: info registers"), std::string::npos);
   EXPECT_NE(chr.out.find("unimplemented: system_reset"), std::string::npos);
 }
