@@ -139,6 +139,10 @@ TEST_F(EmuBinary, BadCommandLines) {
       {{"-snapshot"}, "emu: -snapshot: not supported yet"},
       {{"-display", "sdl"}, "emu: -display sdl: not supported yet"},
       {{"-smp", "0"}, "emu: -smp 0: the number of CPUs must be between 1 and 255"},
+      // Device properties are checked when the machine creates the device.
+      {{"-display", "none", "-device", "isa-debug-exit,foo=1"}, "unknown property 'foo'"},
+      {{"-display", "none", "-device", "isa-debug-exit,iobase=zz"},
+       "property 'iobase' expects a number, not 'zz'"},
   };
   for (const auto& tc : cases) {
     std::string line;
