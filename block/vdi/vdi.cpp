@@ -113,9 +113,7 @@ class VdiDriver : public BlockDriver, public ImageOps {
   // Open already refused maps that point outside the image or share blocks; what
   // is left to find is a header count that disagrees with the map.
   Status Check(bool fix_leaks, bool fix_errors, CheckResult* r) override {
-    r->total_clusters = h_.blocks_in_image;
-    r->allocated_clusters = allocated_;
-    r->image_end_offset = DataOffset(next_block_);
+    // No allocation statistics: qemu-img prints none for VDI either.
     if (h_.blocks_allocated != allocated_) {
       if (fix_errors && !ro_) {
         h_.blocks_allocated = allocated_;

@@ -278,7 +278,6 @@ TEST(Vdi, CheckFindsCountMismatchAndInfoGivesBlockSize) {
   CheckResult ok;
   ASSERT_TRUE(ops->Check(false, false, &ok).ok());
   EXPECT_EQ(ok.corruptions, 0);
-  EXPECT_EQ(ok.allocated_clusters, 1u);
   Put32(g, 0x184, 3);  // header claims 3 blocks, the map has 1
   d = OpenMem(VdiFormat(), g);
   ASSERT_TRUE(d.ok());

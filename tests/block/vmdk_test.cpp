@@ -80,6 +80,15 @@ TEST_P(VmdkSubformat, ReadsQemuImage) {
   ASSERT_TRUE(d.ok()) << d.status.message();
   EXPECT_EQ(d.value->Size(), 5 * kMiB);
   ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  if (sub.find("Sparse") != std::string::npos || sub == "streamOptimized") {
+    // As qemu-img map: grain 0 holds data, grain 2 was never written (not present).
+    std::vector<Extent> ex;
+    ASSERT_TRUE(d.value->BlockStatus(0, 3 * 65536, &ex).ok());
+    ASSERT_EQ(ex.size(), 2u);
+    EXPECT_TRUE(ex[0].data && ex[0].present);
+    EXPECT_EQ(ex[0].length, 2 * 65536u);
+    EXPECT_TRUE(!ex[1].data && ex[1].zero && !ex[1].present);
+  }
   auto* ops = dynamic_cast<ImageOps*>(d.value.get());
   ASSERT_NE(ops, nullptr);
   ImageInfo info;
@@ -341,6 +350,23 @@ TEST(Vmdk, RefusesHostileSparseHeaders) {
   m = g;
   m[75] = '\n';  // text-mode transfer damage
   EXPECT_REFUSED(m, "newline");
+}
+
+TEST(Vmdk, CheckReportsBadGrainTables) {
+  auto g = SmallSparse();
+  auto d = OpenMem(VmdkFormat(), g);
+  ASSERT_TRUE(d.ok());
+  CheckResult ok;
+  ASSERT_TRUE(dynamic_cast<ImageOps*>(d.value.get())->Check(false, false, &ok).ok());
+  EXPECT_EQ(ok.corruptions, 0);
+  Put32(g, 27 * 512 + 8, 0x00ffffff);
+  d = OpenMem(VmdkFormat(), g);
+  ASSERT_TRUE(d.ok());
+  CheckResult bad;
+  ASSERT_TRUE(dynamic_cast<ImageOps*>(d.value.get())->Check(false, false, &bad).ok());
+  EXPECT_EQ(bad.corruptions, 1);
+  ASSERT_EQ(bad.messages.size(), 1u);
+  EXPECT_NE(bad.messages[0].find("past the end"), std::string::npos) << bad.messages[0];
 }
 
 TEST(Vmdk, RefusesGrainTableEntriesOutOfRange) {
