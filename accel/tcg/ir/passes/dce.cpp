@@ -32,8 +32,65 @@ void EliminateDeadCode(Block& b) {
   b.ops.assign(kept.rbegin(), kept.rend());
 }
 
+void EliminateDeadEnvStores(Block& b) {
+  // A store to env is dead when a later store covers the same bytes and nothing
+  // in between can observe env: no load of those bytes, no helper call, and no
+  // point where the block can leave early (memory ops, calls; and instruction
+  // boundaries once a store or call earlier in the block may have asked to stop).
+  const size_t n = b.ops.size();
+  // The backend can only stop at the first instruction boundary after a store or
+  // call (that is where a self-modifying write takes effect).
+  std::vector<uint8_t> stop_possible(n, 0);
+  bool seen = false;
+  for (size_t i = 0; i < n; i++) {
+    const Op& o = b.ops[i];
+    if (o.opc == Opcode::k_st_mem || o.opc == Opcode::k_call) seen = true;
+    if (o.opc == Opcode::k_insn_start) {
+      stop_possible[i] = seen;
+      seen = false;
+    }
+  }
+  struct Range { uint64_t lo, hi; };
+  std::vector<Range> covered;  // env bytes overwritten later with no observer in between
+  std::vector<uint8_t> dead(n, 0);
+  for (size_t i = n; i-- > 0;) {
+    const Op& o = b.ops[i];
+    switch (o.opc) {
+      case Opcode::k_st_env: {
+        uint64_t lo = o.imm, hi = o.imm + Bytes(o.type);
+        bool is_dead = false;
+        for (const Range& r : covered)
+          if (r.lo <= lo && hi <= r.hi) is_dead = true;
+        if (is_dead) dead[i] = 1;
+        else covered.push_back({lo, hi});
+        break;
+      }
+      case Opcode::k_ld_env: {
+        uint64_t lo = o.imm, hi = o.imm + Bytes(o.type);
+        std::vector<Range> keep;
+        for (const Range& r : covered)
+          if (r.hi <= lo || hi <= r.lo) keep.push_back(r);
+        covered.swap(keep);
+        break;
+      }
+      case Opcode::k_ld_mem: case Opcode::k_st_mem: case Opcode::k_call:
+        covered.clear();
+        break;
+      case Opcode::k_insn_start:
+        if (stop_possible[i]) covered.clear();
+        break;
+      default: break;
+    }
+  }
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!dead[i]) b.ops[w++] = b.ops[i];
+  b.ops.resize(w);
+}
+
 void RunPasses(Block& b) {
   FoldConstants(b);
+  EliminateDeadEnvStores(b);
   EliminateDeadCode(b);
 #ifndef NDEBUG
   std::string err = Verify(b);

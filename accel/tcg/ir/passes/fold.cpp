@@ -105,12 +105,16 @@ struct Folder {
         else ++it;
       }
     };
+    // Copy propagation: a single-definition temp defined by a full-width mov of a
+    // single-definition temp is replaced by its source everywhere after.
+    std::vector<uint32_t> alias(b.num_temps, kNoTemp);
     for (Op& o : b.ops) {
       const OpInfo& in = Info(o.opc);
-      // Propagate constants into inputs.
+      // Propagate copies and constants into inputs.
       uint32_t* args[3] = {&o.a, &o.b, &o.c};
       for (unsigned i = 0; i < in.nin; i++) {
         uint32_t t = *args[i];
+        if (t != kNoTemp && t < alias.size() && alias[t] != kNoTemp) *args[i] = t = alias[t];
         if (t != kNoTemp && known[t] && !b.is_const[t]) *args[i] = ConstTemp(val[t]);
       }
       if (o.opc == Opcode::k_ld_env) {
@@ -141,6 +145,9 @@ struct Folder {
           Simplify(o);
         }
       }
+      if (o.opc == Opcode::k_mov && o.type == Type::kI64 && writes[o.dst] == 1 && o.a != kNoTemp &&
+          (b.is_const[o.a] || writes[o.a] == 1) && o.dst < alias.size())
+        alias[o.dst] = o.a;
       if (now.nout && o.dst != kNoTemp) {
         if (o.opc == Opcode::k_mov && known[o.a]) {
           known[o.dst] = 1;
@@ -151,6 +158,8 @@ struct Folder {
       }
     }
     Terminal& t = b.term;
+    if (t.kind == Terminal::Kind::kBranch && t.cond < alias.size() && alias[t.cond] != kNoTemp)
+      t.cond = alias[t.cond];
     if (t.kind == Terminal::Kind::kBranch && t.cond != kNoTemp && known[t.cond]) {
       uint64_t target = val[t.cond] ? t.targets[0] : t.targets[1];
       t = Terminal{Terminal::Kind::kGoto, kNoTemp, {target, 0}};
