@@ -129,12 +129,12 @@ TEST(Crash, KilledWriterLeavesConsistentImage) {
   REQUIRE_QEMU();
   TempDir t;
   const char* env = getenv("EMU_CRASH_TRIALS");
-  int trials = env ? atoi(env) : 4;
+  int trials = env ? atoi(env) : 5;
   const char* variants[] = {"cluster_size=65536", "cluster_size=4096", "cluster_size=512",
-                            "lazy_refcounts=on,cluster_size=4096"};
+                            "lazy_refcounts=on,cluster_size=4096", "extended_l2=on,cluster_size=32768"};
   for (int i = 0; i < trials; i++) {
-    SCOPED_TRACE(variants[i % 4]);
-    OneTrial(t.path, 1000 + i, variants[i % 4]);
+    SCOPED_TRACE(variants[i % 5]);
+    OneTrial(t.path, 1000 + i, variants[i % 5]);
   }
 }
 
