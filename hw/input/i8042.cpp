@@ -174,7 +174,10 @@ void I8042::WriteCommand(uint8_t v) {
     case 0xdf: WriteOutputPort(outport_ | 2); break;
     case 0xe0: Reply(0x00); break;  // test inputs
     default:
-      std::fprintf(stderr, "emu: i8042: unimplemented controller command 0x%02x\n", v);
+      if (!reported_[v]) {  // once per command: a looping guest must not flood the log
+        reported_[v] = true;
+        std::fprintf(stderr, "emu: i8042: unimplemented controller command 0x%02x\n", v);
+      }
       break;
   }
   Fill();

@@ -204,8 +204,10 @@ void I8259::WriteData(int c, uint8_t v) {
     case 4:
       ch.auto_eoi = v & 2;
       ch.sfnm = v & 0x10;
-      if (!(v & 1))
+      if (!(v & 1) && !reported_8080_) {  // logged once: a looping guest must not flood
+        reported_8080_ = true;
         std::fprintf(stderr, "emu: i8259: unimplemented: 8080/8085 mode (ICW4=0x%02x)\n", v);
+      }
       ch.init_step = 0;
       break;
     default:

@@ -264,9 +264,11 @@ void Mc146818::Write(uint8_t i, uint8_t v) {
       int64_t now_sec = UnixTime();
       uint8_t old_dv = cmos_[kRegA] & 0x70, dv = v & 0x70;
       cmos_[kRegA] = v & 0x7f;
-      if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70)
+      if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70 && !reported_dv_) {
+        reported_dv_ = true;  // once: a looping guest must not flood the log
         std::fprintf(stderr, "emu: mc146818: unimplemented: divider setting 0x%02x, clock stopped\n",
                      dv);
+      }
       if (!was_halted && Halted())
         base_sec_ = now_sec;  // stopped on the current second
       else if (was_halted && !Halted())

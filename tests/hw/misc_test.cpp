@@ -1,12 +1,18 @@
 // port 0x92, isa-debug-exit and isa-debugcon.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
+#include "hw/char/serial.h"
 #include "hw/core/chardev.h"
+#include "hw/input/i8042.h"
+#include "hw/intc/i8259.h"
 #include "hw/misc/debug_exit.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/port92.h"
+#include "hw/timer/i8254.h"
+#include "hw/timer/mc146818.h"
 #include "tests/hw/isa_fixture.h"
 
 namespace emu::hw {
@@ -77,6 +83,55 @@ TEST(DebugCon, BytesToChardevAndReadback) {
   EXPECT_EQ(log.out, "x");
   EXPECT_EQ(bus.In(0x402), 0xe9);
   EXPECT_EQ(out.out, "SeaBIOS\n");
+}
+
+// Guest-controlled register traffic must never crash a device or leave it in a
+// state that breaks later accesses (run under ASan/UBSan to make this bite).
+TEST(IsaDevices, SurviveRandomPortTraffic) {
+  IsaBus bus;
+  RecordingMachine machine;
+  BufferCharDev chr;
+  I8259 pic(bus.root.get());
+  I8254 pit(bus.root.get(), &bus.clock, pic.input(0));
+  Mc146818 rtc(bus.root.get(), &bus.clock, pic.input(8), 0);
+  Serial uart(bus.root.get(), &bus.clock, 0x3f8, pic.input(4), &chr);
+  I8042 kbc(bus.root.get(), pic.input(1), pic.input(12), &machine, nullptr);
+  Port92 p92(bus.root.get(), &machine, nullptr);
+  const uint16_t ports[] = {0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x40, 0x41, 0x42, 0x43,
+                            0x61, 0x70, 0x71, 0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd,
+                            0x3fe, 0x3ff, 0x60, 0x64, 0x92};
+  std::mt19937 rng(12345);
+  for (int i = 0; i < 200000; i++) {
+    uint16_t port = ports[rng() % std::size(ports)];
+    if (rng() & 1)
+      bus.Out(port, uint8_t(rng()));
+    else
+      bus.In(port);
+    if (i % 64 == 0) {
+      bus.clock.Step(int64_t(rng() % 2000000));
+      bus.clock.RunExpired();
+      uint8_t b = uint8_t(rng());
+      chr.Deliver(&b, 1);
+      kbc.KeyEvent(uint8_t(rng() % 0x80), rng() & 1, rng() & 1);
+      kbc.MouseEvent(int(rng() % 2001) - 1000, int(rng() % 2001) - 1000, 0, uint8_t(rng()));
+    }
+    if (pic.InterruptPending()) {
+      int v = pic.Acknowledge();
+      EXPECT_GE(v, 0);
+      EXPECT_LE(v, 255);
+    }
+  }
+  // Still working: re-initialize the PIC and take one interrupt.
+  for (uint8_t v : {0x11, 0x20, 0x04, 0x01}) bus.Out(v == 0x11 ? 0x20 : 0x21, v);
+  for (uint8_t v : {0x11, 0x28, 0x02, 0x01}) bus.Out(v == 0x11 ? 0xa0 : 0xa1, v);
+  bus.Out(0x4d0, 0);
+  bus.Out(0x4d1, 0);
+  bus.Out(0x21, 0xfd);
+  bus.Out(0xa1, 0xff);
+  pic.input(1)->Lower();
+  pic.input(1)->Raise();
+  EXPECT_TRUE(pic.InterruptPending());
+  EXPECT_EQ(pic.Acknowledge(), 0x21);
 }
 
 }  // namespace
