@@ -53,7 +53,19 @@ std::string KvmUnavailableReason() {
   return "";
 }
 
-EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std::string& input) {
+std::string ReadFile(const std::string& path) {
+  std::string s;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return s;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, size_t(n));
+  close(fd);
+  return s;
+}
+
+EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std::string& input,
+              const std::string& stop_when) {
   EmuRun r;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
@@ -79,7 +91,7 @@ EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std:
     (void)ignored;
   }
   close(in[1]);
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = true, stopped = false;
   while (out_open || err_open) {
     double left = timeout_s - (Now() - start);
     if (left <= 0) {
@@ -99,6 +111,10 @@ EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std:
         continue;
       }
       (i == 0 ? r.out : r.err).append(buf, size_t(k));
+    }
+    if (!stopped && !stop_when.empty() && r.out.find(stop_when) != std::string::npos) {
+      stopped = true;
+      kill(pid, SIGTERM);
     }
   }
   int st = 0;

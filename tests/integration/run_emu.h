@@ -21,8 +21,12 @@ std::string EmuPath();
 std::string GuestDir();
 // Runs emu with `args`; `input` is written to its stdin (then stdin is closed unless
 // keep_stdin_open). Kills it after `timeout_s`.
+// When `stop_when` is non-empty, emu gets SIGTERM as soon as its stdout contains it
+// (for guests that never exit by themselves, like firmware with nothing to boot).
 EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s,
-              const std::string& input = "");
+              const std::string& input = "", const std::string& stop_when = "");
+// Reads a whole file ("" if it can't).
+std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
 // Why KVM can't be used here ("" if it can).
 std::string KvmUnavailableReason();
