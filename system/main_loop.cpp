@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <stdexcept>
+#include <thread>
 
 namespace emu::system {
 
@@ -28,7 +29,12 @@ MainLoop::~MainLoop() {
 
 void MainLoop::AddClock(hw::Clock* clock) {
   clocks_.push_back(clock);
-  clock->SetNotify([this] { Wakeup(); });
+  // On the loop thread a newly armed timer is seen before the next sleep anyway
+  // (deadlines are computed after timers, posted work and dispatch have run), so
+  // only other threads need to interrupt the poll.
+  clock->SetNotify([this] {
+    if (std::this_thread::get_id() != loop_thread_.load()) Wakeup();
+  });
 }
 
 void MainLoop::RemoveClock(hw::Clock* clock) {
@@ -147,6 +153,7 @@ void MainLoop::InstallSignalHandlers() {
 }
 
 void MainLoop::Iterate(int64_t max_wait_ns) {
+  loop_thread_.store(std::this_thread::get_id());
   {
     std::lock_guard<std::recursive_mutex> g(lock_);
     RunPosted();

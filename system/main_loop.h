@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "hw/core/clock.h"
@@ -93,6 +94,7 @@ class MainLoop {
   std::atomic<bool> exit_requested_{false};
   std::atomic<int> exit_status_{0};
   std::vector<GPollFD> fds_;
+  std::atomic<std::thread::id> loop_thread_{};  // the thread running Iterate()
 };
 
 }  // namespace emu::system

@@ -38,6 +38,25 @@ TEST(MainLoop, VirtualClockTimerFires) {
   loop.RemoveClock(&vclock);
 }
 
+// A vCPU thread arming a timer must wake a loop that sleeps with no deadline.
+TEST(MainLoop, TimerArmedFromAnotherThreadWakesTheLoop) {
+  MainLoop loop;
+  hw::Clock vclock(hw::Clock::Type::kVirtual);
+  loop.AddClock(&vclock);
+  Watchdog wd(loop);
+  hw::Timer t(&vclock, [&] { loop.RequestExit(9); });
+  std::thread vcpu([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::lock_guard<std::recursive_mutex> g(loop.lock());
+    t.Mod(vclock.Now() + 1000000);
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(loop.Run(), 9);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  vcpu.join();
+  loop.RemoveClock(&vclock);
+}
+
 TEST(MainLoop, ManualClockTimerFiresWhenStepped) {
   MainLoop loop;
   hw::Clock vclock(hw::Clock::Type::kVirtual, /*manual=*/true);
