@@ -21,6 +21,8 @@ class ExtentIO {
   virtual Status Read(uint64_t off, void* buf, uint64_t len) = 0;
   virtual Status Write(uint64_t off, const void* buf, uint64_t len) = 0;
   virtual Status Flush() = 0;
+  // Default: writes zeros (a sparse extent leaves unallocated grains alone).
+  virtual Status WriteZeroes(uint64_t off, uint64_t len);
   // Appends the allocation state of [off, off+len) with virtual offsets shifted by
   // `base` (the extent's start in the disk).
   virtual Status BlockStatus(uint64_t off, uint64_t len, uint64_t base,

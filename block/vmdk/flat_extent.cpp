@@ -1,10 +1,23 @@
 // FLAT/VMFS extents (a plain file, from a sector offset) and ZERO extents.
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "block/vmdk/extent.h"
 
 namespace emu::block::vmdk {
+
+Status ExtentIO::WriteZeroes(uint64_t off, uint64_t len) {
+  std::vector<uint8_t> zeros(std::min<uint64_t>(len, 1 << 20), 0);
+  while (len > 0) {
+    uint64_t n = std::min<uint64_t>(len, zeros.size());
+    if (Status s = Write(off, zeros.data(), n); !s.ok()) return s;
+    off += n;
+    len -= n;
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 class FlatExtent : public ExtentIO {

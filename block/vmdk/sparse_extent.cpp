@@ -101,6 +101,21 @@ class SparseExtent : public ExtentIO {
     return Status::Ok();
   }
 
+  // With zeroed-grain entries, whole grains become "reads as zeros" without data.
+  Status WriteZeroes(uint64_t off, uint64_t len) override {
+    if (!(h_.flags & kFlagZeroedGrainGte) || h_.compressed()) return ExtentIO::WriteZeroes(off, len);
+    if (ro_) return Status::Error(EROFS, path() + ": image is read-only");
+    while (len > 0) {
+      uint64_t g = off / grain_bytes_, in = off % grain_bytes_;
+      uint64_t n = std::min(len, grain_bytes_ - in);
+      Status s = n == grain_bytes_ ? SetGte(g, kGteZero) : ExtentIO::WriteZeroes(off, n);
+      if (!s.ok()) return s;
+      off += n;
+      len -= n;
+    }
+    return Status::Ok();
+  }
+
   Status Flush() override {
     if (ro_) return Status::Ok();
     if (Status s = CommitCur(); !s.ok()) return s;

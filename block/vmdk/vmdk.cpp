@@ -69,6 +69,16 @@ class VmdkDriver : public BlockDriver, public ImageOps {
     });
   }
 
+  Status WriteZeroes(uint64_t off, uint64_t len) override {
+    if (ro_) return Status::Error(EROFS, path_ + ": image is read-only");
+    if (!cid_renewed_) {
+      if (Status s = RenewCid(); !s.ok()) return s;
+    }
+    return ForEach(off, len, true, [&](Part& p, uint64_t in, uint64_t n, uint64_t) {
+      return p.io->WriteZeroes(in, n);
+    });
+  }
+
   Status Flush() override {
     for (Part& p : parts_)
       if (p.io) {

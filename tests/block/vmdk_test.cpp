@@ -596,6 +596,35 @@ TEST(Vmdk, FirstWriteRenewsCid) {
   }
 }
 
+TEST(Vmdk, ZeroedGrainEntries) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::string img = t / "z.vmdk";
+  CreateOptions co;
+  co.size = kMiB;
+  co.opts["zeroed_grain"] = "on";
+  ASSERT_TRUE(VmdkFormat().create(img, co).ok());
+  {
+    auto d = OpenWith(VmdkFormat(), img, false);
+    ASSERT_TRUE(d.ok());
+    WritePatterns(d.value.get(), {{0, 3 * 65536, 0x6d}});
+    ASSERT_TRUE(d.value->WriteZeroes(0, 65536).ok());        // whole grain: entry 1
+    ASSERT_TRUE(d.value->WriteZeroes(65536 + 512, 512).ok());  // partial: zeros written
+    ASSERT_TRUE(d.value->WriteZeroes(5 * 65536, 65536).ok());  // unallocated grain
+  }
+  Model m = Expected(kMiB, {{65536, 512, 0x6d}, {65536 + 1024, 2 * 65536 - 1024, 0x6d}});
+  m.WriteRaw(t / "expect.raw");
+  auto b = ReadFileBytes(img);
+  EXPECT_EQ(b[27 * 512], 1);      // grain 0: zeroed-grain entry
+  EXPECT_EQ(b[27 * 512 + 20], 1);  // grain 5 too
+  EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
+  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
+  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  auto d = OpenWith(VmdkFormat(), img, true);
+  ASSERT_TRUE(d.ok());
+  ExpectRange(d.value.get(), m, 0, kMiB);
+}
+
 TEST(Vmdk, CompressionOnlyForStreams) {
   TmpDir t;
   CreateOptions co;
