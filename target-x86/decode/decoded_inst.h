@@ -115,7 +115,9 @@ enum class OpcodeMap : uint8_t { kPrimary, k0F, k0F38, k0F3A };
 struct DecodedInst {
   Mnemonic mnemonic = Mnemonic::kCount;
   uint8_t length = 0;
-  uint8_t operand_size = 0;  // effective operand-size attribute: 2, 4, 8 (byte forms: 1)
+  // Effective operand size in bytes: the operand-size attribute (2, 4, 8); 1 for byte forms;
+  // 2 or 4 for forms whose sized operands are all 16/32-bit only (IN/OUT/INS/OUTS eAX).
+  uint8_t operand_size = 0;
   uint8_t address_size = 0;  // effective address-size attribute: 2, 4, 8
   uint8_t num_operands = 0;  // explicit operands in Intel (destination-first) order
   Operand ops[4];

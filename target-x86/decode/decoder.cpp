@@ -341,7 +341,9 @@ DecodeStatus Decode(const uint8_t* bytes, size_t avail, CpuMode mode, DecodedIns
 
   unsigned reg_field = (c.modrm >> 3) & 7, rm_field = c.modrm & 7;
   unsigned rex_r = (rex & 4) << 1, rex_b = (rex & 1) << 3;
-  bool byte_op = false, sized_op = false;
+  // operand_size: 1 for byte forms, the z size (16/32) for forms whose only sized operands
+  // are z-sized (IN/OUT/INS/OUTS eAX: REX.W does not make them 64-bit), else the attribute.
+  bool byte_op = false, sized_op = false, v_op = false;
   unsigned n = 0;
   for (decode::Opd o : form->ops) {
     if (o == decode::Opd::NO) continue;
@@ -353,6 +355,7 @@ DecodeStatus Decode(const uint8_t* bytes, size_t avail, CpuMode mode, DecodedIns
     if (s.cls == Cls::Gpr || s.loc == Loc::StrSrc || s.loc == Loc::StrDst || s.loc == Loc::Moffs) {
       if (s.reg_size == Sz::S1) byte_op = true;
       if (size_dep) sized_op = true;
+      if (s.reg_size == Sz::SV || s.reg_size == Sz::SY) v_op = true;
     }
     Loc loc = s.loc;
     unsigned regnum = 0;
@@ -481,7 +484,10 @@ DecodeStatus Decode(const uint8_t* bytes, size_t avail, CpuMode mode, DecodedIns
   if (form->attrs & decode::COND) out->cond = opcode & 15;
 
   out->mnemonic = form->mnemonic;
-  out->operand_size = static_cast<uint8_t>(byte_op && !sized_op ? 1 : c.opsize);
+  unsigned opsize_out = c.opsize;
+  if (byte_op && !sized_op) opsize_out = 1;
+  else if (sized_op && !v_op) opsize_out = c.opsize == 2 ? 2 : 4;
+  out->operand_size = static_cast<uint8_t>(opsize_out);
   out->address_size = static_cast<uint8_t>(c.addrsize);
   out->length = static_cast<uint8_t>(r.pos);
   std::memcpy(out->bytes, bytes, r.pos);

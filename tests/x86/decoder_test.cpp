@@ -372,6 +372,11 @@ TEST(Decoder, SystemInstructions) {
   EXPECT_EQ(c16b.inst.mnemonic, Mnemonic::CMPXCHG16B);
   EXPECT_EQ(c16b.inst.ops[0].size, 16);
   EXPECT_EQ(Dec(k64, {0xf3, 0x0f, 0x1e, 0xfa}).inst.mnemonic, Mnemonic::ENDBR64);
+  auto in64 = Dec(k64, {0x48, 0xed});  // REX.W does not widen IN beyond 32 bits
+  ASSERT_EQ(in64.status, DecodeStatus::kOk);
+  EXPECT_EQ(in64.inst.operand_size, 4);
+  ExpectReg(in64.inst.ops[0], RegClass::kGpr32, RAX, 4);
+  EXPECT_EQ(Dec(k64, {0x48, 0x6d}).inst.operand_size, 4);  // insd
   auto in = Dec(k32, {0x66, 0xed});  // in ax, dx
   ExpectReg(in.inst.ops[0], RegClass::kGpr16, RAX, 2);
   ExpectReg(in.inst.ops[1], RegClass::kGpr16, RDX, 2);
