@@ -6,6 +6,7 @@
 
 #include "target-x86/cpu_state.h"
 #include "target-x86/decode/decoded_inst.h"
+#include "target-x86/decode/tables.h"
 
 namespace emu::x86 {
 namespace {
@@ -381,6 +382,25 @@ TEST(Decoder, SystemInstructions) {
   ExpectReg(in.inst.ops[0], RegClass::kGpr16, RAX, 2);
   ExpectReg(in.inst.ops[1], RegClass::kGpr16, RDX, 2);
   EXPECT_EQ(Dec(k32, {0xd7}).inst.ops[0].mem.base, RBX);  // xlat
+}
+
+// Whether a ModRM byte follows is decided per opcode before a form is chosen, so all
+// forms of one opcode must agree on it; PLUSR forms must start at a multiple of 8.
+TEST(Decoder, TablesAreConsistent) {
+  for (OpcodeMap map : {OpcodeMap::kPrimary, OpcodeMap::k0F, OpcodeMap::k0F38, OpcodeMap::k0F3A}) {
+    const decode::MapTable& t = decode::GetMap(map);
+    for (unsigned op = 0; op < 256; op++) {
+      const decode::OpcodeEntry& e = t.entries[op];
+      for (unsigned i = 0; i < e.count; i++) {
+        const decode::Form& f = t.forms[e.forms[i]];
+        EXPECT_EQ(decode::FormNeedsModrm(f), e.has_modrm)
+            << "map " << int(map) << " opcode " << op << " " << MnemonicName(f.mnemonic);
+        if (f.attrs & decode::PLUSR) {
+          EXPECT_EQ(f.opcode & 7, 0) << MnemonicName(f.mnemonic);
+        }
+      }
+    }
+  }
 }
 
 TEST(Decoder, EveryMnemonicHasAName) {
