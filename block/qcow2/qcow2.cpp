@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "block/file.h"
 
@@ -713,8 +714,35 @@ Status Qcow2Image::WriteCompressed(uint64_t off, const void* buf, uint64_t len) 
   Status s = BeginWrite();
   if (!s.ok()) return s;
   const auto* p = static_cast<const uint8_t*>(buf);
-  std::vector<uint8_t> comp, full;
-  for (uint64_t done = 0; done < len; done += cluster_size_) {
+  // Compress all clusters first, on several threads; allocation and writes
+  // stay serial and in order.
+  uint64_t ncl = (len + cluster_size_ - 1) / cluster_size_;
+  std::vector<std::vector<uint8_t>> comps(ncl);
+  std::vector<char> good(ncl, 0);
+  auto work = [&](uint64_t first, uint64_t step) {
+    std::vector<uint8_t> pad;
+    for (uint64_t k = first; k < ncl; k += step) {
+      const uint8_t* src = p + k * cluster_size_;
+      uint64_t n = std::min(cluster_size_, len - k * cluster_size_);
+      if (n < cluster_size_) {
+        pad.assign(cluster_size_, 0);
+        std::memcpy(pad.data(), src, n);
+        src = pad.data();
+      }
+      good[k] = Qcow2Compress(h_.compression_type, src, cluster_size_, &comps[k]) &&
+                comps[k].size() < cluster_size_ - 512;
+    }
+  };
+  uint64_t nthreads = std::min<uint64_t>(ncl, std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+  if (nthreads <= 1) {
+    work(0, 1);
+  } else {
+    std::vector<std::thread> th;
+    for (uint64_t t = 0; t < nthreads; t++) th.emplace_back(work, t, nthreads);
+    for (auto& t : th) t.join();
+  }
+  std::vector<uint8_t> full;
+  for (uint64_t done = 0, k = 0; done < len; done += cluster_size_, k++) {
     uint64_t vc = (off + done) >> cluster_bits_;
     uint64_t n = std::min(cluster_size_, len - done);
     const uint8_t* src = p + done;
@@ -723,12 +751,12 @@ Status Qcow2Image::WriteCompressed(uint64_t off, const void* buf, uint64_t len) 
       std::memcpy(full.data(), src, n);
       src = full.data();
     }
-    if (!Qcow2Compress(h_.compression_type, src, cluster_size_, &comp) ||
-        comp.size() >= cluster_size_ - 512) {
+    if (!good[k]) {
       s = WriteCluster(vc, 0, src, cluster_size_);
       if (!s.ok()) return s;
       continue;
     }
+    const std::vector<uint8_t>& comp = comps[k];
     uint64_t host;
     if (compress_cursor_ && (compress_cursor_ & (cluster_size_ - 1)) + comp.size() <= cluster_size_) {
       host = compress_cursor_;

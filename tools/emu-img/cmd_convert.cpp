@@ -185,8 +185,9 @@ int CmdConvert(int argc, char** argv) {
       uint64_t unit = gran ? gran : sparse;
       for (uint64_t p = 0; p < n;) {
         uint64_t m = std::min(unit, n - p);
-        // Plain copies: extend over the following non-zero units (one write).
-        if (!gran && !out_backing && !all_zero && !IsZero(buf.data() + p, m)) {
+        // Extend over the following non-zero units: one write (or one batch
+        // of clusters compressed in parallel).
+        if (!out_backing && !all_zero && !IsZero(buf.data() + p, m)) {
           while (p + m < n && !IsZero(buf.data() + p + m, std::min(unit, n - p - m)))
             m += std::min(unit, n - p - m);
         }
