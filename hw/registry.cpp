@@ -46,8 +46,8 @@ std::unique_ptr<Device> Place(const Properties& p, uint64_t iobase, F make) {
   try {
     return make();
   } catch (const std::logic_error& e) {
-    throw ConfigError(p.owner() + ": I/O port " + Hex(iobase) + " is already in use (" +
-                      e.what() + ")");
+    throw ConfigError(p.owner() + ": I/O port " + Hex(iobase) + " is already in use (" + e.what() +
+                      ")");
   }
 }
 

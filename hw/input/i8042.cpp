@@ -9,8 +9,7 @@ namespace {
 constexpr uint8_t kCtrKbdInt = 0x01, kCtrAuxInt = 0x02, kCtrSys = 0x04;
 constexpr uint8_t kCtrKbdOff = 0x10, kCtrAuxOff = 0x20, kCtrXlate = 0x40;
 // Status register bits.
-constexpr uint8_t kStObf = 0x01, kStSys = 0x04, kStCmd = 0x08, kStUnlocked = 0x10,
-                  kStAuxObf = 0x20;
+constexpr uint8_t kStObf = 0x01, kStSys = 0x04, kStCmd = 0x08, kStUnlocked = 0x10, kStAuxObf = 0x20;
 // A BIOS-like command byte: keyboard interrupt on, mouse off, translation on.
 constexpr uint8_t kPowerOnCtr = kCtrKbdInt | kCtrSys | kCtrAuxOff | kCtrXlate;
 constexpr uint8_t kPowerOnOutport = 0xc3;  // reset inactive, A20 on, clock/data high
@@ -147,17 +146,31 @@ void I8042::WriteCommand(uint8_t v) {
     return;
   }
   switch (v) {
-    case 0xa7: ram_[0] |= kCtrAuxOff; break;
-    case 0xa8: ram_[0] &= uint8_t(~kCtrAuxOff); break;
-    case 0xa9: Reply(0x00); break;  // aux interface test: no error
+    case 0xa7:
+      ram_[0] |= kCtrAuxOff;
+      break;
+    case 0xa8:
+      ram_[0] &= uint8_t(~kCtrAuxOff);
+      break;
+    case 0xa9:
+      Reply(0x00);
+      break;  // aux interface test: no error
     case 0xaa:
       sys_flag_ = true;
       Reply(0x55);
       break;
-    case 0xab: Reply(0x00); break;  // keyboard interface test: no error
-    case 0xad: ram_[0] |= kCtrKbdOff; break;
-    case 0xae: ram_[0] &= uint8_t(~kCtrKbdOff); break;
-    case 0xc0: Reply(0x80); break;  // input port: keyboard not inhibited
+    case 0xab:
+      Reply(0x00);
+      break;  // keyboard interface test: no error
+    case 0xad:
+      ram_[0] |= kCtrKbdOff;
+      break;
+    case 0xae:
+      ram_[0] &= uint8_t(~kCtrKbdOff);
+      break;
+    case 0xc0:
+      Reply(0x80);
+      break;  // input port: keyboard not inhibited
     case 0xd0: {
       uint8_t p = uint8_t((outport_ & ~0x30) | (obf_ && !out_aux_ ? 0x10 : 0) |
                           (obf_ && out_aux_ ? 0x20 : 0));
@@ -170,9 +183,15 @@ void I8042::WriteCommand(uint8_t v) {
     case 0xd4:
       pending_ = v;
       break;
-    case 0xdd: WriteOutputPort(outport_ & uint8_t(~2)); break;
-    case 0xdf: WriteOutputPort(outport_ | 2); break;
-    case 0xe0: Reply(0x00); break;  // test inputs
+    case 0xdd:
+      WriteOutputPort(outport_ & uint8_t(~2));
+      break;
+    case 0xdf:
+      WriteOutputPort(outport_ | 2);
+      break;
+    case 0xe0:
+      Reply(0x00);
+      break;  // test inputs
     default:
       if (!reported_[v]) {  // once per command: a looping guest must not flood the log
         reported_[v] = true;

@@ -62,7 +62,7 @@ class I8042 : public Device {
   Ps2Keyboard kbd_;
   Ps2Mouse mouse_;
   std::deque<std::pair<uint8_t, bool>> replies_;  // controller output: byte, from aux
-  uint8_t ram_[32] = {};  // ram_[0] is the command byte
+  uint8_t ram_[32] = {};                          // ram_[0] is the command byte
   uint8_t out_ = 0;
   bool obf_ = false, out_aux_ = false;
   bool sys_flag_ = false;

@@ -146,7 +146,13 @@ void Ps2Keyboard::Write(uint8_t b) {
       leds_ = 0;
       Push({kAck});
       break;
-    case 0xf7: case 0xf8: case 0xf9: case 0xfa: case 0xfb: case 0xfc: case 0xfd:
+    case 0xf7:
+    case 0xf8:
+    case 0xf9:
+    case 0xfa:
+    case 0xfb:
+    case 0xfc:
+    case 0xfd:
       Push({kAck});  // set-3 key attributes: accepted, no effect in sets 1/2
       break;
     case 0xfe:
@@ -271,36 +277,60 @@ void Ps2Mouse::Write(uint8_t b) {
   }
   Clear();
   switch (b) {
-    case 0xe6: scaling21_ = false; Push({kAck}); break;
-    case 0xe7: scaling21_ = true; Push({kAck}); break;
+    case 0xe6:
+      scaling21_ = false;
+      Push({kAck});
+      break;
+    case 0xe7:
+      scaling21_ = true;
+      Push({kAck});
+      break;
     case 0xe8:
     case 0xf3:
       pending_ = b;
       Push({kAck});
       break;
     case 0xe9: {
-      uint8_t st = uint8_t((remote_ ? 0x40 : 0) | (reporting_ ? 0x20 : 0) |
-                           (scaling21_ ? 0x10 : 0) | (buttons_ & 1 ? 4 : 0) |
-                           (buttons_ & 4 ? 2 : 0) | (buttons_ & 2 ? 1 : 0));
+      uint8_t st =
+          uint8_t((remote_ ? 0x40 : 0) | (reporting_ ? 0x20 : 0) | (scaling21_ ? 0x10 : 0) |
+                  (buttons_ & 1 ? 4 : 0) | (buttons_ & 4 ? 2 : 0) | (buttons_ & 2 ? 1 : 0));
       Push({kAck, st, resolution_, rate_});
       break;
     }
-    case 0xea: remote_ = false; Push({kAck}); break;
-    case 0xf0: remote_ = true; Push({kAck}); break;
+    case 0xea:
+      remote_ = false;
+      Push({kAck});
+      break;
+    case 0xf0:
+      remote_ = true;
+      Push({kAck});
+      break;
     case 0xeb:
       Push({kAck});
       SendPacket();
       break;
-    case 0xec: Push({kAck}); break;  // reset wrap mode: we never enter it
-    case 0xf2: Push({kAck, id_}); break;
+    case 0xec:
+      Push({kAck});
+      break;  // reset wrap mode: we never enter it
+    case 0xf2:
+      Push({kAck, id_});
+      break;
     case 0xf4:  // enabling also resets the movement counters
       reporting_ = true;
       dx_ = dy_ = dz_ = 0;
       Push({kAck});
       break;
-    case 0xf5: reporting_ = false; Push({kAck}); break;
-    case 0xf6: SetDefaults(); Push({kAck}); break;
-    case 0xfe: Push({last_sent_}); break;
+    case 0xf5:
+      reporting_ = false;
+      Push({kAck});
+      break;
+    case 0xf6:
+      SetDefaults();
+      Push({kAck});
+      break;
+    case 0xfe:
+      Push({last_sent_});
+      break;
     case 0xff:
       Reset();
       Push({kAck, kBatOk, 0x00});

@@ -4,8 +4,8 @@
 // Linux's atkbd and psmouse (plain PS/2 and IntelliMouse wheel).
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <initializer_list>

@@ -173,18 +173,29 @@ void I8259::WriteCmd(int c, uint8_t v) {
   } else {  // OCW2
     int level = v & 7;
     switch (v >> 5) {
-      case 0: ch.rotate_aeoi = false; break;
-      case 4: ch.rotate_aeoi = true; break;
+      case 0:
+        ch.rotate_aeoi = false;
+        break;
+      case 4:
+        ch.rotate_aeoi = true;
+        break;
       case 1:
       case 5: {  // non-specific EOI (5: and rotate)
         int p = HighestInMask(ch, ch.isr);
         if (p < 8) Eoi(c, (ch.lowest + 1 + p) & 7, (v >> 5) == 5);
         break;
       }
-      case 3: Eoi(c, level, false); break;
-      case 7: Eoi(c, level, true); break;
-      case 6: ch.lowest = uint8_t(level); break;
-      case 2: break;  // no operation
+      case 3:
+        Eoi(c, level, false);
+        break;
+      case 7:
+        Eoi(c, level, true);
+        break;
+      case 6:
+        ch.lowest = uint8_t(level);
+        break;
+      case 2:
+        break;  // no operation
     }
   }
   Update();

@@ -42,13 +42,13 @@ class I8259 : public Device {
  private:
   struct Chip {
     uint8_t irr = 0, isr = 0, imr = 0;
-    uint8_t levels = 0;        // current input pin levels
-    uint8_t elcr = 0;          // 1 = level triggered (PIIX extension)
-    uint8_t elcr_mask = 0;     // which ELCR bits are writable
-    uint8_t lowest = 7;        // IR with the lowest priority (rotation)
+    uint8_t levels = 0;     // current input pin levels
+    uint8_t elcr = 0;       // 1 = level triggered (PIIX extension)
+    uint8_t elcr_mask = 0;  // which ELCR bits are writable
+    uint8_t lowest = 7;     // IR with the lowest priority (rotation)
     uint8_t vector_base = 0;
     uint8_t icw3 = 0;
-    uint8_t init_step = 0;     // 0 = ready, 2..4 = expecting ICW2..ICW4
+    uint8_t init_step = 0;  // 0 = ready, 2..4 = expecting ICW2..ICW4
     bool icw4_needed = false, single = false, ltim = false;
     bool auto_eoi = false, rotate_aeoi = false, sfnm = false;
     bool special_mask = false, read_isr = false, poll = false;

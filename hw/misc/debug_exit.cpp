@@ -8,8 +8,7 @@ DebugExit::DebugExit(MemoryRegion* io, MachineControl* machine, uint16_t iobase,
     : Device("isa-debug-exit"), io_(io), machine_(machine) {
   if (iosize != 1 && iosize != 2 && iosize != 4)
     throw ConfigError("isa-debug-exit: iosize must be 1, 2 or 4, not " + std::to_string(iosize));
-  if (uint32_t(iobase) + iosize > 0x10000)
-    throw ConfigError("isa-debug-exit: ports beyond 0xffff");
+  if (uint32_t(iobase) + iosize > 0x10000) throw ConfigError("isa-debug-exit: ports beyond 0xffff");
   MmioOps ops;
   ops.min_size = 1;
   ops.max_size = iosize;

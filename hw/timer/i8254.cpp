@@ -265,8 +265,12 @@ void I8254::WriteControl(uint8_t v) {
 void I8254::WriteCounter(int n, uint8_t v) {
   Channel& c = ch_[n];
   switch (c.rw) {
-    case 1: LoadCount(n, v); break;
-    case 2: LoadCount(n, uint16_t(v << 8)); break;
+    case 1:
+      LoadCount(n, v);
+      break;
+    case 2:
+      LoadCount(n, uint16_t(v << 8));
+      break;
     default:
       if (!c.write_hi) {
         c.write_lo = v;

@@ -223,7 +223,14 @@ void Mc146818::OnUpdateEnded() {
 
 uint8_t Mc146818::Read(uint8_t i) {
   switch (i) {
-    case 0: case 2: case 4: case 6: case 7: case 8: case 9: case kCentury:
+    case 0:
+    case 2:
+    case 4:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case kCentury:
       RefreshTime();
       return cmos_[i];
     case kRegA:
@@ -245,7 +252,14 @@ uint8_t Mc146818::Read(uint8_t i) {
 
 void Mc146818::Write(uint8_t i, uint8_t v) {
   switch (i) {
-    case 0: case 2: case 4: case 6: case 7: case 8: case 9: case kCentury:
+    case 0:
+    case 2:
+    case 4:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case kCentury:
       if (cmos_[kRegB] & kSet) {
         cmos_[i] = v;
       } else {
@@ -266,8 +280,8 @@ void Mc146818::Write(uint8_t i, uint8_t v) {
       cmos_[kRegA] = v & 0x7f;
       if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70 && !reported_dv_) {
         reported_dv_ = true;  // once: a looping guest must not flood the log
-        std::fprintf(stderr, "emu: mc146818: unimplemented: divider setting 0x%02x, clock stopped\n",
-                     dv);
+        std::fprintf(stderr,
+                     "emu: mc146818: unimplemented: divider setting 0x%02x, clock stopped\n", dv);
       }
       if (!was_halted && Halted())
         base_sec_ = now_sec;  // stopped on the current second
@@ -334,10 +348,18 @@ void Mc146818::SetBootOrder(const std::string& order) {
   uint8_t codes[3] = {0, 0, 0};
   for (size_t i = 0; i < order.size(); i++) {
     switch (order[i]) {
-      case 'a': codes[i] = 1; break;
-      case 'c': codes[i] = 2; break;
-      case 'd': codes[i] = 3; break;
-      case 'n': codes[i] = 4; break;
+      case 'a':
+        codes[i] = 1;
+        break;
+      case 'c':
+        codes[i] = 2;
+        break;
+      case 'd':
+        codes[i] = 3;
+        break;
+      case 'n':
+        codes[i] = 4;
+        break;
       default:
         throw ConfigError(std::string("boot order: unknown device '") + order[i] + "'");
     }

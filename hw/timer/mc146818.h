@@ -24,8 +24,8 @@ namespace emu::hw {
 
 class Mc146818 : public Device {
  public:
-  static constexpr int kUipBeforeNs = 244000;   // UIP rises this long before an update
-  static constexpr int kUpdateNs = 1984000;     // duration of the update cycle
+  static constexpr int kUipBeforeNs = 244000;  // UIP rises this long before an update
+  static constexpr int kUpdateNs = 1984000;    // duration of the update cycle
 
   // `base_unix`: the UTC time (seconds since 1970) the clock shows at the moment
   // of creation; host UTC when omitted. `irq8` may be null.
@@ -63,8 +63,8 @@ class Mc146818 : public Device {
   bool Uip() const;
   uint8_t Encode(int v) const;  // binary or BCD per register B
   int Decode(uint8_t v) const;
-  void RefreshTime();           // registers 0-9 and 0x32 from the current time
-  void CommitTime();            // registers -> base time (after the guest set them)
+  void RefreshTime();  // registers 0-9 and 0x32 from the current time
+  void CommitTime();   // registers -> base time (after the guest set them)
   uint8_t Read(uint8_t index);
   void Write(uint8_t index, uint8_t v);
   void UpdatePeriodicFlag();
@@ -81,7 +81,7 @@ class Mc146818 : public Device {
   uint8_t index_ = 0;
   bool nmi_masked_ = false;
   bool reported_dv_ = false;
-  int64_t base_sec_ = 0;    // RTC seconds at virtual time anchor_ns_
+  int64_t base_sec_ = 0;  // RTC seconds at virtual time anchor_ns_
   int64_t anchor_ns_ = 0;
   int64_t last_period_ = 0;  // periodic-interrupt period index last accounted for
   Timer update_timer_, periodic_timer_;

@@ -222,7 +222,7 @@ TEST_F(RtcTest, DividerResetStopsTheClock) {
   Cmos(0x0c);           // flags from before the stop
   bus.Advance(5 * kNsPerSec, 10 * kMs);
   EXPECT_EQ(Cmos(0), 0x58);
-  EXPECT_EQ(Cmos(0x0a), 0x66);  // never UIP
+  EXPECT_EQ(Cmos(0x0a), 0x66);      // never UIP
   EXPECT_EQ(Cmos(0x0c) & 0x50, 0);  // no updates, no periodic flag
   SetCmos(0x0a, 0x26);
   bus.Advance(kNsPerSec / 2 - 10 * kMs, kMs);

@@ -200,7 +200,7 @@ TEST_F(SerialTest, OverrunSetsLineStatus) {
   for (int i = 0; i < 17; i++) Out(RBR, uint8_t('0' + i));
   EXPECT_EQ(In(IIR), 0xc6);
   uint8_t lsr = In(LSR);
-  EXPECT_EQ(lsr & 0x03, 0x03);  // DR + OE
+  EXPECT_EQ(lsr & 0x03, 0x03);   // DR + OE
   EXPECT_EQ(In(LSR) & 0x02, 0);  // OE clears on read
   EXPECT_EQ(In(IIR), 0xc1);
   EXPECT_EQ(In(RBR), '0');
