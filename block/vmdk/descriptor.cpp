@@ -31,18 +31,23 @@ bool ParseU64(const std::string& s, uint64_t* out, int base = 10) {
 
 // "RW 10240 FLAT "name with spaces.vmdk" 0"
 bool ParseExtentLine(const std::string& line, ExtentDesc* e, std::string* why) {
+  // The file name is quoted and comes last (bar the offset): split around it.
   size_t q1 = line.find('"');
+  std::vector<std::string> words;
   std::string head = line.substr(0, q1);
-  char acc[16], type[16];
-  char extra;
-  unsigned long long sectors;
-  // The file name is quoted and comes last (bar the offset); split around it.
-  int n = sscanf(head.c_str(), "%15s %llu %15s %c", acc, &sectors, type, &extra);
-  if (n != 3) {
+  for (size_t p = 0; p < head.size();) {
+    size_t a = head.find_first_not_of(" \t", p);
+    if (a == std::string::npos) break;
+    size_t b = head.find_first_of(" \t", a);
+    if (b == std::string::npos) b = head.size();
+    words.push_back(head.substr(a, b - a));
+    p = b;
+  }
+  if (words.size() != 3) {
     *why = "expected ACCESS SECTORS TYPE \"file\" [offset]";
     return false;
   }
-  std::string a = acc;
+  const std::string& a = words[0];
   if (a == "RW") e->access = ExtentDesc::kRW;
   else if (a == "RDONLY") e->access = ExtentDesc::kRdOnly;
   else if (a == "NOACCESS") e->access = ExtentDesc::kNoAccess;
@@ -50,12 +55,11 @@ bool ParseExtentLine(const std::string& line, ExtentDesc* e, std::string* why) {
     *why = "unknown access '" + a + "'";
     return false;
   }
-  if (head.find('-') != std::string::npos) {
-    *why = "negative sector count";
+  if (!ParseU64(words[1], &e->sectors)) {
+    *why = "bad sector count '" + words[1].substr(0, 24) + "'";
     return false;
   }
-  e->sectors = sectors;
-  e->type = type;
+  e->type = words[2];
   if (e->type == "ZERO" && q1 == std::string::npos) return true;
   if (q1 == std::string::npos) {
     *why = "missing quoted file name";
@@ -71,7 +75,7 @@ bool ParseExtentLine(const std::string& line, ExtentDesc* e, std::string* why) {
   if (!rest.empty()) {
     uint64_t off;
     if (!ParseU64(rest, &off)) {
-      *why = "bad extent offset '" + rest + "'";
+      *why = "bad extent offset '" + rest.substr(0, 24) + "'";
       return false;
     }
     e->offset = off;

@@ -266,6 +266,50 @@ TEST(Vdi, AllocationAppendsAndPersists) {
   EXPECT_EQ(one[0], 0x77);  // the block written earlier is intact
 }
 
+// The layout VirtualBox itself writes: a 0x190-byte header, data area at 1 MiB.
+TEST(Vdi, VirtualBoxLayout) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::vector<uint8_t> b(kMiB, 0);
+  const char text[] = "<<< Oracle VM VirtualBox Disk Image >>>\n";
+  std::memcpy(b.data(), text, sizeof text - 1);
+  Put32(b, 0x40, 0xbeda107f);
+  Put32(b, 0x44, 0x00010001);
+  Put32(b, 0x48, 0x190);
+  Put32(b, 0x4c, 1);
+  std::memcpy(b.data() + 0x54, "made by hand", 12);  // description survives our writes
+  Put32(b, 0x154, 0x200);
+  Put32(b, 0x158, kMiB);
+  Put32(b, 0x168, 512);
+  Put64(b, 0x170, 4 * kMiB);
+  Put32(b, 0x178, kMiB);
+  Put32(b, 0x180, 4);
+  b[0x188] = 0x42;  // some create/modify UUIDs
+  b[0x198] = 0x43;
+  for (int i = 0; i < 4; i++) Put32(b, 0x200 + 4 * i, 0xffffffff);
+  std::string img = t / "vbox.vdi";
+  WriteFileBytes(img, b);
+  std::vector<Pattern> ps = {{2 * kMiB + 512, 4096, 0x5e}};
+  {
+    auto d = OpenWith(VdiFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    for (const auto& p : ps) {
+      std::vector<uint8_t> w(p.len, p.val);
+      ASSERT_TRUE(d.value->Write(p.off, w.data(), w.size()).ok());
+    }
+  }
+  auto after = ReadFileBytes(img);
+  ASSERT_EQ(after.size(), 2 * kMiB);  // one block appended at the data offset
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(&after[0x54])), "made by hand");
+  EXPECT_NE(after[0x198] | after[0x199] << 8, 0x43);  // modify UUID renewed
+  EXPECT_EQ(after[0x188], 0x42);                     // create UUID kept
+  Model m = Expected(4 * kMiB, ps);
+  m.WriteRaw(t / "expect.raw");
+  EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
+  CmdResult cmp = RunCmd("qemu-img compare -f vdi -F raw " + img + " " + (t / "expect.raw"));
+  EXPECT_EQ(cmp.code, 0) << cmp.out;
+}
+
 TEST(Vdi, CheckFindsCountMismatchAndInfoGivesBlockSize) {
   auto g = GoodImage();
   auto d = OpenMem(VdiFormat(), g);

@@ -352,6 +352,41 @@ TEST(Vmdk, RefusesHostileSparseHeaders) {
   EXPECT_REFUSED(m, "newline");
 }
 
+// Images whose grain tables were never allocated (directory entries 0) get
+// them appended on the first write, in both directories.
+TEST(Vmdk, AllocatesMissingGrainTables) {
+  VV_REQUIRE_QEMU();
+  TmpDir t;
+  std::string img = t / "n.vmdk";
+  CreateOptions co;
+  co.size = 2 * kMiB;
+  ASSERT_TRUE(VmdkFormat().create(img, co).ok());
+  auto b = ReadFileBytes(img);
+  Put32(b, 21 * 512, 0);  // redundant directory entry 0
+  Put32(b, 26 * 512, 0);  // directory entry 0
+  WriteFileBytes(img, b);
+  std::vector<Pattern> ps = {{70000, 5000, 0x2f}};
+  {
+    auto d = OpenWith(VmdkFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    uint8_t z[512];
+    ASSERT_TRUE(d.value->Read(0, z, sizeof z).ok());
+    EXPECT_EQ(z[0], 0);
+    WritePatterns(d.value.get(), ps);
+  }
+  b = ReadFileBytes(img);
+  EXPECT_EQ(b.size(), 65536u + 2 * 2048 + 65536);  // two tables, one grain
+  // The grain went to the old end (sector 128), then the two tables after it.
+  EXPECT_EQ(b[26 * 512] | b[26 * 512 + 1] << 8, 256);
+  EXPECT_EQ(b[21 * 512] | b[21 * 512 + 1] << 8, 260);
+  Model m = Expected(2 * kMiB, ps);
+  m.WriteRaw(t / "expect.raw");
+  CmdResult c = RunCmd("qemu-img check " + img);
+  EXPECT_EQ(c.code, 0) << c.out;
+  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
+  EXPECT_EQ(cmp.code, 0) << cmp.out;
+}
+
 TEST(Vmdk, CheckReportsBadGrainTables) {
   auto g = SmallSparse();
   auto d = OpenMem(VmdkFormat(), g);
