@@ -98,6 +98,14 @@ void KvmVcpu::Kick() {
   if (in_run_ && !pthread_equal(thread_, pthread_self())) pthread_kill(thread_, KickSignal());
 }
 
+void KvmVcpu::SetGuestDebug(bool single_step, bool sw_breakpoints) {
+  kvm_guest_debug d{};
+  if (single_step || sw_breakpoints) d.control = KVM_GUESTDBG_ENABLE;
+  if (single_step) d.control |= KVM_GUESTDBG_SINGLESTEP;
+  if (sw_breakpoints) d.control |= KVM_GUESTDBG_USE_SW_BP;
+  if (ioctl(fd_, KVM_SET_GUEST_DEBUG, &d) < 0) ThrowErrno("KVM_SET_GUEST_DEBUG");
+}
+
 uint32_t KvmVcpu::mp_state() {
   kvm_mp_state mp{};
   if (ioctl(fd_, KVM_GET_MP_STATE, &mp) < 0) ThrowErrno("KVM_GET_MP_STATE");
@@ -121,22 +129,32 @@ RunResult KvmVcpu::Run() {
       v->in_run_ = false;
     }
   } leave{this};
-  auto stopped = [this] {
-    kick_.store(false);
-    __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
-    return RunResult{ExitReason::kStopped, ""};
-  };
   if (kick_.load()) {
     // Still enter once with immediate_exit set: KVM then finishes an I/O instruction
     // left pending by the last exit, so that GetState sees a consistent state.
+    __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     ioctl(fd_, KVM_RUN, 0);
-    return stopped();
+    return Stopped();
   }
+  try {
+    return RunLoop();
+  } catch (const std::exception& e) {
+    // A device or a malformed exit must not take the vCPU thread down.
+    return {ExitReason::kError, e.what()};
+  }
+}
 
+RunResult KvmVcpu::Stopped() {
+  kick_.store(false);
+  __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+  return RunResult{ExitReason::kStopped, ""};
+}
+
+RunResult KvmVcpu::RunLoop() {
   for (;;) {
     InjectUserInterrupt();
     if (ioctl(fd_, KVM_RUN, 0) < 0) {
-      if (errno == EINTR || errno == EAGAIN) return stopped();
+      if (errno == EINTR || errno == EAGAIN) return Stopped();
       return {ExitReason::kError, "KVM_RUN: " + std::string(std::strerror(errno))};
     }
     switch (run_->exit_reason) {
@@ -151,9 +169,10 @@ RunResult KvmVcpu::Run() {
       case KVM_EXIT_SHUTDOWN:
         return {ExitReason::kShutdown, "triple fault"};
       case KVM_EXIT_INTR:
-        return stopped();
+        return Stopped();
       case KVM_EXIT_DEBUG:
-        return {ExitReason::kDebug, ""};
+        return {ExitReason::kDebug, "exception " + std::to_string(run_->debug.arch.exception) +
+                                        " at " + Hex(run_->debug.arch.pc)};
       case KVM_EXIT_IRQ_WINDOW_OPEN:
       case KVM_EXIT_SET_TPR:
       case KVM_EXIT_TPR_ACCESS:

@@ -36,10 +36,16 @@ class KvmVcpu : public Vcpu {
   int fd() const { return fd_; }
   // KVM_MP_STATE_* (in-kernel LAPIC): e.g. to see whether an AP is still waiting for SIPI.
   uint32_t mp_state();
+  // For the gdbstub: with single_step every instruction, with sw_breakpoints every
+  // INT3 (the gdbstub writes them into guest memory) makes Run() return kDebug with
+  // "exception <vector> at <pc>" in the detail. Both false turns debugging off.
+  void SetGuestDebug(bool single_step, bool sw_breakpoints);
   // A one-line summary of the registers, for error messages.
   std::string DumpRegs();
 
  private:
+  RunResult RunLoop();
+  RunResult Stopped();  // consumes the kick
   // nullopt: handled (emulation fallback), keep running.
   std::optional<RunResult> HandleInternalError();
   void GetFpu(x86::FpuState& f);
