@@ -71,8 +71,8 @@ Walk WalkTables(Guest& g, uint64_t rsdp) {
   g.Table(w.fadt, "FACP");
   w.dsdt = g.U(w.fadt + 140, 8);
   EXPECT_EQ(g.U(w.fadt + 40, 4), w.dsdt);
-  w.facs = g.U(w.fadt + 132, 8);
-  EXPECT_EQ(g.U(w.fadt + 36, 4), w.facs);
+  w.facs = g.U(w.fadt + 36, 4);
+  EXPECT_EQ(g.U(w.fadt + 132, 8), 0u);  // X_FIRMWARE_CTRL unused
   g.Table(w.dsdt, "DSDT");
   EXPECT_EQ(g.Sig(w.facs), "FACS");
   EXPECT_EQ(g.U(w.facs + 4, 4), 64u);

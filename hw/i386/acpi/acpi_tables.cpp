@@ -152,7 +152,8 @@ size_t BuildFadt(TableBlob& t, const AcpiConfig& c, size_t facs, size_t dsdt) {
   AppendGas(gas, 1, 8, 1, c.reset_port);  // RESET_REG
   std::memcpy(&b[start + 116], gas.data(), 12);
   b[start + 128] = c.reset_value;
-  t.Pointer(start + 132, 8, facs);  // X_FIRMWARE_CTRL
+  // X_FIRMWARE_CTRL stays 0: with both FACS pointers set, Linux installs the FACS
+  // twice; the 32-bit one suffices for a table in low memory.
   t.Pointer(start + 140, 8, dsdt);  // X_DSDT
   struct Blk {
     size_t off;
