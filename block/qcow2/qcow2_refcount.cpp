@@ -174,6 +174,16 @@ Result<uint64_t> Qcow2Image::AllocClusters(uint64_t n) {
     if ((e + n) << cluster_bits_ >> cluster_bits_ != e + n || ((e + n) << cluster_bits_) > (1ull << 56))
       return {Status::Error(EFBIG, Where() + ": image file would be too large")};
     bool restart = false;
+    {
+      // The end may be in use after all (refcounts past the end of the file).
+      uint64_t rc = 0;
+      Status s = GetRefcount(e, &rc);
+      if (!s.ok()) return {s};
+      if (rc) {
+        end_cluster_ = e + 1;
+        continue;
+      }
+    }
     for (uint64_t c = e; c < e + n && !restart; c = (c / refblock_entries_ + 1) * refblock_entries_) {
       uint64_t idx = c / refblock_entries_;
       if (idx >= reftable_.size()) {
