@@ -374,3 +374,41 @@ TEST(Cli, Sizes) {
 
 }  // namespace
 }  // namespace emu::system
+
+namespace emu::system {
+namespace {
+
+// Random command lines from a pool of tricky tokens: the parser either accepts
+// them or throws CliError -- never another exception, never a crash.
+TEST(Cli, RandomCommandLinesOnlyThrowCliError) {
+  hw::DeviceRegistry reg = TestRegistry();
+  const std::vector<std::string> pool = {
+      "-m", "--m", "-smp", "-serial", "-monitor", "-chardev", "-device", "-accel", "-machine",
+      "-display", "-d", "-name", "-nographic", "-debugcon", "-cpu", "-append", "-kernel",
+      "1G", "0", "99999999999999999999", "size=", "cpus=0,sockets=0", "cores=999999",
+      "tcp:", "tcp::", "tcp:[::1]:", "tcp:a:b", "unix:", "unix:,server", "mon:", "mon:mon:stdio",
+      "chardev:", "chardev:x", "stdio", "none", "pty", "null", "file:", ",,", ",", "=", "a=b",
+      ",a=,", "socket,id=x", "socket,id=x,port=", "socket,id=x,path=/tmp/x,port=1",
+      "file,id=y", "stdio,id=z,mux=on", "isa-debug-exit", "isa-debug-exit,,", "help", "?",
+      "pc,accel=", "accel=:", "kvm::tcg", "", "-", "--", "1.", ".5G", "1e9", "0x10M"};
+  uint64_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t(seed >> 33);
+  };
+  for (int iter = 0; iter < 3000; iter++) {
+    std::vector<std::string> args;
+    for (uint32_t n = next() % 7; n > 0; n--) args.push_back(pool[next() % pool.size()]);
+    try {
+      ParseCommandLine(args, &reg);
+    } catch (const CliError&) {
+    } catch (const std::exception& e) {
+      std::string line;
+      for (const auto& a : args) line += "'" + a + "' ";
+      ADD_FAILURE() << "emu " << line << "threw a non-CliError: " << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace emu::system
