@@ -243,6 +243,49 @@ TEST_F(KbcTest, MouseProbeAndPackets) {
   EXPECT_EQ(Status() & 1, 0);
 }
 
+// The order of Linux's i8042 probe: self test, CTR read/write, AUX loopback and its
+// IRQ12 test, then atkbd's GETID on the keyboard.
+TEST_F(KbcTest, LinuxI8042Probe) {
+  Drain();
+  Cmd(0xaa);
+  EXPECT_EQ(Drain(), Bytes{0x55});
+  Cmd(0x20);
+  Bytes ctr = Drain();
+  ASSERT_EQ(ctr.size(), 1u);
+  uint8_t c = uint8_t(ctr[0] & ~0x03);  // interrupts off while probing
+  Cmd(0x60);
+  Data(c);
+  // AUX loopback: the byte comes back as if from the mouse.
+  Cmd(0xd3);
+  Data(0x5a);
+  EXPECT_EQ(Status() & 0x21, 0x21);
+  EXPECT_EQ(Drain(), Bytes{0x5a});
+  // Toggling the AUX port disable bit sticks.
+  Cmd(0x60);
+  Data(c | 0x20);
+  Cmd(0x20);
+  EXPECT_EQ(Drain(), Bytes{uint8_t(c | 0x20)});
+  Cmd(0x60);
+  Data(uint8_t(c & ~0x20));
+  Cmd(0x20);
+  EXPECT_EQ(Drain(), Bytes{uint8_t(c & ~0x20)});
+  // AUX IRQ test: with the AUX interrupt on, a looped byte raises IRQ12.
+  Cmd(0x60);
+  Data(uint8_t((c & ~0x20) | 0x02));
+  Cmd(0xd3);
+  Data(0xa5);
+  EXPECT_TRUE(irq12.level());
+  EXPECT_EQ(bus.In(0x60), 0xa5);
+  EXPECT_FALSE(irq12.level());
+  // atkbd with the keyboard interrupt on.
+  Cmd(0x60);
+  Data(uint8_t(c | 0x01));
+  EXPECT_EQ(Send(0xf5), Bytes{0xfa});
+  EXPECT_EQ(Send(0xf2), (Bytes{0xfa, 0xab, 0x41}));
+  EXPECT_EQ(Send(0xf4), Bytes{0xfa});
+  EXPECT_GE(kbd_edges.edges, 5);
+}
+
 TEST_F(KbcTest, SaveAndLoadKeepsDeviceModes) {
   Cmd(0xa8);
   Cmd(0x60);

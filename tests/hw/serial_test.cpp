@@ -95,6 +95,50 @@ TEST_F(SerialTest, ThreInterruptAsLinuxProbesIt) {
   EXPECT_EQ(In(IIR), 0x02);
 }
 
+// The probes of Linux's 8250 driver (autoconfig, autoconfig_16550a, startup).
+TEST_F(SerialTest, LinuxAutoconfigSeesA16550A) {
+  // IER: the upper nibble is not writable.
+  uint8_t saved = In(IER);
+  Out(IER, 0);
+  EXPECT_EQ(In(IER) & 0x0f, 0);
+  Out(IER, 0x0f);
+  EXPECT_EQ(In(IER) & 0x0f, 0x0f);
+  Out(IER, saved);
+  // Loopback with RTS and OUT2 shows CTS and DCD.
+  uint8_t mcr = In(MCR);
+  Out(MCR, 0x10 | 0x0a);
+  EXPECT_EQ(In(MSR) & 0xf0, 0x90);
+  Out(MCR, mcr);
+  // FIFO present and working: IIR bits 7-6 both set.
+  Out(IIR, 0x01);
+  EXPECT_EQ(In(IIR) >> 6, 3);
+  // No EFR (not a 16650/16750): offset 2 with LCR 0x80/0xbf is still IIR, non-zero.
+  Out(LCR, 0x80);
+  EXPECT_NE(In(IIR), 0);
+  Out(LCR, 0xbf);
+  EXPECT_NE(In(IIR), 0);
+  Out(LCR, 0x03);
+  // Not an XScale UART: IER bit 6 does not stick.
+  Out(IER, 0x40);
+  EXPECT_EQ(In(IER) & 0x40, 0);
+  Out(IER, 0);
+  // startup: TX interrupt appears when enabled (no UART_BUG_TXEN).
+  Out(IER, 0x02);
+  uint8_t lsr = In(LSR), iir = In(IIR);
+  Out(IER, 0);
+  EXPECT_TRUE(lsr & 0x40);
+  EXPECT_FALSE(iir & 0x01);
+  // startup: THRE re-asserts after IER is cleared and set (no UART_BUG_THRE).
+  Out(IER, 0x02);
+  uint8_t iir1 = In(IIR);
+  Out(IER, 0);
+  Out(IER, 0x02);
+  uint8_t iir2 = In(IIR);
+  Out(IER, 0);
+  EXPECT_FALSE(iir1 & 0x01);
+  EXPECT_FALSE(iir2 & 0x01);
+}
+
 TEST_F(SerialTest, LoopbackMode) {
   Out(MCR, 0x10 | 0x0f);
   EXPECT_EQ(In(MSR) & 0xf0, 0xf0);  // DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD
