@@ -110,12 +110,12 @@ TEST(MainLoop, RequestExitFromAnotherThreadEndsRun) {
   std::thread t([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     loop.RequestExit(42);
-    loop.RequestExit(43);  // the first request wins
   });
   EXPECT_EQ(loop.Run(), 42);
   t.join();
-  // Run can be used again after a new request.
+  // Run can be used again after a new request; the first request wins.
   loop.RequestExit(5);
+  loop.RequestExit(6);
   EXPECT_EQ(loop.Run(), 5);
 }
 
