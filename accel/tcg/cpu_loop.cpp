@@ -181,7 +181,6 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         nt->phys_page2 = tr.phys_page2;
         if (!CompileInterp(blk, &nt->prog))
           return {ExitReason::kError, "tcg: block too large for the interpreter"};
-        if (nt->prog.num_temps + 1 > v.temps_.size()) v.temps_.resize(nt->prog.num_temps + 1);
         tb = acc.cache().Insert(std::move(nt));
       }
       v.jc_.Put(tb);
@@ -199,8 +198,22 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     for (;;) {
       ctx.cur_tb = tb;
       v.blocks_executed_++;
-      slot = RunInterp(&ctx, tb->prog, v.temps_.data());
-      if (ctx.exit != ExitStatus::kNone || slot < 0 || opt.log_exec || opt.log_cpu) break;
+      slot = RunInterp(&ctx, tb->prog, nullptr);
+      if (ctx.exit != ExitStatus::kNone || opt.log_exec || opt.log_cpu) break;
+      if (slot < 0) {
+        // Indirect jumps (RET, JMP/CALL through registers) keep CS and the mode:
+        // look the target up in the jump cache without a trip through the loop.
+        if (tb->prog.term.kind != Terminal::Kind::kIndirect || (tb->key.flags & x86::kTbOneInsn) ||
+            ctx.exit_request.load(std::memory_order_relaxed) ||
+            cpu.tlb_generation != v.seen_tlb_generation_)
+          break;
+        bool c64 = (tb->key.flags & x86::kTbCodeMask) == x86::kTbCode64;
+        uint64_t npc = c64 ? s.rip : ((tb->key.cs_base + s.rip) & 0xffffffffu);
+        TranslationBlock* n = v.jc_.Find(npc, tb->key.cs_base, tb->key.flags, acc.cache().generation());
+        if (!n) break;
+        tb = n;
+        continue;
+      }
       TranslationBlock* n = tb->next[slot];
       if (!n || ctx.exit_request.load(std::memory_order_relaxed)) break;
       tb = n;

@@ -27,7 +27,6 @@ TcgVcpu::TcgVcpu(TcgAccelerator* accel, int index)
   if (index != 0) cpu_->env.s.apic_base &= ~0x100ull;  // APs are not the BSP
   std::lock_guard<std::mutex> lock(accel_->exec_lock());
   accel_->cache().RegisterTlb(mmu_.get());
-  temps_.resize(256);
 }
 
 TcgVcpu::~TcgVcpu() {

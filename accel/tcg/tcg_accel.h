@@ -102,7 +102,6 @@ class TcgVcpu : public Vcpu {
   std::unique_ptr<x86::X86Cpu> cpu_;
   std::unique_ptr<SoftMmu> mmu_;
   JumpCache jc_;
-  std::vector<uint64_t> temps_;
   std::atomic<bool> kick_{false};
   std::atomic<bool> nmi_{false};
   std::atomic<int> a20_request_{-1};

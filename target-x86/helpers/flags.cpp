@@ -63,9 +63,11 @@ uint64_t ComputeArith(const X86Env& e) {
       of = cf ^ ((d >> (bits - 1)) & 1);
       break;
     case kCcKindSar:
-      // src2 = 1 for SHR (OF = top bit of the original operand), 0 for SAR (OF = 0).
       cf = s & 1;
-      of = e.cc_src2 ? ((e.cc_src2 >> 1) & 1) : 0;
+      break;
+    case kCcKindShr:
+      cf = s & 1;
+      of = ((e.cc_src2 & m) >> (bits - 1)) & 1;  // OF: top bit of the original operand
       break;
     case kCcKindMul:
       cf = of = s != 0;

@@ -23,9 +23,9 @@ enum CcKind : uint32_t {
   kCcKindInc,    // dst = result, src2 = CF before
   kCcKindDec,    // dst = result, src2 = CF before
   kCcKindShl,    // dst = result, src = value shifted by count - 1
-  kCcKindSar,    // dst = result, src = value shifted by count - 1 (SAR and SHR)
+  kCcKindSar,    // dst = result, src = value shifted by count - 1
   kCcKindMul,    // dst = low result, src = nonzero when the product overflowed
-  // SHR shares kCcKindSar: src2 = 1 | (top bit of the original operand) << 1 for SHR, 0 for SAR.
+  kCcKindShr,    // dst = result, src = value shifted by count - 1, src2 = original value
   kCcKindCount,
 };
 inline constexpr uint32_t kCcEflags = 0;

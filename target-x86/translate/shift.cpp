@@ -54,12 +54,8 @@ bool Shift(Tx& tx) {
       last = tx.b.SarI(t, v, count - 1);
     }
     tx.WriteOp(dst, r, addr);
-    Val s2;
-    if (kind == kShShr)
-      s2 = tx.b.Or(Type::kI64, tx.C(1), tx.b.ShlI(Type::kI64, tx.b.ShrI(t, v, 8 * size - 1), 1));
-    else if (kind == kShSar)
-      s2 = tx.C(0);
-    tx.SetCc(kind == kShShl ? kCcKindShl : kCcKindSar, size, r, last, s2);
+    CcKind ck = kind == kShShl ? kCcKindShl : kind == kShShr ? kCcKindShr : kCcKindSar;
+    tx.SetCc(ck, size, r, last, kind == kShShr ? v : Val{});
     return true;
   }
   Val cnt = const_count ? tx.C(count) : tx.b.AndI(Type::kI64, tx.GetReg(RCX, 1), cmask);

@@ -1,5 +1,6 @@
 #include "accel/tcg/backend/interp/interp.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "accel/tcg/ir/eval.h"
@@ -66,6 +67,8 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
   out->term = b.term;
   if (b.term.kind == Terminal::Kind::kBranch) out->term.cond = num(b.term.cond);
   out->num_temps = next;
+  out->frame.assign(next + 1, 0);
+  std::copy(out->consts.begin(), out->consts.end(), out->frame.begin());
   return next <= 0xffff;
 }
 
@@ -77,7 +80,8 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
 #endif
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* t) {
-  if (!p.consts.empty()) std::memcpy(t, p.consts.data(), p.consts.size() * sizeof(uint64_t));
+  if (!t) t = p.frame.data();
+  else if (!p.consts.empty()) std::memcpy(t, p.consts.data(), p.consts.size() * sizeof(uint64_t));
   uint8_t* const env = ctx->env;
   SoftMmu* const mmu = ctx->mmu;
   const InterpOp* o = p.ops.data();

@@ -26,6 +26,10 @@ struct InterpProgram {
   std::vector<uint64_t> consts;  // temps [0, consts.size()) start with these values
   uint32_t num_temps = 0;
   Terminal term;                 // cond renumbered
+  // The temp array with the constants already in place: running with it saves
+  // the copy at every block entry. Only one vCPU executes at a time (the
+  // accelerator's execution lock), so a program's frame is never shared.
+  mutable std::vector<uint64_t> frame;
   size_t MemoryBytes() const { return ops.size() * sizeof(InterpOp) + consts.size() * 8; }
 };
 
@@ -36,6 +40,7 @@ bool CompileInterp(const Block& b, InterpProgram* out);
 // Runs one program. Returns the terminal slot taken (0 or 1 for goto/branch), -1
 // for other terminals or when ctx->exit was set, -2 when it stopped before an
 // instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that instruction).
+// `temps` may be nullptr to run on the program's own frame.
 int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* temps);
 
 }  // namespace emu::accel::tcg

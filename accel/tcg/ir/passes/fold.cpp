@@ -1,6 +1,8 @@
 // Constant folding and propagation, algebraic identities, and forwarding of env
 // stores/loads to later loads of the same slot. Temps may be written more than
 // once (Builder::MovTo), so a value is only reused when its temp is written once.
+#include <algorithm>
+#include <bit>
 #include <map>
 #include <vector>
 
@@ -17,6 +19,7 @@ struct Folder {
   std::vector<uint8_t> known;     // value currently known constant
   std::vector<uint64_t> val;
   std::map<uint64_t, uint32_t> const_temp;  // value -> const temp
+  std::vector<uint8_t> width;     // upper bound of significant bits (single-def temps)
 
   explicit Folder(Block& blk) : b(blk) {
     writes.assign(b.num_temps, 0);
@@ -24,10 +27,12 @@ struct Folder {
       if (Info(o.opc).nout && o.dst != kNoTemp) writes[o.dst]++;
     known.assign(b.num_temps, 0);
     val.assign(b.num_temps, 0);
+    width.assign(b.num_temps, 64);  // before the constants below
     for (uint32_t t = 0; t < b.num_temps; t++)
       if (b.is_const[t]) {
         known[t] = 1;
         val[t] = b.const_val[t];
+        width[t] = static_cast<uint8_t>(64 - std::countl_zero(b.const_val[t]));
         const_temp.emplace(b.const_val[t], t);
       }
   }
@@ -41,6 +46,7 @@ struct Folder {
     writes.push_back(0);
     known.push_back(1);
     val.push_back(v);
+    width.push_back(static_cast<uint8_t>(64 - std::countl_zero(v)));
     const_temp.emplace(v, t);
     return t;
   }
@@ -119,7 +125,8 @@ struct Folder {
       }
       if (o.opc == Opcode::k_ld_env) {
         auto it = env.find(o.imm);
-        if (it != env.end() && it->second.type == o.type && writes[o.dst] == 1) {
+        if (it != env.end() && Bytes(it->second.type) >= Bytes(o.type) && writes[o.dst] == 1) {
+          // A load of the low part of what was stored (little-endian env).
           MakeMov(o, it->second.temp);
         } else if (writes[o.dst] == 1) {
           kill_overlap(o.imm, o.type);
@@ -145,9 +152,31 @@ struct Folder {
           Simplify(o);
         }
       }
-      if (o.opc == Opcode::k_mov && o.type == Type::kI64 && writes[o.dst] == 1 && o.a != kNoTemp &&
-          (b.is_const[o.a] || writes[o.a] == 1) && o.dst < alias.size())
+      // zext of a value that already fits the source width is a copy.
+      if (o.opc == Opcode::k_zext && o.a != kNoTemp && o.a < width.size() && !b.is_const[o.a] &&
+          writes[o.a] == 1 && width[o.a] <= Bits(static_cast<Type>(o.aux))) {
+        o.opc = Opcode::k_mov;
+        o.aux = 0;
+      }
+      if (o.opc == Opcode::k_mov && writes[o.dst] == 1 && o.a != kNoTemp &&
+          (b.is_const[o.a] || writes[o.a] == 1) && o.dst < alias.size() &&
+          (o.type == Type::kI64 || (o.a < width.size() && width[o.a] <= Bits(o.type))))
         alias[o.dst] = o.a;
+      // Significant bits of the result (ops mask their result to their width).
+      if (Info(o.opc).nout && o.dst != kNoTemp && o.dst < width.size() && writes[o.dst] == 1) {
+        unsigned w = Bits(o.type);
+        if (o.opc == Opcode::k_setcond) w = 1;
+        if ((o.opc == Opcode::k_mov || o.opc == Opcode::k_zext) && o.a != kNoTemp && o.a < width.size() &&
+            (b.is_const[o.a] || writes[o.a] == 1))
+          w = std::min<unsigned>(w, width[o.a]);
+        if (o.opc == Opcode::k_zext) w = std::min<unsigned>(w, Bits(static_cast<Type>(o.aux)));
+        if (o.opc == Opcode::k_and) {
+          for (uint32_t x : {o.a, o.b})
+            if (x != kNoTemp && x < width.size() && (b.is_const[x] || writes[x] == 1))
+              w = std::min<unsigned>(w, width[x]);
+        }
+        width[o.dst] = static_cast<uint8_t>(w);
+      }
       if (now.nout && o.dst != kNoTemp) {
         if (o.opc == Opcode::k_mov && known[o.a]) {
           known[o.dst] = 1;
