@@ -124,6 +124,7 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
           inc_n(off, sectors * 512 - (off & 511), "compressed cluster", n);
           r->allocated_clusters += act;
           r->compressed_clusters += act;
+          r->fragmented_clusters += act;  // compressed clusters count as fragmented (as qemu-img)
           continue;
         }
         uint64_t host = e & kQcow2OffsetMask;

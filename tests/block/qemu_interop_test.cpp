@@ -382,3 +382,39 @@ TEST(Interop, ExtendedL2WritesPassQemuCheck) {
 
 }  // namespace
 }  // namespace emu::block
+
+namespace emu::block {
+namespace {
+
+TEST(Interop, MeasureMapAndCheckOutputMatchQemuImg) {
+  REQUIRE_QEMU();
+  TempDir t;
+  std::string E = test::EmuImg();
+  Model m(3 << 20);
+  for (size_t i = 0; i < m.data.size(); i++) m.data[i] = uint8_t(i % 7 == 0 ? i / 3001 : 0);
+  SaveModel(m, t / "src.raw");
+  ASSERT_EQ(test::Run("qemu-img convert -c -O qcow2 " + (t / "src.raw") + " " + (t / "c.qcow2")).code, 0);
+  ASSERT_EQ(test::Run("qemu-img create -q -f qcow2 -b c.qcow2 -F qcow2 " + (t / "top.qcow2")).code, 0);
+  ASSERT_EQ(test::Run("qemu-io -c 'write -P 3 1M 100k' " + (t / "top.qcow2")).code, 0);
+  auto same = [&](const std::string& args) {
+    auto q = test::Run("qemu-img " + args), e = test::Run(E + " " + args);
+    EXPECT_EQ(q.code, e.code) << args;
+    for (size_t p; (p = q.out.find("qemu-img: ")) != std::string::npos;) q.out.replace(p, 10, "emu-img: ");
+    EXPECT_EQ(q.out, e.out) << args;
+  };
+  for (const char* size : {"1G", "100G", "3M"})
+    for (const char* cs : {"65536", "4096", "2M"})
+      same(std::string("measure -O qcow2 -o cluster_size=") + cs + " --size " + size);
+  for (const char* f : {"src.raw", "c.qcow2", "top.qcow2"}) {
+    same("measure -O qcow2 " + (t / f));
+    same("measure -O raw " + (t / f));
+    same("check --output=json " + (t / f));
+    same("info " + (t / f));
+  }
+  same("check " + (t / "c.qcow2"));
+  same("map " + (t / "top.qcow2"));
+  same("map --output=json " + (t / "top.qcow2"));
+}
+
+}  // namespace
+}  // namespace emu::block

@@ -65,6 +65,7 @@ int CmdCheck(int argc, char** argv) {
   if (output == "json") {
     nlohmann::ordered_json j;
     j["image-end-offset"] = r.image_end_offset;
+    if (r.compressed_clusters) j["compressed-clusters"] = r.compressed_clusters;
     j["total-clusters"] = r.total_clusters;
     j["check-errors"] = r.check_errors;
     if (r.leaks) j["leaks"] = r.leaks;
@@ -75,7 +76,6 @@ int CmdCheck(int argc, char** argv) {
     j["filename"] = spec.path;
     j["format"] = d->format_name();
     if (r.fragmented_clusters) j["fragmented-clusters"] = r.fragmented_clusters;
-    if (r.compressed_clusters) j["compressed-clusters"] = r.compressed_clusters;
     printf("%s\n", j.dump(4).c_str());
   } else if (!quiet) {
     for (const auto& m : r.messages) fprintf(stderr, "%s\n", m.c_str());

@@ -361,12 +361,27 @@ int CmdMap(int argc, char** argv) {
     }
     printf("]\n");
   } else {
+    // The file of each depth: the image, then its backing chain.
+    std::vector<std::string> files = {spec.path};
+    for (BlockDriver* cur = d.get(); cur;) {
+      auto* ops = dynamic_cast<block::ImageOps*>(cur);
+      if (!ops || !ops->Backing()) break;
+      block::ImageInfo info;
+      ops->GetInfo(&info);
+      files.push_back(info.backing_full);
+      cur = ops->Backing();
+    }
     printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
     for (const auto& e : ext) {
+      if (e.data && !e.host_offset) {
+        Error("File contains external, encrypted or compressed clusters.");
+        return 1;
+      }
       if (!e.data || !e.host_offset) continue;
+      const std::string& file = size_t(e.depth) < files.size() ? files[e.depth] : spec.path;
       printf("%#-16llx%#-16llx%#-16llx%s\n", static_cast<unsigned long long>(e.offset),
              static_cast<unsigned long long>(e.length), static_cast<unsigned long long>(*e.host_offset),
-             spec.path.c_str());
+             file.c_str());
     }
   }
   return 0;

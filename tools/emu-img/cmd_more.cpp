@@ -1,6 +1,7 @@
 // emu-img measure, bench.
 #include <getopt.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -51,12 +52,14 @@ int CmdMeasure(int argc, char** argv) {
     Error("Either --size N or one filename must be specified.");
     return 1;
   }
-  uint64_t allocated = size;
+  uint64_t allocated = 0;  // --size: an empty image
+  bool src_qcow2 = false;
   if (!have_size) {
     spec.path = argv[optind];
     auto d = Open(spec);
     if (!d) return 1;
     size = d->Size();
+    src_qcow2 = d->format_name() == "qcow2";
     std::vector<block::Extent> ext;
     allocated = 0;
     if (d->BlockStatus(0, size, &ext).ok()) {
@@ -66,37 +69,44 @@ int CmdMeasure(int argc, char** argv) {
       allocated = size;
     }
   }
+  size = (size + 511) / 512 * 512;  // images are whole sectors
+  allocated = std::min(size, (allocated + 511) / 512 * 512);
   uint64_t required = 0, full = 0;
   if (out_fmt == "qcow2") {
     uint64_t cs = 65536;
     if (opts.count("cluster_size")) block::ParseSize(opts["cluster_size"], &cs);
     if (cs < 512 || (cs & (cs - 1))) cs = 65536;
-    auto meta = [&](uint64_t data_bytes) {
-      uint64_t vclusters = (size + cs - 1) / cs;
-      uint64_t l2 = (vclusters + cs / 8 - 1) / (cs / 8);
-      uint64_t l1 = (l2 * 8 + cs - 1) / cs;
-      uint64_t data = (data_bytes + cs - 1) / cs;
-      uint64_t total = 1 + l1 + l2 + data;
-      uint64_t per = cs / 2;
-      uint64_t rb = (total + per - 1) / per + 1;
-      uint64_t rt = (rb * 8 + cs - 1) / cs;
-      return (total + rb + rt) * cs;
-    };
-    required = meta(allocated);
-    full = meta((size + cs - 1) / cs * cs);
+    // As qemu-img: L2 tables for the whole disk, and a refcount structure
+    // sized for the fully allocated image, in both numbers.
+    uint64_t vclusters = (size + cs - 1) / cs;
+    uint64_t l2 = (vclusters + cs / 8 - 1) / (cs / 8);
+    uint64_t l1 = (l2 * 8 + cs - 1) / cs;
+    uint64_t meta = 1 + l1 + l2;
+    uint64_t full_clusters = meta + vclusters;
+    uint64_t per = cs / 2, rb = 1, rt = 1;
+    for (int i = 0; i < 16; i++) {
+      uint64_t rb2 = (full_clusters + rb + rt + per - 1) / per;
+      uint64_t rt2 = (rb2 * 8 + cs - 1) / cs;
+      if (rb2 == rb && rt2 == rt) break;
+      rb = rb2;
+      rt = rt2;
+    }
+    required = (meta + (allocated + cs - 1) / cs + rb + rt) * cs;
+    full = (full_clusters + rb + rt) * cs;
   } else {
     required = allocated;
     full = size;
   }
   if (output == "json") {
     nlohmann::ordered_json j;
-    j["bitmaps"] = 0;
+    if (src_qcow2 && out_fmt == "qcow2") j["bitmaps"] = 0;
     j["required"] = required;
     j["fully-allocated"] = full;
     printf("%s\n", j.dump(4).c_str());
   } else {
     printf("required size: %llu\nfully allocated size: %llu\n", static_cast<unsigned long long>(required),
            static_cast<unsigned long long>(full));
+    if (src_qcow2 && out_fmt == "qcow2") printf("bitmaps size: 0\n");
   }
   return 0;
 }
