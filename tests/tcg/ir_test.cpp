@@ -199,5 +199,72 @@ TEST(Ir, DeadPureHelperIsRemoved) {
   EXPECT_TRUE(b.ops.empty());
 }
 
+TEST(Ir, DeadEnvStoresOnlyWithoutObservers) {
+  Block b;
+  Builder bb(&b);
+  bb.InsnStart(0x10);
+  bb.StEnv(Type::kI64, R(0), bb.Const(1));  // dead: overwritten, nothing observes
+  bb.InsnStart(0x11);
+  bb.StEnv(Type::kI64, R(0), bb.Const(2));  // live: a load may fault before the next store
+  Val v = bb.LdMem(Type::kI32, bb.Const(0x1000), 0);
+  bb.StEnv(Type::kI64, R(1), v);
+  bb.StEnv(Type::kI64, R(0), bb.Const(3));
+  bb.StEnv(Type::kI32, R(2), bb.Const(4));  // live: read back below
+  Val back = bb.LdEnv(Type::kI32, R(2));
+  bb.StEnv(Type::kI32, R(2), back);
+  bb.Exit();
+  EliminateDeadEnvStores(b);
+  std::vector<uint64_t> stored;
+  for (const Op& o : b.ops)
+    if (o.opc == Opcode::k_st_env && o.imm == R(0)) stored.push_back(b.const_val[o.a]);
+  EXPECT_EQ(stored, (std::vector<uint64_t>{2, 3}));
+  int r2 = 0;
+  for (const Op& o : b.ops) r2 += o.opc == Opcode::k_st_env && o.imm == R(2);
+  EXPECT_EQ(r2, 2);
+}
+
+TEST(Ir, StoreBeforeAStoppingBoundaryIsKept) {
+  // After a guest store the block may stop at the next instruction boundary
+  // (self-modifying code), so env must be complete there.
+  Block b;
+  Builder bb(&b);
+  bb.InsnStart(0x10);
+  bb.StMem(Type::kI8, bb.Const(0x2000), bb.Const(0), 0);
+  bb.StEnv(Type::kI64, R(0), bb.Const(1));
+  bb.InsnStart(0x11);
+  bb.StEnv(Type::kI64, R(0), bb.Const(2));
+  bb.Exit();
+  EliminateDeadEnvStores(b);
+  int n = 0;
+  for (const Op& o : b.ops) n += o.opc == Opcode::k_st_env;
+  EXPECT_EQ(n, 2);
+}
+
+TEST(Ir, WidthAwareFolding) {
+  Block b;
+  Builder bb(&b);
+  Val x = bb.LdEnv(Type::kI32, R(1));
+  Val y = bb.Add(Type::kI32, x, bb.Const(1));
+  Val z = bb.Zext(Type::kI64, Type::kI32, y);  // already zero-extended: a copy
+  bb.StEnv(Type::kI64, R(0), z);
+  Val w = bb.LdEnv(Type::kI16, R(0));           // low part of the stored value
+  bb.StEnv(Type::kI64, R(2), bb.Zext(Type::kI64, Type::kI16, w));
+  bb.Exit();
+  RunPasses(b);
+  int zexts = 0, loads = 0;
+  for (const Op& o : b.ops) {
+    zexts += o.opc == Opcode::k_zext;
+    loads += o.opc == Opcode::k_ld_env;
+  }
+  EXPECT_EQ(zexts, 0) << b.Dump();  // both became copies (the 16-bit one a truncating mov)
+  EXPECT_EQ(loads, 1) << b.Dump();
+  Env env{{0, 0xffffffff, 0, 0}, 0};
+  EXPECT_EQ(RunBlock(b, env, nullptr, false), 0u);  // 32-bit wrap
+  env = Env{{0, 0x1fffe, 0, 0}, 0};
+  RunBlock(b, env, nullptr, false);
+  EXPECT_EQ(env.r[0], 0x1ffffu);
+  EXPECT_EQ(env.r[2], 0xffffu);
+}
+
 }  // namespace
 }  // namespace emu::accel::tcg
