@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 
 #include "hw/core/device.h"
 
@@ -228,6 +229,39 @@ TEST(Multiboot, ModuleSpecParsing) {
   EXPECT_EQ(m[1].path, "b.bin");
   EXPECT_EQ(m[2].path, "c,d.bin");
   EXPECT_TRUE(ParseMultibootModules("").empty());
+}
+
+// Random corruption of the ELF and program headers, and of a.out address fields:
+// every outcome is a load or a ConfigError (run under ASan to see overreads).
+TEST(Multiboot, CorruptedImagesNeverCrash) {
+  Guest g;
+  std::mt19937 rng(99);
+  int loaded = 0, refused = 0;
+  for (int i = 0; i < 1500; i++) {
+    auto k = TinyElf32();
+    bool aout = rng() % 2;
+    if (aout) {
+      PutMbHeader(k, 0x60, 0x10003);
+      Put(k, 0x6c, 0x100060, 4);
+      Put(k, 0x70, 0x100000, 4);
+      Put(k, 0x74, 0, 4);
+      Put(k, 0x78, 0, 4);
+      Put(k, 0x7c, 0x101000, 4);
+      for (int j = 0; j < 2; j++) k[0x6c + rng() % 20] = uint8_t(rng());
+    } else {
+      for (int j = 0; j < 3; j++) k[rng() % 0x54] = uint8_t(rng());
+    }
+    if (rng() % 4 == 0) k.resize(rng() % k.size());
+    x86::CpuState cpu;
+    try {
+      LoadMultibootImage(g.mem, g.e820, k, "fuzz", "fuzz", {}, &cpu);
+      loaded++;
+    } catch (const ConfigError&) {
+      refused++;
+    }
+  }
+  EXPECT_GT(loaded, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
