@@ -34,7 +34,9 @@ constexpr uint16_t X0 = MakeSel(kSelModReg, 0, 8), X1 = MakeSel(kSelModReg, 1, 8
 constexpr uint16_t XR(unsigned reg, unsigned rm) { return MakeSel(kSelModReg, reg, rm); }
 
 #define I(op, sel, pfx, mn, a, b, c, attrs) \
-  {op, sel, Pfx::pfx, Mnemonic::mn, {Opd::a, Opd::b, Opd::c}, static_cast<uint16_t>(attrs)},
+  {op, sel, Pfx::pfx, Mnemonic::mn, {Opd::a, Opd::b, Opd::c, Opd::NO}, static_cast<uint16_t>(attrs)},
+#define I4(op, sel, pfx, mn, a, b, c, d, attrs) \
+  {op, sel, Pfx::pfx, Mnemonic::mn, {Opd::a, Opd::b, Opd::c, Opd::d}, static_cast<uint16_t>(attrs)},
 
 constexpr Form kPrimary[] = {
 #include "target-x86/decode/map_primary.def"
@@ -50,6 +52,7 @@ constexpr Form k0F3A[] = {
 #include "target-x86/decode/map_0f3a.def"
 };
 #undef I
+#undef I4
 
 // Holds the index storage of one map; built once, never freed (lives for the process).
 struct BuiltMap {

@@ -60,7 +60,7 @@ struct Form {
   uint16_t sel;  // 0 = no selector (ModRM presence follows from the operands)
   Pfx pfx;
   Mnemonic mnemonic;
-  Opd ops[3];
+  Opd ops[4];
   uint16_t attrs;
 };
 

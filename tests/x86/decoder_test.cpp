@@ -283,6 +283,14 @@ TEST(Decoder, AddressingForms) {
   EXPECT_EQ(a32in16.inst.address_size, 4);
   EXPECT_EQ(a32in16.inst.operand_size, 4);
   EXPECT_EQ(Dec(k64, {0x67, 0x8b, 0x00}).inst.address_size, 4);
+  // SIB base 101 with mod 00 means "no base, disp32" whatever REX.B says, also with 67
+  // (Zydis disagrees here; the CPU agrees with us, see Oracle.SibNoBaseWithRexB).
+  auto nob = Dec(k64, {0x67, 0x41, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x30});
+  ASSERT_EQ(nob.status, DecodeStatus::kOk);
+  EXPECT_EQ(nob.inst.length, 9);
+  EXPECT_EQ(nob.inst.ops[1].mem.base, -1);
+  EXPECT_EQ(nob.inst.ops[1].mem.index, -1);
+  EXPECT_EQ(nob.inst.ops[1].mem.disp, 0x30000000);
   EXPECT_EQ(Dec(k32, {0x67, 0x8b, 0x00}).inst.address_size, 2);
 }
 
@@ -329,6 +337,18 @@ TEST(Decoder, MandatoryPrefixes) {
   EXPECT_EQ(rep.inst.mnemonic, Mnemonic::STOS);
   EXPECT_TRUE(rep.inst.rep());
   EXPECT_EQ(rep.inst.operand_size, 8);
+}
+
+TEST(Decoder, RareForms) {
+  auto xb = Dec(k64, {0x66, 0xc7, 0xf8, 0x10, 0x00});  // xbegin rel16: 66 is honoured
+  ASSERT_EQ(xb.status, DecodeStatus::kOk);
+  EXPECT_EQ(xb.inst.length, 5);
+  auto iq = Dec(k64, {0xf2, 0x0f, 0x78, 0xca, 0x04, 0x08});  // insertq xmm1, xmm2, 4, 8
+  ASSERT_EQ(iq.status, DecodeStatus::kOk);
+  ASSERT_EQ(iq.inst.num_operands, 4);
+  EXPECT_EQ(iq.inst.ops[2].imm, 4);
+  EXPECT_EQ(iq.inst.ops[3].imm, 8);
+  ExpectReg(Dec(k64, {0x48, 0x0f, 0x50, 0xc1}).inst.ops[0], RegClass::kGpr64, RAX, 8);
 }
 
 TEST(Decoder, X87) {

@@ -167,6 +167,21 @@ TEST(Oracle, XmmRegisters) {
   EXPECT_EQ(res.out.xmm[15][0], 0xf0);
 }
 
+// Settles a decoder question on the CPU: with a 67 prefix, SIB base 101 and mod 00 still
+// mean "no base, disp32" under REX.B (Zydis 4.0 reports base r13d instead).
+TEST(Oracle, SibNoBaseWithRexB) {
+  REQUIRE_MODE(Mode::k64);
+  Request r = Make(Mode::k64, {0x67, 0x41, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x30});
+  r.in.gpr[13] = 0x100;  // with r13 as base the load would come from 0x30000100
+  std::vector<uint8_t> m(0x200, 0);
+  m[0] = 0x11;
+  m[0x100] = 0x22;
+  r.mem.push_back({0x30000000, m});
+  Result res = RunNative(r);
+  ASSERT_TRUE(res.ok) << res.error;
+  EXPECT_EQ(res.out.gpr[0], 0x11u);
+}
+
 TEST(Oracle, TimeoutAndBadRequests) {
   REQUIRE_MODE(Mode::k64);
   Request loop = Make(Mode::k64, {0xeb, 0xfe});
