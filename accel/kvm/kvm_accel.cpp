@@ -135,7 +135,10 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
   }
   if (k->irqchip_ && opts.pit && c.pit2) {
     kvm_pit_config pit{};
-    pit.flags = KVM_PIT_SPEAKER_DUMMY;  // port 0x61 stays with the user-space speaker
+    // Port 0x61 (channel-2 gate and output, refresh toggle) is then served in the
+    // kernel from the in-kernel PIT, as BIOS and Linux delay loops need it; it never
+    // reaches the CpuBus.
+    pit.flags = KVM_PIT_SPEAKER_DUMMY;
     if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
       return fail("KVM: " + Errno("KVM_CREATE_PIT2"));
     k->pit_ = true;

@@ -11,6 +11,7 @@
 //   if (kvm->has_irqchip()) {            // in-kernel PIC + IOAPIC + LAPIC (+ PIT)
 //     isa_irq[n].Connect(kvm->IrqSink(n));   // GSI n: 0-15 ISA (PIC and IOAPIC), 16-23 PCI
 //     // do not create user-space PIC/IOAPIC/LAPIC; with has_pit(), no user-space PIT
+//     // and no port 0x61 device either (KVM serves 0x40-0x43 and 0x61 itself)
 //   }
 //   for (int i = 0; i < config.smp; ++i) vcpus.push_back(kvm->CreateVcpu(i));
 //   // each vCPU on its own thread: loop { RunResult r = vcpu->Run(); ... }

@@ -550,6 +550,37 @@ TEST(KvmAccel, InKernelIrqchipDeliversIrqLine) {
   EXPECT_EQ(*vm.h.exit_code(), 0x78u);
 }
 
+// With the in-kernel PIT, ports 0x40-0x43 and 0x61 never reach the bus; the guest
+// sees channel 2's output in bit 5 of port 0x61 go high when its count runs out.
+TEST(KvmAccel, InKernelPitServesItsPorts) {
+  REQUIRE_KVM();
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  if (!vm.kvm->has_pit()) GTEST_SKIP() << "no in-kernel PIT: " << vm.kvm->irqchip_note();
+  vm.h.BuildPageTables();
+  const uint8_t code[] = {
+      0xb0, 0x01, 0xe6, 0x61,  // gate channel 2 on, speaker off
+      0xb0, 0xb0, 0xe6, 0x43,  // channel 2, lobyte/hibyte, mode 0
+      0xb0, 0x10, 0xe6, 0x42,  // count 0x0010 (a few microseconds)
+      0xb0, 0x00, 0xe6, 0x42,
+      0xe4, 0x61,              // 1: in $0x61, %al
+      0xa8, 0x20,              // test $0x20, %al (OUT2)
+      0x74, 0xfa,              // jz 1b
+      0xb0, 0x61, 0xe6, 0xf4,  // out $0x61 -> exit port
+      0xeb, 0xfe,
+  };
+  vm.h.Load(kCode, code, sizeof code);
+  vm.vcpus[0]->SetState(Harness::LongModeKernel(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out()) << "OUT2 never went high";
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0x61u);
+  EXPECT_EQ(vm.h.port_writes(0x61), 0u);
+  EXPECT_EQ(vm.h.port_writes(0x43), 0u);
+  EXPECT_EQ(vm.h.port_writes(0x42), 0u);
+}
+
 TEST(KvmAccel, TripleFaultIsShutdown) {
   REQUIRE_KVM();
   Vm vm;
