@@ -412,6 +412,13 @@ TEST(Interop, MeasureMapAndCheckOutputMatchQemuImg) {
     same("info " + (t / f));
   }
   same("check " + (t / "c.qcow2"));
+  for (const std::string& a : {"-f qcow2 -o compat=0.10,preallocation=off,cluster_size=4k " + (t / "x1") + " 1M",
+                               "-f qcow2 -b c.qcow2 -F qcow2 " + (t / "x2"),
+                               "-f raw -o preallocation=falloc " + (t / "x3") + " 1M",
+                               "-f qcow2 -o compression_type=zstd,extended_l2=on,lazy_refcounts=on,refcount_bits=8 " +
+                                   (t / "x4") + " 1M",
+                               "-f qcow2 " + (t / "x5") + " 1000"})
+    same("create " + a);
   same("map " + (t / "top.qcow2"));
   same("map --output=json " + (t / "top.qcow2"));
 }

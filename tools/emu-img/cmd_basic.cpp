@@ -79,9 +79,45 @@ int CmdCreate(int argc, char** argv) {
   }
   co.opts = opts;
   if (!quiet) {
-    printf("Formatting '%s', fmt=%s", path.c_str(), fmt.c_str());
-    for (const auto& [k, v] : opts) printf(" %s=%s", k.c_str(), v.c_str());
-    printf(" size=%llu\n", static_cast<unsigned long long>(co.size));
+    // The same line as qemu-img (scripts grep it): defaults spelled out for qcow2.
+    uint64_t shown = co.size;
+    if (!shown && opts.count("backing_file")) {
+      OpenSpec b;
+      b.path = block::ResolveBackingPath(path, opts["backing_file"]);
+      b.format = opts.count("backing_fmt") ? opts["backing_fmt"] : "";
+      b.force_share = true;
+      block::OpenOptions bo;
+      bo.read_only = true;
+      bo.force_share = true;
+      bo.format = b.format;
+      auto bd = block::OpenImage(b.path, bo);
+      if (bd.ok()) shown = bd.value->Size();
+    }
+    std::string line = "Formatting '" + path + "', fmt=" + fmt;
+    auto opt = [&](const char* k, const char* def) {
+      if (opts.count(k)) line += std::string(" ") + k + "=" + opts[k];
+      else if (def) line += std::string(" ") + k + "=" + def;
+    };
+    std::string sz = " size=" + std::to_string(shown);
+    if (fmt == "qcow2") {
+      uint64_t cs;
+      if (opts.count("cluster_size") && block::ParseSize(opts["cluster_size"], &cs))
+        opts["cluster_size"] = std::to_string(cs);
+      opt("cluster_size", "65536");
+      opt("extended_l2", "off");
+      opt("preallocation", nullptr);
+      opt("compression_type", "zlib");
+      line += sz;
+      opt("backing_file", nullptr);
+      opt("backing_fmt", nullptr);
+      opt("compat", nullptr);
+      opt("lazy_refcounts", "off");
+      opt("refcount_bits", "16");
+    } else {
+      line += sz;
+      for (const auto& [k, v] : opts) line += " " + k + "=" + v;
+    }
+    printf("%s\n", line.c_str());
     fflush(stdout);
   }
   block::Status s = block::CreateImage(fmt, path, co);
