@@ -6,6 +6,7 @@
 
 #include "target-x86/cpu_state.h"
 #include "target-x86/decode/decoded_inst.h"
+#include "target-x86/decode/format.h"
 #include "target-x86/decode/tables.h"
 
 namespace emu::x86 {
@@ -421,6 +422,18 @@ TEST(Decoder, TablesAreConsistent) {
       }
     }
   }
+}
+
+TEST(Decoder, FormatInst) {
+  EXPECT_EQ(FormatInst(Dec(k64, {0xf0, 0x01, 0x44, 0x8b, 0x10}).inst),
+            "LOCK ADD dword ds:[rbx+rcx*4+0x10], eax ; f0 01 44 8b 10");
+  EXPECT_EQ(FormatInst(Dec(k16, {0x75, 0xfe}).inst), "JCC(5) rel -0x2 ; 75 fe");
+  EXPECT_EQ(FormatInst(Dec(k16, {0xea, 0x5b, 0xe0, 0x00, 0xf0}).inst),
+            "JMPF 0xf000:0xe05b ; ea 5b e0 00 f0");
+  EXPECT_EQ(FormatInst(Dec(k64, {0x88, 0xe0}).inst), "MOV al, ah ; 88 e0");
+  EXPECT_EQ(FormatInst(Dec(k64, {0x48, 0x8b, 0x05, 0x10, 0, 0, 0}).inst),
+            "MOV rax, qword ds:[rip+0x10] ; 48 8b 05 10 00 00 00");
+  EXPECT_EQ(FormatInst(Dec(k32, {0xdc, 0xc1}).inst), "FADD st(1), st(0) ; dc c1");
 }
 
 TEST(Decoder, EveryMnemonicHasAName) {
