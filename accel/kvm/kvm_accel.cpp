@@ -45,8 +45,9 @@ bool KvmAccelerator::Available(std::string* why, const std::string& device) {
   int v = ioctl(fd, KVM_GET_API_VERSION, 0);
   close(fd);
   if (v != KVM_API_VERSION) {
-    if (why) *why = "KVM not available: API version " + std::to_string(v) + ", expected " +
-                    std::to_string(KVM_API_VERSION);
+    if (why)
+      *why = "KVM not available: API version " + std::to_string(v) + ", expected " +
+             std::to_string(KVM_API_VERSION);
     return false;
   }
   return true;
@@ -64,8 +65,8 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
   KvmCaps& c = k->caps_;
   c.api_version = ioctl(k->kvm_fd_, KVM_GET_API_VERSION, 0);
   if (c.api_version != KVM_API_VERSION)
-    return fail("KVM not available: API version " + std::to_string(c.api_version) +
-                ", expected " + std::to_string(KVM_API_VERSION));
+    return fail("KVM not available: API version " + std::to_string(c.api_version) + ", expected " +
+                std::to_string(KVM_API_VERSION));
   if (!Check(k->kvm_fd_, KVM_CAP_USER_MEMORY))
     return fail("KVM not available: no KVM_CAP_USER_MEMORY");
   if (opts.num_cpus < 1) return fail("KVM: need at least one vCPU");
@@ -86,7 +87,8 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
   c.max_vcpus = Check(vm, KVM_CAP_MAX_VCPUS);
   if (c.max_vcpus == 0) c.max_vcpus = c.recommended_vcpus;
   c.max_memslots = std::max(1, Check(vm, KVM_CAP_NR_MEMSLOTS));
-  if (!c.immediate_exit) return fail("KVM not available: no KVM_CAP_IMMEDIATE_EXIT (kernel too old)");
+  if (!c.immediate_exit)
+    return fail("KVM not available: no KVM_CAP_IMMEDIATE_EXIT (kernel too old)");
   if (opts.num_cpus > c.max_vcpus)
     return fail("KVM: -smp " + std::to_string(opts.num_cpus) + " exceeds this host's limit of " +
                 std::to_string(c.max_vcpus) + " vCPUs");
@@ -123,8 +125,9 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
 
   if (opts.irqchip) {
     if (!c.irqchip) {
-      k->irqchip_note_ = "KVM has no in-kernel irqchip (KVM_CAP_IRQCHIP): "
-                         "interrupt controllers must be emulated in user space";
+      k->irqchip_note_ =
+          "KVM has no in-kernel irqchip (KVM_CAP_IRQCHIP): "
+          "interrupt controllers must be emulated in user space";
     } else if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) {
       k->irqchip_note_ = "in-kernel irqchip unavailable: " + Errno("KVM_CREATE_IRQCHIP");
     } else {
@@ -139,8 +142,7 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
     // kernel from the in-kernel PIT, as BIOS and Linux delay loops need it; it never
     // reaches the CpuBus.
     pit.flags = KVM_PIT_SPEAKER_DUMMY;
-    if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
-      return fail("KVM: " + Errno("KVM_CREATE_PIT2"));
+    if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0) return fail("KVM: " + Errno("KVM_CREATE_PIT2"));
     k->pit_ = true;
   }
 
@@ -215,9 +217,10 @@ void KvmAccelerator::SyncSlots(const hw::FlatView& view) {
     if (end <= start) continue;
     uint8_t* host = r.region->host() + r.offset + (start - r.start);
     if (reinterpret_cast<uintptr_t>(host) % kPage != 0) {
-      std::fprintf(stderr, "emu: kvm: %s at 0x%llx is not page-aligned in host memory; "
-                   "accesses take the slow MMIO path\n", r.region->name().c_str(),
-                   static_cast<unsigned long long>(r.start));
+      std::fprintf(stderr,
+                   "emu: kvm: %s at 0x%llx is not page-aligned in host memory; "
+                   "accesses take the slow MMIO path\n",
+                   r.region->name().c_str(), static_cast<unsigned long long>(r.start));
       continue;
     }
     bool ro = r.region->kind() == hw::MemoryRegion::Kind::kRom || r.region->read_only();
@@ -240,7 +243,8 @@ void KvmAccelerator::SyncSlots(const hw::FlatView& view) {
                                  std::snprintf(b, sizeof b, "%llx",
                                                static_cast<unsigned long long>(s.gpa));
                                  return std::string(b);
-                               }() + ")");
+                               }() +
+                               ")");
   };
   for (auto it = slots_.begin(); it != slots_.end();) {
     auto w = want.find(it->first);

@@ -35,9 +35,8 @@
 #include <string>
 #include <vector>
 
-#include "accel/kvm/kvm_sys.h"
-
 #include "accel/accel.h"
+#include "accel/kvm/kvm_sys.h"
 #include "hw/core/memory.h"
 
 namespace emu::accel {

@@ -13,8 +13,8 @@ constexpr uint32_t kLeaf1EcxHide = Bit(3) | Bit(5) | Bit(6) | Bit(7) | Bit(8) | 
 constexpr uint32_t kLeaf1EdxHide = Bit(22) | Bit(29) | Bit(31);
 // Leaf 7.0 EBX: SGX, HLE, RTM (TSX cannot be migrated reliably), RDT-M, MPX, RDT-A,
 // Intel PT.
-constexpr uint32_t kLeaf7EbxHide = Bit(2) | Bit(4) | Bit(11) | Bit(12) | Bit(14) | Bit(15) |
-                                   Bit(25);
+constexpr uint32_t kLeaf7EbxHide =
+    Bit(2) | Bit(4) | Bit(11) | Bit(12) | Bit(14) | Bit(15) | Bit(25);
 // Leaf 7.0 ECX: PKU/OSPKE (protection keys), WAITPKG, SGX launch control.
 constexpr uint32_t kLeaf7EcxHide = Bit(3) | Bit(4) | Bit(5) | Bit(30);
 // XSAVE components of hidden features: MPX BNDREGS/BNDCSR, PT, PKRU.
@@ -81,10 +81,12 @@ std::vector<kvm_cpuid_entry2> FilterCpuid(const std::vector<kvm_cpuid_entry2>& s
         e.ecx &= ~kLeaf1EcxHide;
         if (!p.in_kernel_lapic) e.ecx &= ~(Bit(21) | Bit(24));  // x2APIC, TSC deadline
         e.edx &= ~kLeaf1EdxHide;
-        e.ebx = (e.ebx & 0xffff) | (static_cast<uint32_t>(1 << ShiftFor(n)) << 16) |
-                (apic_id << 24);
-        if (n > 1) e.edx |= Bit(28);  // HTT: the count in EBX[23:16] is valid
-        else e.edx &= ~Bit(28);
+        e.ebx =
+            (e.ebx & 0xffff) | (static_cast<uint32_t>(1 << ShiftFor(n)) << 16) | (apic_id << 24);
+        if (n > 1)
+          e.edx |= Bit(28);  // HTT: the count in EBX[23:16] is valid
+        else
+          e.edx &= ~Bit(28);
         break;
       case 4:
         if ((e.eax & 0x1f) != 0) {

@@ -3,16 +3,16 @@
 // A pure function so that it is testable without /dev/kvm.
 #pragma once
 
-#include "accel/kvm/kvm_sys.h"
-
 #include <cstdint>
 #include <vector>
+
+#include "accel/kvm/kvm_sys.h"
 
 namespace emu::accel {
 
 struct CpuidPolicy {
-  int apic_id = 0;        // this vCPU's (initial) APIC ID
-  int num_cpus = 1;       // -smp N: N single-threaded cores in one package
+  int apic_id = 0;               // this vCPU's (initial) APIC ID
+  int num_cpus = 1;              // -smp N: N single-threaded cores in one package
   bool in_kernel_lapic = false;  // x2APIC and TSC-deadline only with KVM's LAPIC
 };
 

@@ -50,20 +50,13 @@ struct MsrSlot {
 };
 
 constexpr MsrSlot kMsrs[] = {
-    {0x10, &CpuState::tsc},
-    {0xc0000081, &CpuState::star},
-    {0xc0000082, &CpuState::lstar},
-    {0xc0000083, &CpuState::cstar},
-    {0xc0000084, &CpuState::fmask},
-    {0xc0000102, &CpuState::kernel_gs_base},
-    {0xc0000103, &CpuState::tsc_aux},
-    {0x174, &CpuState::sysenter_cs},
-    {0x175, &CpuState::sysenter_esp},
-    {0x176, &CpuState::sysenter_eip},
-    {0x277, &CpuState::pat},
-    {0x1a0, &CpuState::misc_enable},
-    {0x6e0, &CpuState::tsc_deadline},
-    {0x2ff, &CpuState::mtrr_def_type},
+    {0x10, &CpuState::tsc},           {0xc0000081, &CpuState::star},
+    {0xc0000082, &CpuState::lstar},   {0xc0000083, &CpuState::cstar},
+    {0xc0000084, &CpuState::fmask},   {0xc0000102, &CpuState::kernel_gs_base},
+    {0xc0000103, &CpuState::tsc_aux}, {0x174, &CpuState::sysenter_cs},
+    {0x175, &CpuState::sysenter_esp}, {0x176, &CpuState::sysenter_eip},
+    {0x277, &CpuState::pat},          {0x1a0, &CpuState::misc_enable},
+    {0x6e0, &CpuState::tsc_deadline}, {0x2ff, &CpuState::mtrr_def_type},
 };
 // MTRR arrays: fixed-range MSRs in CpuState::mtrr_fixed order, then variable pairs.
 constexpr uint32_t kMtrrFixed[11] = {0x250, 0x258, 0x259, 0x268, 0x269, 0x26a,
@@ -98,8 +91,8 @@ std::vector<std::pair<uint32_t, uint64_t*>> MsrMap(const KvmAccelerator& a, CpuS
 // (keeping AVX and later components intact); otherwise kvm_fpu.
 namespace {
 // Offsets in the FXSAVE/XSAVE legacy region (SDM Vol. 1, 10.5.1).
-constexpr size_t kFcw = 0, kFsw = 2, kFtw = 4, kFop = 6, kFip = 8, kFdp = 16, kMxcsr = 24,
-                 kSt = 32, kXmm = 160, kXstateBv = 512;
+constexpr size_t kFcw = 0, kFsw = 2, kFtw = 4, kFop = 6, kFip = 8, kFdp = 16, kMxcsr = 24, kSt = 32,
+                 kXmm = 160, kXstateBv = 512;
 template <typename T>
 T Get(const uint8_t* p, size_t off) {
   T v;
@@ -239,8 +232,7 @@ void KvmVcpu::GetState(x86::CpuState& s) {
     s.nmi_pending = e.nmi.pending != 0;
     s.interrupt_shadow = e.interrupt.shadow != 0;
   }
-  s.halted = accel_->has_irqchip() && accel_->caps().mp_state &&
-             mp_state() == KVM_MP_STATE_HALTED;
+  s.halted = accel_->has_irqchip() && accel_->caps().mp_state && mp_state() == KVM_MP_STATE_HALTED;
 }
 
 void KvmVcpu::SetState(const x86::CpuState& in) {
@@ -307,8 +299,8 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
   if (set < 0) ThrowErrno("KVM_SET_MSRS");
   if (static_cast<size_t>(set) != map.size()) {
     char b[96];
-    std::snprintf(b, sizeof b, "KVM vCPU %d: KVM refused MSR 0x%x = 0x%llx", index_,
-                  map[set].first, static_cast<unsigned long long>(*map[set].second));
+    std::snprintf(b, sizeof b, "KVM vCPU %d: KVM refused MSR 0x%x = 0x%llx", index_, map[set].first,
+                  static_cast<unsigned long long>(*map[set].second));
     throw std::runtime_error(b);
   }
 
@@ -331,8 +323,10 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
     // Only HALTED <-> RUNNABLE: an AP waiting for SIPI stays waiting.
     uint32_t cur = mp_state();
     uint32_t want = cur;
-    if (s.halted) want = KVM_MP_STATE_HALTED;
-    else if (cur == KVM_MP_STATE_HALTED) want = KVM_MP_STATE_RUNNABLE;
+    if (s.halted)
+      want = KVM_MP_STATE_HALTED;
+    else if (cur == KVM_MP_STATE_HALTED)
+      want = KVM_MP_STATE_RUNNABLE;
     if (want != cur) {
       kvm_mp_state mp{want};
       if (ioctl(fd_, KVM_SET_MP_STATE, &mp) < 0) ThrowErrno("KVM_SET_MP_STATE");

@@ -28,7 +28,7 @@ void NoopHandler(int) {}
 void InstallKickHandler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = NoopHandler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
@@ -38,11 +38,16 @@ void InstallKickHandler() {
 
 const char* InternalErrorName(uint32_t sub) {
   switch (sub) {
-    case KVM_INTERNAL_ERROR_EMULATION: return "emulation failure";
-    case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
-    case KVM_INTERNAL_ERROR_DELIVERY_EV: return "exit while delivering an event";
-    case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected VM exit";
-    default: return "unknown";
+    case KVM_INTERNAL_ERROR_EMULATION:
+      return "emulation failure";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+      return "exception while delivering an exception";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+      return "exit while delivering an event";
+    case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+      return "unexpected VM exit";
+    default:
+      return "unknown";
   }
 }
 
@@ -180,25 +185,23 @@ RunResult KvmVcpu::RunLoop() {
       case KVM_EXIT_SYSTEM_EVENT:
         if (run_->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ||
             run_->system_event.type == KVM_SYSTEM_EVENT_RESET)
-          return {ExitReason::kShutdown, "system event " +
-                                             std::to_string(run_->system_event.type)};
+          return {ExitReason::kShutdown, "system event " + std::to_string(run_->system_event.type)};
         return {ExitReason::kError,
                 "KVM system event " + std::to_string(run_->system_event.type) + "; " + DumpRegs()};
       case KVM_EXIT_INTERNAL_ERROR:
         if (auto r = HandleInternalError()) return *r;
         break;
       case KVM_EXIT_FAIL_ENTRY:
-        return {ExitReason::kError,
-                "KVM entry failed: hardware reason " +
-                    Hex(run_->fail_entry.hardware_entry_failure_reason) + " on host cpu " +
-                    std::to_string(run_->fail_entry.cpu) + "; " + DumpRegs()};
+        return {ExitReason::kError, "KVM entry failed: hardware reason " +
+                                        Hex(run_->fail_entry.hardware_entry_failure_reason) +
+                                        " on host cpu " + std::to_string(run_->fail_entry.cpu) +
+                                        "; " + DumpRegs()};
       case KVM_EXIT_EXCEPTION:
         return {ExitReason::kError, "KVM exception exit: vector " +
                                         std::to_string(run_->ex.exception) + "; " + DumpRegs()};
       case KVM_EXIT_UNKNOWN:
-        return {ExitReason::kError,
-                "KVM unknown exit: hardware reason " +
-                    Hex(run_->hw.hardware_exit_reason) + "; " + DumpRegs()};
+        return {ExitReason::kError, "KVM unknown exit: hardware reason " +
+                                        Hex(run_->hw.hardware_exit_reason) + "; " + DumpRegs()};
       default:
         return {ExitReason::kError, "unimplemented: KVM exit reason " +
                                         std::to_string(run_->exit_reason) + "; " + DumpRegs()};
@@ -250,8 +253,8 @@ void KvmVcpu::HandleIo() {
   // Bound what the kernel hands us before touching the shared page.
   if ((size != 1 && size != 2 && size != 4) || io.data_offset >= run_size_ ||
       static_cast<uint64_t>(io.count) * size > run_size_ - io.data_offset)
-    throw std::runtime_error("KVM: malformed I/O exit (size " + std::to_string(size) +
-                             ", count " + std::to_string(io.count) + ")");
+    throw std::runtime_error("KVM: malformed I/O exit (size " + std::to_string(size) + ", count " +
+                             std::to_string(io.count) + ")");
   uint8_t* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
   for (uint32_t i = 0; i < io.count; ++i) {
     uint8_t* p = data + i * size;
@@ -282,8 +285,10 @@ void KvmVcpu::HandleMmio() {
     return;
   }
   for (unsigned i = 0; i < len; ++i) {  // odd sizes: byte by byte
-    if (m.is_write) bus->MmioWrite(m.phys_addr + i, m.data[i], 1);
-    else m.data[i] = static_cast<uint8_t>(bus->MmioRead(m.phys_addr + i, 1));
+    if (m.is_write)
+      bus->MmioWrite(m.phys_addr + i, m.data[i], 1);
+    else
+      m.data[i] = static_cast<uint8_t>(bus->MmioRead(m.phys_addr + i, 1));
   }
 }
 

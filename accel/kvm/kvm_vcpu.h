@@ -2,7 +2,6 @@
 // other threads, and CpuState conversion (kvm_state.cpp).
 #pragma once
 
-#include "accel/kvm/kvm_sys.h"
 #include <pthread.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <string>
 
 #include "accel/accel.h"
+#include "accel/kvm/kvm_sys.h"
 
 namespace emu::accel {
 

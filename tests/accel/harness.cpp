@@ -75,11 +75,15 @@ void Harness::BuildPageTables() {
   for (uint64_t i = 0; i < 2048; ++i) Put64(m + pd + 8 * i, (i << 21) | 0x87);
   // GDT matching the selectors of LongModeUser (KVM takes the hidden parts from the
   // state, but a guest reloading a selector would read these).
-  const uint64_t gdt[] = {0, 0x00af9b000000ffff, 0x00cf93000000ffff, 0x00cffb000000ffff,
-                          0x00cff3000000ffff, 0x00affb000000ffff};
+  const uint64_t gdt[] = {0,
+                          0x00af9b000000ffff,
+                          0x00cf93000000ffff,
+                          0x00cffb000000ffff,
+                          0x00cff3000000ffff,
+                          0x00affb000000ffff};
   std::memcpy(m + kGdt, gdt, sizeof gdt);
-  uint64_t tss_lo = 0x67 | ((kTss & 0xffffff) << 16) | (0x89ull << 40) |
-                    ((kTss >> 24) & 0xff) << 56;
+  uint64_t tss_lo =
+      0x67 | ((kTss & 0xffffff) << 16) | (0x89ull << 40) | ((kTss >> 24) & 0xff) << 56;
   Put64(m + kGdt + 0x30, tss_lo);
   Put64(m + kGdt + 0x38, 0);
   std::memset(m + kTss, 0, 104);
@@ -94,9 +98,9 @@ x86::CpuState Harness::LongModeUser(uint64_t rip, uint64_t rsp) {
   s.cr4 = kCr4PAE | kCr4OSFXSR | kCr4OSXMMEXCPT;
   s.cr3 = kPml4;
   s.efer = kEferLME | kEferLMA | kEferSCE;
-  s.seg[CS] = Seg(0x2b, 0xa0fb);  // 64-bit code, DPL 3
+  s.seg[CS] = Seg(0x2b, 0xa0fb);                                       // 64-bit code, DPL 3
   for (SegReg r : {ES, SS, DS, FS, GS}) s.seg[r] = Seg(0x23, 0xc0f3);  // data, DPL 3
-  s.tr = Seg(0x30, 0x8b, kTss, 0x67);  // busy 64-bit TSS
+  s.tr = Seg(0x30, 0x8b, kTss, 0x67);                                  // busy 64-bit TSS
   s.ldtr = Seg(0, 0x82, 0, 0xffff);
   s.gdtr = {kGdt, 0x3f};
   s.idtr = {0, 0};  // any fault is fatal (shutdown): tests must not fault
@@ -251,8 +255,10 @@ std::vector<uint8_t> ReadFile(const std::string& path) {
 
 std::string GuestCache(std::string* why) {
   std::string cache;
-  if (const char* g = std::getenv("EMU_GUESTS")) cache = g;
-  else if (const char* b = std::getenv("EMU_BUILD_ROOT")) cache = std::string(b) + "/guests";
+  if (const char* g = std::getenv("EMU_GUESTS"))
+    cache = g;
+  else if (const char* b = std::getenv("EMU_BUILD_ROOT"))
+    cache = std::string(b) + "/guests";
   if (cache.empty()) {
     *why = "neither EMU_GUESTS nor EMU_BUILD_ROOT is set";
     return "";

@@ -23,13 +23,13 @@ class Harness : public CpuBus {
  public:
   static constexpr uint16_t kCom1 = 0x3f8;
   static constexpr uint16_t kExitPort = 0xf4;
-  static constexpr uint16_t kMagicPort = 0x510;   // reads return kMagicValue
+  static constexpr uint16_t kMagicPort = 0x510;  // reads return kMagicValue
   static constexpr uint32_t kMagicValue = 0xfeedf00d;
   // 8 registers of 8 bytes; a write to register 7 (the doorbell) ends the run like
   // the exit port, with the written value as exit code (ring 3 cannot do port I/O
   // under kvm_pvm).
   static constexpr uint64_t kMmioBase = 0xd0000000;
-  static constexpr uint64_t kRomBase = 0xe0000000;   // 64 KiB ROM (read-only slot)
+  static constexpr uint64_t kRomBase = 0xe0000000;  // 64 KiB ROM (read-only slot)
   // Page tables written by BuildPageTables (identity, 4 GiB, 2 MiB pages, user).
   static constexpr uint64_t kPml4 = 0x1000;
   static constexpr uint64_t kGdt = 0x800;
@@ -45,7 +45,9 @@ class Harness : public CpuBus {
   uint64_t ram_size() const { return ram_->size(); }
 
   void Load(uint64_t addr, const void* data, size_t len);
-  void Load(uint64_t addr, const std::vector<uint8_t>& data) { Load(addr, data.data(), data.size()); }
+  void Load(uint64_t addr, const std::vector<uint8_t>& data) {
+    Load(addr, data.data(), data.size());
+  }
   // Identity map of 4 GiB, user-accessible, plus a GDT and TSS for the states below.
   void BuildPageTables();
   // 64-bit ring 3 at `rip`, paging on, interrupts off.
