@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "block/file.h"
@@ -13,7 +14,7 @@ namespace {
 
 class RawDriver : public BlockDriver, public ImageOps {
  public:
-  explicit RawDriver(std::unique_ptr<File> f) : f_(std::move(f)) {}
+  RawDriver(std::unique_ptr<File> f, bool probed) : f_(std::move(f)), probed_(probed) {}
   std::string format_name() const override { return "raw"; }
   uint64_t Size() const override { return f_->Size(); }
   Status Read(uint64_t off, void* buf, uint64_t len) override {
@@ -22,6 +23,10 @@ class RawDriver : public BlockDriver, public ImageOps {
   }
   Status Write(uint64_t off, const void* buf, uint64_t len) override {
     if (!InRange(off, len)) return OutOfRange(off, len);
+    if (probed_ && off < kGuardBytes) {
+      Status s = CheckHeaderWrite(off, buf, len);
+      if (!s.ok()) return s;
+    }
     return f_->PWrite(off, buf, len);
   }
   Status Flush() override { return f_->Flush(); }
@@ -54,12 +59,30 @@ class RawDriver : public BlockDriver, public ImageOps {
   }
 
  private:
+  // A raw image whose format was probed must not become something else: a
+  // guest writing a qcow2 header (naming, say, /etc/shadow as backing file)
+  // would otherwise change what the next probe opens.
+  static constexpr uint64_t kGuardBytes = 4096;
+  Status CheckHeaderWrite(uint64_t off, const void* buf, uint64_t len) {
+    std::vector<uint8_t> head(kGuardBytes);
+    Status s = f_->PRead(0, head.data(), head.size());
+    if (!s.ok()) return s;
+    uint64_t n = std::min(len, kGuardBytes - off);
+    std::memcpy(head.data() + off, buf, n);
+    auto probe = NewMemFile(std::move(head), f_->path(), true);
+    const FormatInfo* fi = ProbeFormat(probe.get());
+    if (fi->name != "raw")
+      return Status::Error(EPERM, "Refusing a write that would make probed raw image '" + f_->path() +
+                                      "' look like " + fi->name + " (name the format: format=raw)");
+    return Status::Ok();
+  }
   bool InRange(uint64_t off, uint64_t len) const { return off + len >= off && off + len <= Size(); }
   Status OutOfRange(uint64_t off, uint64_t len) const {
     return Status::Error(EINVAL, "Access of " + std::to_string(len) + " bytes at " +
                                      std::to_string(off) + " is past the end of '" + f_->path() + "'");
   }
   std::unique_ptr<File> f_;
+  bool probed_;
 };
 
 Status CreateRaw(const std::string& path, const CreateOptions& c) {
@@ -106,8 +129,8 @@ const FormatInfo& RawFormat() {
   static const FormatInfo info = {
       "raw",
       [](const uint8_t*, size_t, const std::string&) { return 1; },
-      [](std::unique_ptr<File> f, const OpenOptions&) -> Result<std::unique_ptr<BlockDriver>> {
-        return {Status::Ok(), std::make_unique<RawDriver>(std::move(f))};
+      [](std::unique_ptr<File> f, const OpenOptions& o) -> Result<std::unique_ptr<BlockDriver>> {
+        return {Status::Ok(), std::make_unique<RawDriver>(std::move(f), o.format.empty())};
       },
       CreateRaw,
   };

@@ -74,6 +74,27 @@ TEST(Probe, RawImageCannotNameABackingFile) {
   EXPECT_EQ(ops->Backing(), nullptr);
 }
 
+TEST(Probe, ProbedRawRefusesToBecomeQcow2) {
+  TempDir t;
+  std::string p = t / "guest.raw";
+  CreateOptions c;
+  c.size = 1 << 20;
+  ASSERT_TRUE(CreateImage("raw", p, c).ok());
+  std::vector<uint8_t> hdr(512, 0);
+  PutBe32(hdr.data(), kQcow2Magic);
+  PutBe32(hdr.data() + 4, 3);
+  {
+    auto d = test::OpenOrDie(p, true);  // probed
+    Status s = d->Write(0, hdr.data(), hdr.size());
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("probed raw image"), std::string::npos) << s.message();
+    std::vector<uint8_t> ok(512, 0x11);
+    EXPECT_TRUE(d->Write(0, ok.data(), ok.size()).ok());
+  }
+  auto d = test::OpenOrDie(p, true, "raw");  // named: the guest owns every byte
+  EXPECT_TRUE(d->Write(0, hdr.data(), hdr.size()).ok());
+}
+
 TEST(Probe, ExplicitFormatMismatchIsAClearError) {
   TempDir t;
   std::string p = t / "plain.raw";
