@@ -110,6 +110,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         if (opt.log_int) std::fprintf(opt.log, "tcg: NMI at %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
         cpu.TakeInterrupt(x86::kNMI);
         last_tb = nullptr;
+        if (v.stepping_) return {ExitReason::kStopped, "step"};
         continue;
       }
       if ((s.rflags & x86::kFlagIF) && cpu.irq_source && cpu.irq_source->Pending()) {
@@ -120,6 +121,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
                          s.seg[x86::CS].selector, s.rip);
           cpu.TakeInterrupt(vec);
           last_tb = nullptr;
+          if (v.stepping_) return {ExitReason::kStopped, "step"};
           continue;
         }
       }
@@ -139,7 +141,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     // Find the block.
     uint32_t flags = x86::ComputeTbFlags(env);
     bool shadow = s.interrupt_shadow;
-    if (shadow || opt.singlestep) flags |= x86::kTbOneInsn;
+    if (shadow || opt.singlestep || v.stepping_) flags |= x86::kTbOneInsn;
     uint64_t cs_base = s.seg[x86::CS].base;
     bool code64 = (flags & x86::kTbCodeMask) == x86::kTbCode64;
     uint64_t pc = code64 ? s.rip : ((cs_base + s.rip) & 0xffffffffu);
@@ -153,6 +155,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
           std::fprintf(opt.log, "tcg: exception %d (fetch) at %" PRIx64 "\n", env.exc_vector, s.rip);
         cpu.DeliverPendingException();
         last_tb = nullptr;
+        if (v.stepping_) return {ExitReason::kStopped, "step"};
         continue;
       }
       TbKey key{pc, phys, cs_base, flags};
@@ -171,6 +174,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
             std::fprintf(opt.log, "tcg: exception %d (fetch) at %" PRIx64 "\n", env.exc_vector, s.rip);
           cpu.DeliverPendingException();
           last_tb = nullptr;
+          if (v.stepping_) return {ExitReason::kStopped, "step"};
           continue;
         }
         RunPasses(blk);
@@ -199,7 +203,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       ctx.cur_tb = tb;
       v.blocks_executed_++;
       slot = RunInterp(&ctx, tb->prog, nullptr);
-      if (ctx.exit != ExitStatus::kNone || opt.log_exec || opt.log_cpu) break;
+      if (ctx.exit != ExitStatus::kNone || opt.log_exec || opt.log_cpu || v.stepping_) break;
       if (slot < 0) {
         // Indirect jumps (RET, JMP/CALL through registers) keep CS and the mode:
         // look the target up in the jump cache without a trip through the loop.
@@ -221,6 +225,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     ctx.cur_tb = nullptr;
     last_tb = nullptr;
     last_slot = -1;
+    bool stepped = v.stepping_;
     switch (ctx.exit) {
       case ExitStatus::kNone:
         last_tb = tb;
@@ -240,6 +245,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         ctx.exit = ExitStatus::kNone;
         break;
     }
+    if (stepped) return {ExitReason::kStopped, "step"};
   }
 }
 

@@ -35,6 +35,13 @@ TcgVcpu::~TcgVcpu() {
   accel_->VcpuGone();
 }
 
+RunResult TcgVcpu::Step() {
+  stepping_ = true;
+  RunResult r = Run();
+  stepping_ = false;
+  return r;
+}
+
 void TcgVcpu::Kick() {
   kick_.store(true, std::memory_order_release);
   cpu_->ctx.exit_request.store(1, std::memory_order_release);

@@ -90,6 +90,11 @@ class TcgVcpu : public Vcpu {
   // at the next block boundary.
   void SetA20(bool enabled);
 
+  // Executes exactly one guest instruction (or takes one pending interrupt or
+  // exception), then returns kStopped with detail "step"; other reasons as Run.
+  // This is the KVM emulation fallback's entry: SetState, Step, GetState.
+  RunResult Step();
+
   // For tests and the monitor.
   x86::X86Cpu& cpu() { return *cpu_; }
   SoftMmu& mmu() { return *mmu_; }
@@ -108,6 +113,7 @@ class TcgVcpu : public Vcpu {
   uint64_t seen_map_generation_ = 0;
   uint64_t seen_tlb_generation_ = 0;
   uint64_t blocks_executed_ = 0;
+  bool stepping_ = false;
 };
 
 }  // namespace emu::accel::tcg

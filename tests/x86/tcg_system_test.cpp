@@ -309,6 +309,23 @@ TEST(TcgSystem, SseWithoutOsfxsrIsUndefined) {
   EXPECT_EQ(m.vector(), kUD);
 }
 
+TEST(TcgSystem, StepExecutesOneInstruction) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  ASSERT_TRUE(m.Load("mov $1, %eax\nadd $2, %eax\nud2\nhlt\n"));
+  accel::RunResult r = m.vcpu().Step();
+  EXPECT_EQ(r.reason, ExitReason::kStopped);
+  EXPECT_EQ(m.State().regs[RAX], 1u);
+  EXPECT_EQ(m.State().rip, TestMachine::kCode + 5);
+  m.vcpu().Step();
+  EXPECT_EQ(m.State().regs[RAX], 3u);
+  m.vcpu().Step();  // ud2: the #UD is delivered, rip at the handler
+  EXPECT_EQ(m.State().rip, 0xb000u + 32 * kUD);
+  r = m.Run();
+  EXPECT_EQ(r.reason, ExitReason::kHalt);
+  EXPECT_EQ(m.vector(), kUD);
+}
+
 TEST(TcgSystem, SingleStepOption) {
   accel::tcg::TcgOptions o;
   o.singlestep = true;
