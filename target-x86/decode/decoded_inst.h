@@ -122,7 +122,9 @@ struct DecodedInst {
   uint8_t num_operands = 0;  // explicit operands in Intel (destination-first) order
   Operand ops[4];
   uint16_t prefixes = 0;        // kPrefix* bits
-  uint8_t segment_override = 0;  // SegReg, valid when kPrefixSeg is set (last one wins)
+  // SegReg of the last segment-override prefix, valid when kPrefixSeg is set. In 64-bit mode
+  // only FS/GS count (CS/DS/ES/SS prefixes are null prefixes there).
+  uint8_t segment_override = 0;
   uint8_t rex = 0;               // the REX byte (0x40-0x4f) when kPrefixRex, else 0
   OpcodeMap map = OpcodeMap::kPrimary;
   uint8_t opcode = 0;  // the opcode byte within its map
