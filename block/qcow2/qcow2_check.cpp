@@ -243,6 +243,13 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
 
   bool do_rebuild = fix_errors && r->corruptions;
   bool do_leaks = fix_leaks && r->leaks && !do_rebuild;
+  if (!do_rebuild && fix_errors && !r->corruptions && (h_.incompatible & kIncCorrupt) && !ro_) {
+    // Marked corrupt, but nothing is wrong (any more): clear the mark.
+    h_.incompatible &= ~uint64_t(kIncCorrupt);
+    Status s = WriteHeaderFields();
+    if (s.ok()) s = SyncFile();
+    if (!s.ok()) return s;
+  }
   if (!do_rebuild && !do_leaks) return Status::Ok();
   if (ro_) return Status::Error(EROFS, Where() + " is opened read-only; cannot repair");
   int64_t leaks0 = r->leaks, corr0 = r->corruptions;

@@ -277,6 +277,11 @@ TEST(Qcow2, CorruptBitRefusesWritesUntilRepaired) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("corrupt"), std::string::npos);
   ASSERT_TRUE(d->Read(0, &b, 1).ok());
+  CheckResult r;
+  ASSERT_TRUE(dynamic_cast<ImageOps*>(d.get())->Check(true, true, &r).ok());
+  EXPECT_TRUE(d->Write(0, &b, 1).ok());
+  d.reset();
+  ExpectQemuClean(p);
 }
 
 TEST(Qcow2, CheckFindsAndRepairsLeaks) {
