@@ -26,6 +26,13 @@ constexpr size_t kMaxRbCache = 256;
 }  // namespace
 
 Status Qcow2Image::Corrupt(const std::string& what) {
+  // Writable v3 images get the corrupt bit, so that nobody writes to them
+  // until `check -r all` had a look (reads still work).
+  if (!ro_ && f_ && h_.version >= 3 && !(h_.incompatible & kIncCorrupt) && !l1_.empty()) {
+    h_.incompatible |= kIncCorrupt;
+    if (WriteHeaderFields().ok()) SyncFile();
+    return Status::Error(EIO, Where() + " is corrupt: " + what + "; marked corrupt, repair with 'emu-img check -r all'");
+  }
   return Status::Error(EIO, Where() + " is corrupt: " + what);
 }
 

@@ -139,6 +139,10 @@ TEST(Corrupt, WritesToBrokenRefcountsFailCleanly) {
   Status s = r.value->Write(3 << 20, w.data(), w.size());
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("refcount block"), std::string::npos) << s.message();
+  // The image is now marked corrupt: further writes are refused outright.
+  s = r.value->Write(0, w.data(), 512);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("marked corrupt"), std::string::npos) << s.message();
 }
 
 TEST(Corrupt, SelfReferencingBackingFile) {
