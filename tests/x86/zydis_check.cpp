@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <elf.h>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -261,9 +262,16 @@ void CrossCheck(const uint8_t* data, size_t size, CpuMode mode, CrossCheckStats*
 }
 
 std::vector<uint8_t> ReadElfText(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return {};  // directories, devices...
   std::ifstream f(path, std::ios::binary);
   if (!f) return {};
-  std::vector<uint8_t> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> file;
+  try {
+    file.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return {};
+  }
   if (file.size() < sizeof(Elf64_Ehdr) || std::memcmp(file.data(), ELFMAG, SELFMAG) != 0 ||
       file[EI_CLASS] != ELFCLASS64) {
     return {};
