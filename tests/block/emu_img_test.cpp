@@ -159,6 +159,15 @@ TEST(EmuImg, ConvertProgressSparseAndMeasure) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("Run completed in"), std::string::npos);
   EXPECT_EQ(Img("check " + (t / "b.qcow2")).code, 0);
+  // -S 0: fully allocated output.
+  r = Img("convert -S 0 -O qcow2 " + (t / "a.raw") + " " + (t / "full.qcow2"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Img("map --output=json " + (t / "full.qcow2"));
+  j = nlohmann::json::parse(r.out, nullptr, false);
+  data = 0;
+  for (auto& e : j)
+    if (e["data"].get<bool>()) data += e["length"].get<uint64_t>();
+  EXPECT_EQ(data, 8u << 20);
   // Concatenating two sources.
   r = Img("convert -O raw " + (t / "a.raw") + " " + (t / "a.raw") + " " + (t / "two.raw"));
   EXPECT_EQ(r.code, 0) << r.out;

@@ -151,7 +151,9 @@ int CmdConvert(int argc, char** argv) {
   bool target_zero = !no_create && !out_backing;
   uint64_t chunk = 2 << 20;
   if (gran) chunk = std::max<uint64_t>(gran, chunk / gran * gran);
-  if (sparse == 0) sparse = chunk;
+  // -S 0: no sparse detection, every byte is written (fully allocated output).
+  bool no_sparse = sparse == 0;
+  if (no_sparse) sparse = chunk;
   std::vector<uint8_t> buf(chunk), bbuf;
   Progress prog(progress);
   uint64_t dst = 0;
@@ -173,6 +175,10 @@ int CmdConvert(int argc, char** argv) {
         }
       }
       block::Status s;
+      if (all_zero && no_sparse) {
+        std::memset(buf.data(), 0, n);
+        all_zero = false;
+      }
       if (!all_zero) {
         s = src->Read(off, buf.data(), n);
         if (!s.ok()) {
@@ -187,14 +193,14 @@ int CmdConvert(int argc, char** argv) {
         uint64_t m = std::min(unit, n - p);
         // Extend over the following non-zero units: one write (or one batch
         // of clusters compressed in parallel).
-        if (!out_backing && !all_zero && !IsZero(buf.data() + p, m)) {
-          while (p + m < n && !IsZero(buf.data() + p + m, std::min(unit, n - p - m)))
+        if (!out_backing && !all_zero && (no_sparse || !IsZero(buf.data() + p, m))) {
+          while (p + m < n && (no_sparse || !IsZero(buf.data() + p + m, std::min(unit, n - p - m))))
             m += std::min(unit, n - p - m);
         }
         uint64_t p0 = p;
         p += m;
         uint64_t at = dst + off + p0;
-        bool zero = all_zero || IsZero(buf.data() + p0, m);
+        bool zero = all_zero || (!no_sparse && IsZero(buf.data() + p0, m));
         if (out_backing && !zero) {
           bbuf.resize(m);
           if (ReadPadded(out_backing, at, bbuf.data(), m).ok() && std::memcmp(bbuf.data(), buf.data() + p0, m) == 0)
