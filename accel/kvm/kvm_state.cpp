@@ -1,6 +1,7 @@
 // CpuState <-> kvm_regs / kvm_sregs / kvm_fpu / MSRs / debug registers / events.
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -218,6 +219,8 @@ void KvmVcpu::GetState(x86::CpuState& s) {
   int got = ioctl(fd_, KVM_GET_MSRS, buf.msrs());
   if (got < 0) ThrowErrno("KVM_GET_MSRS");
   for (int i = 0; i < got; ++i) *map[i].second = buf.msrs()->entries[i].data;
+  last_tsc_read_ = s.tsc;
+  tsc_read_valid_ = true;
 
   if (accel_->caps().debugregs) {
     kvm_debugregs d{};
@@ -289,6 +292,12 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
   SetFpu(s.fpu);
 
   auto map = MsrMap(*accel_, s);
+  // A register read-modify-write (monitor, gdbstub) must not pull the guest's TSC back
+  // to the value it had when it was read: write it only when the caller changed it.
+  if (tsc_read_valid_ && s.tsc == last_tsc_read_) {
+    map.erase(std::remove_if(map.begin(), map.end(), [](const auto& m) { return m.first == 0x10; }),
+              map.end());
+  }
   MsrBuffer buf(map.size());
   buf.msrs()->nmsrs = static_cast<uint32_t>(map.size());
   for (size_t i = 0; i < map.size(); ++i) {

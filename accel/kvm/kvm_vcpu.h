@@ -61,6 +61,9 @@ class KvmVcpu : public Vcpu {
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
 
+  uint64_t last_tsc_read_ = 0;  // by GetState, see SetState
+  bool tsc_read_valid_ = false;
+
   std::mutex kick_mu_;
   std::atomic<bool> kick_{false};
   bool in_run_ = false;  // under kick_mu_

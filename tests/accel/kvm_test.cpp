@@ -425,6 +425,15 @@ TEST(KvmAccel, StateRoundTrip) {
   }
   EXPECT_EQ(out.apic_base & ~0xfffull, 0xfee00000u);
   EXPECT_FALSE(out.halted);
+
+  // TSC: a read-modify-write of the state leaves it running forward. (An explicit
+  // new value is written, but kvm_pvm does not honour it: docs/kvm.md.)
+  const uint64_t before = out.tsc;
+  std::this_thread::sleep_for(10ms);
+  vm.vcpus[0]->SetState(out);  // unchanged tsc field: not written back
+  x86::CpuState again;
+  vm.vcpus[0]->GetState(again);
+  EXPECT_GT(again.tsc, before);
 }
 
 TEST(KvmAccel, KickStopsARunningVcpu) {
