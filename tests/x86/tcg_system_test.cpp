@@ -208,6 +208,39 @@ TEST(TcgSystem, SyscallSysretAndUserMode) {
   EXPECT_EQ(e.regs[RSP], 0x90000u - 40);  // the 5-slot frame on the TSS rsp0 stack
 }
 
+TEST(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
+  TestMachine m;
+  m.Enter(Mode::kProt32);
+  // User code: load user data segments, then INT3 back to ring 0.
+  ASSERT_TRUE(m.Load("mov $0x4b, %ax\nmov %ax, %ds\nmov %cs, %ebx\nmov $7, %ecx\nint3\n", 0x21000));
+  accel::RunResult r = RunCode(m,
+                               "pushl $0x4b\n"       // ss (user data, RPL 3)
+                               "pushl $0x70000\n"    // esp
+                               "pushl $0x202\n"      // eflags
+                               "pushl $0x43\n"       // cs (user code, RPL 3)
+                               "pushl $0x21000\n"    // eip
+                               "iret\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  CpuState s = m.State();
+  EXPECT_EQ(m.vector(), kBP);
+  EXPECT_EQ(s.regs[RBX] & 0xffff, 0x43u);
+  EXPECT_EQ(s.regs[RCX], 7u);
+  EXPECT_EQ(s.seg[CS].selector, 0x08);
+  EXPECT_EQ(s.seg[SS].selector, 0x10);      // SS0 from the TSS
+  EXPECT_EQ(s.regs[RSP], 0x90000u - 20);    // ss, esp, eflags, cs, eip
+X
+  EXPECT_EQ(m.Read32(0x90000 - 4), 0x4bu);  // the user's ss
+  EXPECT_EQ(m.Read32(0x510), 0x21000u + 14);  // return address after int3
+  // A user-mode port access without I/O permission faults.
+  TestMachine m2;
+  m2.Enter(Mode::kProt32);
+  ASSERT_TRUE(m2.Load("mov $0xe9, %dx\nout %al, %dx\n", 0x21000));
+  r = RunCode(m2, "pushl $0x4b\npushl $0x70000\npushl $0x202\npushl $0x43\npushl $0x21000\niret\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m2.vector(), kGP);
+  EXPECT_TRUE(m2.bus().debug_out.empty());
+}
+
 TEST(TcgSystem, TripleFaultShutsDown) {
   TestMachine m;
   m.Enter(Mode::kProt32);
