@@ -136,6 +136,10 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
   } else {
     k->irqchip_note_ = "in-kernel irqchip disabled by option";
   }
+  if (k->irqchip_ && opts.irq0_to_pin2) {
+    std::string err;
+    if (!k->SetPcIrqRouting(&err)) return fail("KVM: " + err);
+  }
   if (k->irqchip_ && opts.pit && c.pit2) {
     kvm_pit_config pit{};
     // Port 0x61 (channel-2 gate and output, refresh toggle) is then served in the
@@ -156,6 +160,35 @@ KvmAccelerator::~KvmAccelerator() {
   if (as_ && listener_) as_->RemoveListener(listener_);
   if (vm_fd_ >= 0) close(vm_fd_);  // drops the slots with the VM
   if (kvm_fd_ >= 0) close(kvm_fd_);
+}
+
+// ISA IRQ n -> PIC pin n (master 0-7, slave 8-15; 2 is the cascade) and IOAPIC pin n,
+// except IRQ 0 -> IOAPIC pin 2; GSIs 16-23 -> IOAPIC pins 16-23.
+bool KvmAccelerator::SetPcIrqRouting(std::string* error) {
+  std::vector<kvm_irq_routing_entry> e;
+  auto add = [&](uint32_t gsi, uint32_t chip, uint32_t pin) {
+    kvm_irq_routing_entry r{};
+    r.gsi = gsi;
+    r.type = KVM_IRQ_ROUTING_IRQCHIP;
+    r.u.irqchip.irqchip = chip;
+    r.u.irqchip.pin = pin;
+    e.push_back(r);
+  };
+  for (uint32_t i = 0; i < 16; ++i) {
+    if (i == 2) continue;
+    add(i, i < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, i % 8);
+    add(i, KVM_IRQCHIP_IOAPIC, i == 0 ? 2 : i);
+  }
+  for (uint32_t i = 16; i < 24; ++i) add(i, KVM_IRQCHIP_IOAPIC, i);
+  std::vector<uint8_t> buf(sizeof(kvm_irq_routing) + e.size() * sizeof(kvm_irq_routing_entry));
+  auto* r = reinterpret_cast<kvm_irq_routing*>(buf.data());
+  r->nr = static_cast<uint32_t>(e.size());
+  std::memcpy(r->entries, e.data(), e.size() * sizeof(kvm_irq_routing_entry));
+  if (ioctl(vm_fd_, KVM_SET_GSI_ROUTING, r) < 0) {
+    *error = Errno("KVM_SET_GSI_ROUTING");
+    return false;
+  }
+  return true;
 }
 
 std::vector<kvm_cpuid_entry2> KvmAccelerator::CpuidFor(int index) const {

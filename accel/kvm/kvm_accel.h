@@ -68,6 +68,10 @@ class KvmAccelerator : public Accelerator {
     int num_cpus = 1;
     bool irqchip = true;  // use the in-kernel irqchip when KVM has it
     bool pit = true;      // and the in-kernel PIT (only together with the irqchip)
+    // PC interrupt wiring as our ACPI MADT describes it: ISA IRQ 0 (the PIT) reaches
+    // IOAPIC pin 2 (interrupt source override 0 -> GSI 2), the other ISA IRQs the pin
+    // of their number. Off: KVM's default identity routing.
+    bool irq0_to_pin2 = true;
     std::string device = "/dev/kvm";
   };
 
@@ -98,8 +102,9 @@ class KvmAccelerator : public Accelerator {
   // Why there is no irqchip ("" when there is one).
   const std::string& irqchip_note() const { return irqchip_note_; }
 
-  // Drives an input of the in-kernel irqchip (KVM_IRQ_LINE). GSIs 0-15 reach both the
-  // PIC and the IOAPIC, 16-23 the IOAPIC only. Throws if there is no irqchip.
+  // Drives an input of the in-kernel irqchip (KVM_IRQ_LINE). `gsi` is the line number:
+  // 0-15 the ISA IRQs, reaching PIC pin n and IOAPIC pin n (IRQ 0: IOAPIC pin 2 with
+  // irq0_to_pin2), 16-23 IOAPIC pins only. Throws if there is no irqchip.
   void SetIrq(unsigned gsi, bool level);
   // A sink for hw::IrqLine::Connect that calls SetIrq(gsi, level).
   std::function<void(bool)> IrqSink(unsigned gsi);
@@ -142,6 +147,7 @@ class KvmAccelerator : public Accelerator {
  private:
   KvmAccelerator() = default;
   void SyncSlots(const hw::FlatView& view);
+  bool SetPcIrqRouting(std::string* error);
 
   Options opts_;
   KvmCaps caps_;

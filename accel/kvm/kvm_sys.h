@@ -15,3 +15,4 @@
 static_assert(sizeof(kvm_cpuid2) == 8, "kvm_cpuid2 layout");
 static_assert(sizeof(kvm_msrs) == 8, "kvm_msrs layout");
 static_assert(sizeof(kvm_msr_list) == 4, "kvm_msr_list layout");
+static_assert(sizeof(kvm_irq_routing) == 8, "kvm_irq_routing layout");

@@ -590,6 +590,64 @@ TEST(KvmAccel, InKernelPitServesItsPorts) {
   EXPECT_EQ(vm.h.port_writes(0x42), 0u);
 }
 
+// The in-kernel PIT through the IOAPIC: with the PC routing (ISA IRQ 0 -> IOAPIC pin 2,
+// as the MADT's interrupt source override says) a guest that programs pin 2 gets the
+// timer; with KVM's identity routing it would not.
+void PitThroughIoapic(bool pc_routing) {
+  REQUIRE_KVM();
+  Vm vm;
+  KvmAccelerator::Options o;
+  o.irq0_to_pin2 = pc_routing;
+  std::string err;
+  vm.kvm = KvmAccelerator::Create(o, &err);
+  ASSERT_TRUE(vm.kvm) << err;
+  if (!vm.kvm->has_pit()) GTEST_SKIP() << "no in-kernel PIT: " << vm.kvm->irqchip_note();
+  vm.kvm->SetCpuBus(&vm.h);
+  vm.kvm->AttachMemory(&vm.h.memory());
+  vm.vcpus.push_back(vm.kvm->CreateVcpu(0));
+  vm.h.BuildPageTables();
+  const uint8_t code[] = {
+      0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1,                          // mask both 8259s
+      0xbb, 0x00, 0x00, 0xe0, 0xfe,                                // mov $0xfee00000, %ebx
+      0x81, 0x8b, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,  // LAPIC SVR |= enable
+      0xb9, 0x00, 0x00, 0xc0, 0xfe,                                // mov $0xfec00000, %ecx
+      0xc7, 0x01, 0x14, 0x00, 0x00, 0x00,                          // IOREGSEL = redir 2 low
+      0xc7, 0x41, 0x10, 0x40, 0x00, 0x00, 0x00,                    // vector 0x40, unmasked
+      0xc7, 0x01, 0x15, 0x00, 0x00, 0x00,                          // IOREGSEL = redir 2 high
+      0xc7, 0x41, 0x10, 0x00, 0x00, 0x00, 0x00,                    // destination APIC 0
+      0xb0, 0x34, 0xe6, 0x43,                                      // PIT ch0, lo/hi, mode 2
+      0xb0, 0x00, 0xe6, 0x40, 0xb0, 0x10, 0xe6, 0x40,              // count 0x1000 (3.4 ms)
+      0xfb, 0xf4, 0xeb, 0xfe,                                      // sti; hlt; jmp .
+  };
+  const uint64_t idt = 0x7000, handler = kCode + 0x1000;
+  const uint8_t isr[] = {0xb0, 0x40, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x40,%al; out %al,$0xf4
+  vm.h.Load(kCode, code, sizeof code);
+  vm.h.Load(handler, isr, sizeof isr);
+  uint8_t gate[16] = {};
+  gate[0] = handler & 0xff;
+  gate[1] = (handler >> 8) & 0xff;
+  gate[2] = 0x08;
+  gate[5] = 0x8e;
+  gate[6] = (handler >> 16) & 0xff;
+  gate[7] = (handler >> 24) & 0xff;
+  vm.h.Load(idt + 0x40 * 16, gate, sizeof gate);
+  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
+  s.idtr = {idt, 0xfff};
+  vm.vcpus[0]->SetState(s);
+  auto res = vm.h.RunUntilExit(vm.all(), pc_routing ? 10000ms : 300ms);
+  if (pc_routing) {
+    ASSERT_FALSE(vm.h.timed_out()) << "no timer interrupt on IOAPIC pin 2";
+    ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+    EXPECT_EQ(*vm.h.exit_code(), 0x40u);
+  } else {
+    EXPECT_TRUE(vm.h.timed_out());  // ~90 timer periods, none reached pin 2
+    EXPECT_FALSE(vm.h.exit_code().has_value());
+  }
+}
+
+TEST(KvmAccel, PitReachesIoapicPin2) { PitThroughIoapic(true); }
+TEST(KvmAccel, PitMissesPin2WithIdentityRouting) { PitThroughIoapic(false); }
+
 TEST(KvmAccel, TripleFaultIsShutdown) {
   REQUIRE_KVM();
   Vm vm;
