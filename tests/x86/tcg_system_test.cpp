@@ -228,7 +228,8 @@ TEST(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
   EXPECT_EQ(s.seg[CS].selector, 0x08);
   EXPECT_EQ(s.seg[SS].selector, 0x10);      // SS0 from the TSS
   EXPECT_EQ(s.regs[RSP], 0x90000u - 20);    // ss, esp, eflags, cs, eip
-X
+  EXPECT_EQ(m.Read32(0x90000 - 8), 0x70000u);  // the user's esp
+  EXPECT_EQ(m.Read32(0x90000 - 12) & 0x202, 0x202u);  // the user's eflags
   EXPECT_EQ(m.Read32(0x90000 - 4), 0x4bu);  // the user's ss
   EXPECT_EQ(m.Read32(0x510), 0x21000u + 14);  // return address after int3
   // A user-mode port access without I/O permission faults.
