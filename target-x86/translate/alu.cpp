@@ -245,6 +245,18 @@ bool Setcc(Tx& tx) {
   return true;
 }
 
+bool Cmpxchg8b16b(Tx& tx) {
+  const Operand& op = tx.in.ops[0];
+  if (op.kind != OperandKind::kMem) {
+    tx.Ud();
+    return true;
+  }
+  unsigned size = tx.in.mnemonic == Mnemonic::CMPXCHG16B ? 16 : 8;
+  tx.Call(HelperCmpxchg16b, tx.MemAddr(op), tx.C(size));
+  tx.cc_op = kCcEflags;
+  return true;
+}
+
 bool Nop(Tx&) { return true; }
 
 bool Movbe(Tx& tx) {
@@ -281,6 +293,8 @@ void RegisterAlu(TranslateFn* t) {
   at(Mnemonic::XCHG) = Xchg;
   at(Mnemonic::CMPXCHG) = Cmpxchg;
   at(Mnemonic::XADD) = Xadd;
+  at(Mnemonic::CMPXCHG8B) = Cmpxchg8b16b;
+  at(Mnemonic::CMPXCHG16B) = Cmpxchg8b16b;
   at(Mnemonic::CBW) = Cbw;
   at(Mnemonic::CWD) = Cwd;
   at(Mnemonic::BSWAP) = Bswap;

@@ -225,6 +225,11 @@ TEST_F(NativeDiff, MemoryForms) {
       {"mov %rbx,136(%rdi)\ncmpxchg %rcx,136(%rdi)\nmov 136(%rdi),%rsi", kAll},
       {"push %rax\npush %rbx\npop %rcx\npop %rdx", kAll},
       {"mov %rax,136(%rdi)\nincb 137(%rdi)\nmovzwl 136(%rdi),%ecx", kAll},
+      {"mov %rbx,136(%rdi)\ncmpxchg8b 136(%rdi)\nmov 136(%rdi),%rsi", kFlagZF},
+      {"mov %rax,136(%rdi)\nmov %rdx,%r8\nshl $32,%r8\nmov %eax,%r9d\nor %r8,%r9\nmov %r9,136(%rdi)\n"
+       "cmpxchg8b 136(%rdi)\nmov 136(%rdi),%rsi", kFlagZF},
+      {"mov %rbx,144(%rdi)\nmov %rcx,152(%rdi)\ncmpxchg16b 144(%rdi)\nmov 144(%rdi),%rsi\nmov 152(%rdi),%r8", kFlagZF},
+      {"mov %rax,144(%rdi)\nmov %rdx,152(%rdi)\ncmpxchg16b 144(%rdi)\nmov 144(%rdi),%rsi\nmov 152(%rdi),%r8", kFlagZF},
   };
   for (const Case& c : cases) Check(c);
 }
