@@ -203,7 +203,9 @@ Result<std::unique_ptr<BlockDriver>> Open(std::unique_ptr<File> file, const Open
   }
   std::vector<uint32_t> bmap(h.value.blocks_in_image);
   std::vector<uint8_t> raw(bmap.size() * 4);
-  if (Status s = file->PRead(h.value.offset_bmap, raw.data(), raw.size()); !s.ok()) {
+  // (An empty map has no buffer to read into.)
+  if (Status s = raw.empty() ? Status::Ok() : file->PRead(h.value.offset_bmap, raw.data(), raw.size());
+      !s.ok()) {
     r.status = s;
     return r;
   }

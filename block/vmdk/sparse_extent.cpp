@@ -187,6 +187,8 @@ class SparseExtent : public ExtentIO {
 
   Status LoadDir(uint64_t sector, std::vector<uint32_t>* dir, uint64_t fsize, const char* what) {
     uint64_t n = h_.gd_entries();
+    dir->clear();
+    if (n == 0) return Status::Ok();  // an empty disk
     std::vector<uint8_t> raw(n * 4);
     if (Status s = f_->PRead(sector * kSector, raw.data(), raw.size()); !s.ok()) return s;
     dir->resize(n);
@@ -337,6 +339,7 @@ class SparseExtent : public ExtentIO {
       off += kMarkerBytes;
     } else {
       csize = std::min(max_csize, fsize - std::min(fsize, off));
+      if (csize == 0) return Bad("compressed grain at sector " + std::to_string(gte) + " is empty");
     }
     std::vector<uint8_t> cbuf(csize);
     if (Status s = f_->PRead(off, cbuf.data(), csize); !s.ok()) return s;
