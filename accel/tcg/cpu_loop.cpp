@@ -113,7 +113,12 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         if (v.stepping_) return {ExitReason::kStopped, "step"};
         continue;
       }
-      if ((s.rflags & x86::kFlagIF) && cpu.irq_source && cpu.irq_source->Pending()) {
+      // The source is only asked after InterruptRequest() (it may take the machine
+      // lock). The hint is cleared before asking, so a request racing with a
+      // "nothing pending" answer sets it again; it stays set while IF is clear.
+      bool ask = (s.rflags & x86::kFlagIF) && cpu.irq_source && v.irq_hint_.exchange(false);
+      if (ask && cpu.irq_source->Pending()) {
+        v.irq_hint_.store(true);  // more may be pending after this one
         int vec = cpu.irq_source->Acknowledge();
         if (vec >= 0) {
           if (opt.log_int)

@@ -47,7 +47,10 @@ void TcgVcpu::Kick() {
   cpu_->ctx.exit_request.store(1, std::memory_order_release);
 }
 
-void TcgVcpu::InterruptRequest() { cpu_->ctx.exit_request.store(1, std::memory_order_release); }
+void TcgVcpu::InterruptRequest() {
+  irq_hint_.store(true, std::memory_order_release);
+  cpu_->ctx.exit_request.store(1, std::memory_order_release);
+}
 
 void TcgVcpu::RaiseNmi() {
   nmi_.store(true, std::memory_order_release);
@@ -59,7 +62,10 @@ void TcgVcpu::SetA20(bool enabled) {
   cpu_->ctx.exit_request.store(1, std::memory_order_release);
 }
 
-void TcgVcpu::SetInterruptSource(InterruptSource* source) { cpu_->irq_source = source; }
+void TcgVcpu::SetInterruptSource(InterruptSource* source) {
+  cpu_->irq_source = source;
+  irq_hint_.store(true);
+}
 
 void TcgVcpu::GetState(x86::CpuState& s) {
   std::lock_guard<std::mutex> lock(accel_->exec_lock());

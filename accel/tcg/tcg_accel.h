@@ -110,6 +110,7 @@ class TcgVcpu : public Vcpu {
   std::atomic<bool> kick_{false};
   std::atomic<bool> nmi_{false};
   std::atomic<int> a20_request_{-1};
+  std::atomic<bool> irq_hint_{true};
   uint64_t seen_map_generation_ = 0;
   uint64_t seen_tlb_generation_ = 0;
   uint64_t blocks_executed_ = 0;
