@@ -35,6 +35,9 @@ PcBoard::~PcBoard() {
   rtc_.reset();
   pit_.reset();
   pic_.reset();
+  if (lapic_mmio_) mem_root_->RemoveSubregion(lapic_mmio_.get());
+  ioapic_.reset();
+  apic_.reset();
 }
 
 void PcBoard::BuildMemory() {
@@ -55,9 +58,28 @@ void PcBoard::BuildMemory() {
 void PcBoard::BuildDevices() {
   if (opts_.user_pic) {
     pic_ = std::make_unique<I8259>(io_root_.get());
+    apic_ = std::make_unique<ApicBus>(opts_.cpus, clock_);
+    ioapic_ = std::make_unique<Ioapic>(apic_.get(), mem_root_.get(), Ioapic::kDefaultBase);
+    lapic_mmio_ = apic_->CreateMmioRegion(opts_.current_cpu);
+    // Above anything else that could overlap the window (priority 2).
+    mem_root_->AddSubregion(Lapic::kDefaultBase, lapic_mmio_.get(), 2);
+    apic_->SetEoiListener([this](uint8_t vector) { ioapic_->Eoi(vector); });
+    I8259* pic = pic_.get();
+    apic_->SetExtIntAck([pic] { return pic->Acknowledge(); });
+    IrqLine* pin0 = ioapic_->input(0);
+    ApicBus* apic = apic_.get();
+    pic_->intr()->Connect([apic, pin0](bool level) {
+      apic->SetExtIntLevel(level);
+      pin0->Set(level);
+    });
     for (int i = 0; i < 16; i++) {
       IrqLine* in = pic_->input(i);
-      isa_irq_[i].Connect([in](bool level) { in->Set(level); });
+      int gsi = i == 0 ? 2 : i == 2 ? -1 : i;
+      IrqLine* io = gsi < 0 ? nullptr : ioapic_->input(gsi);
+      isa_irq_[i].Connect([in, io](bool level) {
+        in->Set(level);
+        if (io) io->Set(level);
+      });
     }
   }
   if (opts_.user_pit) pit_ = std::make_unique<I8254>(io_root_.get(), clock_, &isa_irq_[0]);
@@ -144,6 +166,8 @@ x86::CpuState PcBoard::Boot() {
 
 x86::CpuState PcBoard::Reset() {
   if (pic_) pic_->Reset();
+  if (apic_) apic_->Reset();
+  if (ioapic_) ioapic_->Reset();
   if (pit_) pit_->Reset();
   rtc_->Reset();
   for (auto& s : serial_) s->Reset();

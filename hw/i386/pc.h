@@ -20,7 +20,9 @@
 #include "hw/i386/acpi_pm.h"
 #include "hw/i386/e820.h"
 #include "hw/input/i8042.h"
+#include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
+#include "hw/intc/ioapic.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/port92.h"
 #include "hw/nvram/fw_cfg.h"
@@ -37,6 +39,9 @@ struct PcOptions {
   CharDev* bios_log = nullptr;        // SeaBIOS debug port 0x402 (null: discarded)
   bool user_pic = true;               // false when KVM's in-kernel irqchip serves
   bool user_pit = true;               // false when KVM's in-kernel PIT serves
+  // With user_pic: the index of the vCPU running on this thread (the LAPIC
+  // window is per CPU). Empty: every access reaches vCPU 0's LAPIC.
+  std::function<int()> current_cpu;
   std::string bios;                   // firmware image path
   // Direct boot (no firmware code runs): kernel, initrd, command line.
   std::string kernel, initrd, append;
@@ -55,6 +60,13 @@ class PcBoard {
   IrqLine* isa_irq(int n) { return &isa_irq_[n & 15]; }
   void ConnectIsaIrq(int n, IrqLine::Sink sink) { isa_irq_[n & 15].Connect(std::move(sink)); }
   I8259* pic() { return pic_.get(); }  // null with an in-kernel irqchip
+  // User-space LAPICs (one per vCPU) and I/O APIC, present exactly when the PIC
+  // is (user_pic). The PIC's INTR reaches the LAPICs' LINT0 (see apic.h); ISA
+  // IRQ n also drives I/O APIC pin n, except IRQ0 -> pin 2 (the MADT override)
+  // and IRQ2 (the cascade) -> none; the PIC's INTR also drives pin 0.
+  ApicBus* apic() { return apic_.get(); }
+  Lapic* lapic(int cpu) { return apic_ ? apic_->lapic(cpu) : nullptr; }
+  Ioapic* ioapic() { return ioapic_.get(); }
   DeviceContext& device_context() { return ctx_; }
   void AddDevice(std::unique_ptr<Device> d) { extra_.push_back(std::move(d)); }
   // A20 gate as the keyboard controller and port 0x92 set it.
@@ -82,6 +94,9 @@ class PcBoard {
   std::unique_ptr<AddressSpace> memory_, io_;
   std::array<IrqLine, 16> isa_irq_;
   std::unique_ptr<I8259> pic_;
+  std::unique_ptr<ApicBus> apic_;
+  std::unique_ptr<Ioapic> ioapic_;
+  std::unique_ptr<MemoryRegion> lapic_mmio_;
   std::unique_ptr<I8254> pit_;
   std::unique_ptr<Mc146818> rtc_;
   std::vector<std::unique_ptr<Serial>> serial_;
