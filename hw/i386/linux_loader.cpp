@@ -95,7 +95,8 @@ LinuxSetupHeader LinuxSetupHeader::Parse(const std::vector<uint8_t>& image,
   if (h.setup_size() >= image.size())
     fail("setup_sects (" + std::to_string(h.setup_sects) + ") points beyond the end of the file");
   uint64_t pm_size = image.size() - h.setup_size();
-  if (uint64_t(h.syssize) * 16 > pm_size)
+  // syssize counts 16-byte units, rounded up (memtest86+ ends 8 bytes short of it).
+  if (uint64_t(h.syssize) * 16 > pm_size + 15)
     fail("file is truncated: the header promises " + std::to_string(uint64_t(h.syssize) * 16) +
          " bytes of kernel after the setup code, the file has " + std::to_string(pm_size));
   if (h.syssize == 0) fail("syssize is 0 (no protected-mode kernel)");
