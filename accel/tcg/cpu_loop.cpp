@@ -85,6 +85,29 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       cpu.event = x86::CpuEvent::kNone;
       return {ExitReason::kError, cpu.event_detail};
     }
+    if (v.init_request_.exchange(false)) {
+      // INIT: power-on state except the APIC base, then wait for a SIPI.
+      uint64_t apic_base = s.apic_base;
+      s.ResetToPowerOn();
+      s.apic_base = apic_base;
+      x86::SetEflags(env, s.rflags);
+      env.cpl = 0;
+      env.exc_vector = -1;
+      cpu.FlushTlb();
+      s.halted = true;
+      v.wait_sipi_.store(true);
+      last_tb = nullptr;
+    }
+    int sipi = v.sipi_request_.exchange(-1);
+    if (sipi >= 0 && v.wait_sipi_.load()) {
+      v.wait_sipi_.store(false);
+      s.halted = false;
+      s.seg[x86::CS].selector = static_cast<uint16_t>(sipi << 8);
+      s.seg[x86::CS].base = static_cast<uint64_t>(sipi) << 12;
+      s.rip = 0;
+      last_tb = nullptr;
+    }
+    if (v.wait_sipi_.load()) return {ExitReason::kHalt, {}};
     int a20 = v.a20_request_.exchange(-1);
     if (a20 >= 0) {
       uint64_t mask = a20 ? ~0ull : ~(1ull << 20);

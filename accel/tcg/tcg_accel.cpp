@@ -35,6 +35,16 @@ TcgVcpu::~TcgVcpu() {
   accel_->VcpuGone();
 }
 
+void TcgVcpu::RequestInit() {
+  init_request_.store(true, std::memory_order_release);
+  cpu_->ctx.exit_request.store(1, std::memory_order_release);
+}
+
+void TcgVcpu::RequestSipi(uint8_t vector) {
+  sipi_request_.store(vector, std::memory_order_release);
+  cpu_->ctx.exit_request.store(1, std::memory_order_release);
+}
+
 RunResult TcgVcpu::Step() {
   stepping_ = true;
   RunResult r = Run();

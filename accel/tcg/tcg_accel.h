@@ -95,6 +95,14 @@ class TcgVcpu : public Vcpu {
   // This is the KVM emulation fallback's entry: SetState, Step, GetState.
   RunResult Step();
 
+  // LAPIC inter-processor signals, thread-safe requests applied at the next
+  // block boundary: INIT resets the CPU into wait-for-SIPI (halted, interrupts
+  // ignored); a startup IPI then starts it at vector * 4096 in real mode. The
+  // machine should wake a halted vCPU's thread for them as for an interrupt.
+  void RequestInit();
+  void RequestSipi(uint8_t vector);
+  bool waiting_for_sipi() const { return wait_sipi_.load(); }
+
   // For tests and the monitor.
   x86::X86Cpu& cpu() { return *cpu_; }
   SoftMmu& mmu() { return *mmu_; }
@@ -111,6 +119,9 @@ class TcgVcpu : public Vcpu {
   std::atomic<bool> nmi_{false};
   std::atomic<int> a20_request_{-1};
   std::atomic<bool> irq_hint_{true};
+  std::atomic<bool> init_request_{false};
+  std::atomic<int> sipi_request_{-1};
+  std::atomic<bool> wait_sipi_{false};
   uint64_t seen_map_generation_ = 0;
   uint64_t seen_tlb_generation_ = 0;
   uint64_t blocks_executed_ = 0;

@@ -280,6 +280,29 @@ TEST(TcgSystem, ExternalInterruptWakesHalt) {
   EXPECT_EQ(m.State().regs[RBX] & 0xffff, 0xbeefu);
 }
 
+TEST(TcgSystem, InitAndStartupIpi) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  m.vcpu().RequestInit();
+  accel::RunResult r = m.Run();
+  EXPECT_EQ(r.reason, ExitReason::kHalt);
+  EXPECT_TRUE(m.vcpu().waiting_for_sipi());
+  m.vcpu().InterruptRequest();  // interrupts do not wake a CPU waiting for SIPI
+  EXPECT_EQ(m.Run().reason, ExitReason::kHalt);
+  // Real-mode code at 0x9000 (SIPI vector 9).
+  std::vector<uint8_t> code;
+  std::string err;
+  ASSERT_TRUE(Assemble("mov $0x1234, %ax\nhlt\n", 16, &code, &err)) << err;
+  m.Write(0x9000, code.data(), code.size());
+  m.vcpu().RequestSipi(9);
+  r = m.Run();
+  EXPECT_EQ(r.reason, ExitReason::kHalt);
+  CpuState s = m.State();
+  EXPECT_EQ(s.regs[RAX] & 0xffff, 0x1234u);
+  EXPECT_EQ(s.seg[CS].selector, 0x900);
+  EXPECT_EQ(s.cr0 & kCr0PE, 0u);
+}
+
 TEST(TcgSystem, KickStopsAnInfiniteLoop) {
   TestMachine m;
   m.Enter(Mode::kLong64);
