@@ -24,7 +24,11 @@ TcgVcpu::TcgVcpu(TcgAccelerator* accel, int index)
   mmu_ = std::make_unique<SoftMmu>(accel->memory(), accel->bus(), cpu_.get(), &accel->cache());
   cpu_->Attach(mmu_.get(), accel->bus());
   cpu_->apic_id_ = index;
-  if (index != 0) cpu_->env.s.apic_base &= ~0x100ull;  // APs are not the BSP
+  if (index != 0) {
+    cpu_->env.s.apic_base &= ~0x100ull;  // APs are not the BSP
+    cpu_->env.s.halted = true;          // and wait for INIT/SIPI from the BSP's LAPIC
+    wait_sipi_.store(true);
+  }
   std::lock_guard<std::mutex> lock(accel_->exec_lock());
   accel_->cache().RegisterTlb(mmu_.get());
 }
