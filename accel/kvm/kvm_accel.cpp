@@ -269,15 +269,13 @@ void KvmAccelerator::SyncSlots(const hw::FlatView& view) {
     m.memory_size = remove ? 0 : s.size;
     m.userspace_addr = reinterpret_cast<uint64_t>(s.host);
     m.flags = (s.readonly && caps_.readonly_mem && !remove) ? KVM_MEM_READONLY : 0;
-    if (ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &m) < 0)
-      throw std::runtime_error("KVM: " + Errno("KVM_SET_USER_MEMORY_REGION") + " (slot at 0x" +
-                               [&] {
-                                 char b[32];
-                                 std::snprintf(b, sizeof b, "%llx",
-                                               static_cast<unsigned long long>(s.gpa));
-                                 return std::string(b);
-                               }() +
-                               ")");
+    if (ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
+      char where[64];
+      std::snprintf(where, sizeof where, " (slot at 0x%llx, %llu bytes)",
+                    static_cast<unsigned long long>(s.gpa),
+                    static_cast<unsigned long long>(s.size));
+      throw std::runtime_error("KVM: " + Errno("KVM_SET_USER_MEMORY_REGION") + where);
+    }
   };
   for (auto it = slots_.begin(); it != slots_.end();) {
     auto w = want.find(it->first);

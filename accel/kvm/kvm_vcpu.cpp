@@ -66,11 +66,24 @@ KvmVcpu::KvmVcpu(KvmAccelerator* accel, int index) : accel_(accel), index_(index
   run_size_ = static_cast<size_t>(accel->vcpu_mmap_size());
   void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) {
+    int e = errno;
     close(fd_);
-    fd_ = -1;
+    errno = e;
     ThrowErrno("mmap of kvm_run");
   }
   run_ = static_cast<kvm_run*>(p);
+  try {
+    Configure();
+  } catch (...) {
+    munmap(run_, run_size_);
+    close(fd_);
+    throw;
+  }
+}
+
+void KvmVcpu::Configure() {
+  KvmAccelerator* accel = accel_;
+  const int index = index_;
 
   std::vector<kvm_cpuid_entry2> table = accel->CpuidFor(index);
   std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + table.size() * sizeof(kvm_cpuid_entry2));

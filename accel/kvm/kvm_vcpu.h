@@ -44,6 +44,7 @@ class KvmVcpu : public Vcpu {
   std::string DumpRegs();
 
  private:
+  void Configure();  // CPUID and MP state of a new vCPU
   RunResult RunLoop();
   RunResult Stopped();  // consumes the kick
   // nullopt: handled (emulation fallback), keep running.
