@@ -36,6 +36,7 @@ PcBoard::~PcBoard() {
   pit_.reset();
   pic_.reset();
   if (lapic_mmio_) mem_root_->RemoveSubregion(lapic_mmio_.get());
+  hpet_.reset();
   ioapic_.reset();
   apic_.reset();
 }
@@ -73,14 +74,26 @@ void PcBoard::BuildDevices() {
       pin0->Set(level);
     });
     for (int i = 0; i < 16; i++) {
-      IrqLine* in = pic_->input(i);
-      int gsi = i == 0 ? 2 : i == 2 ? -1 : i;
-      IrqLine* io = gsi < 0 ? nullptr : ioapic_->input(gsi);
-      isa_irq_[i].Connect([in, io](bool level) {
-        in->Set(level);
-        if (io) io->Set(level);
+      isa_irq_[i].Connect([this, i](bool level) {
+        isa_level_[i] = level;
+        if (!HpetOwnsIrq(i)) ForwardIsaIrq(i, level);
       });
     }
+    hpet_legacy_[0].Connect([this](bool level) {
+      if (HpetOwnsIrq(0)) ForwardIsaIrq(0, level);
+    });
+    hpet_legacy_[1].Connect([this](bool level) {
+      if (HpetOwnsIrq(8)) ForwardIsaIrq(8, level);
+    });
+    Ioapic* ioapic = ioapic_.get();
+    hpet_ = std::make_unique<Hpet>(
+        mem_root_.get(), clock_, [ioapic](int gsi) { return ioapic->input(gsi); },
+        &hpet_legacy_[0], &hpet_legacy_[1], Hpet::kDefaultBase);
+    // Legacy replacement switches IRQ0/IRQ8 between the PIT/RTC and the HPET.
+    hpet_->on_legacy_change = [this](bool legacy) {
+      ForwardIsaIrq(0, legacy ? hpet_legacy_[0].level() : isa_level_[0]);
+      ForwardIsaIrq(8, legacy ? hpet_legacy_[1].level() : isa_level_[8]);
+    };
   }
   if (opts_.user_pit) pit_ = std::make_unique<I8254>(io_root_.get(), clock_, &isa_irq_[0]);
   rtc_ = std::make_unique<Mc146818>(io_root_.get(), clock_, &isa_irq_[8]);
@@ -113,8 +126,16 @@ void PcBoard::BuildDevices() {
   ctx_.machine = machine_;
 }
 
+void PcBoard::ForwardIsaIrq(int n, bool level) {
+  pic_->input(n)->Set(level);
+  // ISA IRQ0 is I/O APIC pin 2 (the MADT's override); IRQ2 is the PIC cascade.
+  int gsi = n == 0 ? 2 : n;
+  if (n != 2) ioapic_->input(gsi)->Set(level);
+}
+
 void PcBoard::SetupFirmwareConfig() {
   PcFwCfgConfig c;
+  c.acpi_config.hpet = hpet_ != nullptr;
   c.ram_size = opts_.ram_size;
   c.cpus = opts_.cpus;
   SetupPcFwCfg(*fw_cfg_, c);
@@ -147,6 +168,7 @@ x86::CpuState PcBoard::Boot() {
   E820Map e820 = BuildPcE820(opts_.ram_size, kAcpiRamAreaSize);
   AcpiConfig acpi;
   acpi.cpus = opts_.cpus;
+  acpi.hpet = hpet_ != nullptr;
   uint64_t area = AcpiRamArea(opts_.ram_size, kAcpiRamAreaSize);
   uint64_t rsdp = InstallAcpiInRam(*memory_, BuildAcpiTables(acpi), area, kAcpiRamAreaSize);
   CopyRsdpToBiosArea(*memory_, rsdp, kPcBiosAreaStart);
@@ -168,6 +190,7 @@ x86::CpuState PcBoard::Reset() {
   if (pic_) pic_->Reset();
   if (apic_) apic_->Reset();
   if (ioapic_) ioapic_->Reset();
+  if (hpet_) hpet_->Reset();
   if (pit_) pit_->Reset();
   rtc_->Reset();
   for (auto& s : serial_) s->Reset();

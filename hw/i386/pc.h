@@ -26,6 +26,7 @@
 #include "hw/misc/debugcon.h"
 #include "hw/misc/port92.h"
 #include "hw/nvram/fw_cfg.h"
+#include "hw/timer/hpet.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "target-x86/cpu_state.h"
@@ -67,6 +68,9 @@ class PcBoard {
   ApicBus* apic() { return apic_.get(); }
   Lapic* lapic(int cpu) { return apic_ ? apic_->lapic(cpu) : nullptr; }
   Ioapic* ioapic() { return ioapic_.get(); }
+  // The HPET (with user_pic only); in its legacy replacement mode it owns ISA
+  // IRQ0 and IRQ8 and the PIT's and RTC's outputs are cut off.
+  Hpet* hpet() { return hpet_.get(); }
   DeviceContext& device_context() { return ctx_; }
   void AddDevice(std::unique_ptr<Device> d) { extra_.push_back(std::move(d)); }
   // A20 gate as the keyboard controller and port 0x92 set it.
@@ -85,6 +89,10 @@ class PcBoard {
   void BuildDevices();
   void SetupFirmwareConfig();
   void UpdateA20();
+  // With user_pic: ISA IRQ n's effective level (device or HPET legacy) to the
+  // PIC and the I/O APIC.
+  void ForwardIsaIrq(int n, bool level);
+  bool HpetOwnsIrq(int n) const { return hpet_ && hpet_->legacy_mode() && (n == 0 || n == 8); }
 
   PcOptions opts_;
   Clock* clock_;
@@ -97,6 +105,9 @@ class PcBoard {
   std::unique_ptr<ApicBus> apic_;
   std::unique_ptr<Ioapic> ioapic_;
   std::unique_ptr<MemoryRegion> lapic_mmio_;
+  std::unique_ptr<Hpet> hpet_;
+  std::array<bool, 16> isa_level_{};     // as the ISA devices drive them
+  std::array<IrqLine, 2> hpet_legacy_;  // HPET timer 0 (IRQ0) and timer 1 (IRQ8)
   std::unique_ptr<I8254> pit_;
   std::unique_ptr<Mc146818> rtc_;
   std::vector<std::unique_ptr<Serial>> serial_;
