@@ -61,4 +61,9 @@ void AioBlock::Discard(uint64_t off, uint64_t len, Done done) {
                 std::move(done));
 }
 
+void AioBlock::WriteZeroes(uint64_t off, uint64_t len, Done done) {
+  pool_->Submit([=, this] { std::lock_guard<std::mutex> g(mu_); return d_->WriteZeroes(off, len); },
+                std::move(done));
+}
+
 }  // namespace emu::block

@@ -43,6 +43,7 @@ class AioBlock {
   void Write(uint64_t off, const void* buf, uint64_t len, Done done);
   void Flush(Done done);
   void Discard(uint64_t off, uint64_t len, Done done);
+  void WriteZeroes(uint64_t off, uint64_t len, Done done);
 
  private:
   BlockDriver* d_;

@@ -125,10 +125,11 @@ TEST(WorkerPool, CompletesRequestsWithCallbacks) {
     std::fill(bufs[i].begin(), bufs[i].end(), uint8_t(i + 1));
     aio.Write(uint64_t(i) * 4096, bufs[i].data(), 4096, [&](Status s) { s.ok() ? done++ : failed++; });
   }
+  aio.WriteZeroes(4096, 4096, [&](Status s) { s.ok() ? done++ : failed++; });
   aio.Flush([&](Status s) { s.ok() ? done++ : failed++; });
   aio.Read(1 << 20, bufs[0].data(), 4096, [&](Status s) { s.ok() ? done++ : failed++; });  // past end
   pool.Drain();
-  EXPECT_EQ(done, 17);
+  EXPECT_EQ(done, 18);
   EXPECT_EQ(failed, 1);
   uint8_t b;
   ASSERT_TRUE(img.value->Read(5 * 4096 + 7, &b, 1).ok());
