@@ -155,6 +155,18 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
   }
 }
 
+uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx) {
+  uint64_t vpage = vaddr & kPageMask;
+  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  int a = static_cast<int>(acc);
+  if (!TagHit(e->tag[a], vpage)) {
+    e = Fill(ctx, vaddr, acc, mmu_idx);
+    if (!e) return nullptr;
+  }
+  if (e->tag[a] & (kTlbMmio | kTlbCodePage)) return nullptr;
+  return reinterpret_cast<uint8_t*>(vaddr + e->addend);
+}
+
 bool SoftMmu::TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr) {
   uint64_t vpage = vaddr & kPageMask;
   TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];

@@ -102,6 +102,10 @@ class SoftMmu {
   // Checks that [vaddr, vaddr+size) is accessible for `acc` (filling the TLB) without
   // touching memory: lets multi-part instructions fault before their first write.
   bool Probe(ExecContext* ctx, uint64_t vaddr, unsigned size, Access acc, int mmu_idx);
+  // Host pointer for `vaddr` when its page is plain RAM accessible for `acc`
+  // (filling the TLB; for writes, not a page holding translated code), else
+  // nullptr. A fault is recorded as by Load/Store. For bulk string operations.
+  uint8_t* HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx);
   // Physical address of a code fetch at vaddr (fills the exec tag). Returns false
   // after recording a fault. *host is set for RAM pages, nullptr for MMIO/ROM-less.
   bool TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr);

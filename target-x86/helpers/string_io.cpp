@@ -1,5 +1,8 @@
 // String instructions with REP prefixes, and port I/O with the IOPL / TSS I/O
 // permission bitmap check.
+#include <algorithm>
+#include <cstring>
+
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
@@ -66,7 +69,50 @@ X86_HELPER(HelperString) {
   const uint16_t port = static_cast<uint16_t>(s.regs[RDX]);
   if ((kind == kStrIns || kind == kStrOuts) && !CheckIo(cpu, port, size)) return 0;
   unsigned budget = 1u << 16;
+  const bool bulk = rep && step > 0 && (kind == kStrMovs || kind == kStrStos);
   for (;;) {
+    if (bulk && (rcx & amask) >= 2) {
+      // Forward REP MOVS/STOS over plain RAM: a whole run within a page at once
+      // (elements remain for page ends, MMIO, code pages and overlapping moves).
+      uint64_t count = rcx & amask, si = rsi & amask, di = rdi & amask;
+      uint64_t dlin = lin(ES, di);
+      uint64_t n = std::min<uint64_t>(count, (4096 - (dlin & 4095)) / size);
+      if (amask != ~0ull) n = std::min<uint64_t>(n, (amask + 1 - di) / size);
+      uint64_t slin = 0;
+      if (kind == kStrMovs) {
+        slin = lin(seg, si);
+        n = std::min<uint64_t>(n, (4096 - (slin & 4095)) / size);
+        if (amask != ~0ull) n = std::min<uint64_t>(n, (amask + 1 - si) / size);
+      }
+      if (n >= 2) {
+        uint8_t* sp = kind == kStrMovs ? cpu->mmu()->HostAddr(ctx, slin, accel::tcg::Access::kRead, mmu) : nullptr;
+        if (ctx->exit == ExitStatus::kException) return 0;
+        uint8_t* dp = (kind == kStrStos || sp) ? cpu->mmu()->HostAddr(ctx, dlin, accel::tcg::Access::kWrite, mmu) : nullptr;
+        if (ctx->exit == ExitStatus::kException) return 0;
+        uint64_t bytes = n * size;
+        bool ok = dp && (kind == kStrStos || sp + bytes <= dp || dp + bytes <= sp);
+        if (ok) {
+          if (kind == kStrMovs) {
+            std::memcpy(dp, sp, bytes);
+            SetReg(rsi, si + bytes, amask);
+          } else if (size == 1) {
+            std::memset(dp, static_cast<int>(s.regs[RAX] & 0xff), bytes);
+          } else {
+            uint64_t v = s.regs[RAX] & vmask;
+            for (uint64_t i = 0; i < n; i++) std::memcpy(dp + i * size, &v, size);
+          }
+          SetReg(rdi, di + bytes, amask);
+          SetReg(rcx, count - n, amask);
+          if ((rcx & amask) == 0) break;
+          if (--budget == 0 || ctx->exit_request.load(std::memory_order_relaxed)) {
+            s.rip = ctx->insn_pc;
+            ctx->exit = ExitStatus::kHelperExit;
+            return 0;
+          }
+          continue;
+        }
+      }
+    }
     if (rep && (rcx & amask) == 0) break;
     uint64_t si = rsi & amask, di = rdi & amask;
     uint64_t v = 0, w = 0;

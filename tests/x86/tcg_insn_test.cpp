@@ -1,6 +1,8 @@
 // Snippets with expected final state, in each CPU mode.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "tests/x86/tcg_harness.h"
 
 namespace emu::x86::test {
@@ -128,6 +130,28 @@ TEST(TcgInsn, StringOps) {
   EXPECT_EQ(s.regs[RBX], 12u);
   EXPECT_EQ(m.Read64(0x22008), 0xababababababababull);
   EXPECT_EQ(s.regs[RDX] & 0xff, 1u);
+  EXPECT_EQ(s.regs[RCX], 0u);
+}
+
+TEST(TcgInsn, BulkRepMovsStosAcrossPagesAndOverlap) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  for (int i = 0; i < 20000; i++) m.ram()[0x100000 + i] = static_cast<uint8_t>(i * 7);
+  CpuState s = RunIn(m, Mode::kLong64,
+                     "cld\n"
+                     "mov $0x100000, %rsi\nmov $0x200003, %rdi\nmov $2500, %rcx\nrep movsq\n"  // unaligned, crosses pages
+                     "mov $0x300000, %rdi\nmov $0x1122334455667788, %rax\nmov $1000, %rcx\nrep stosq\n"
+                     "mov $0x400000, %rdi\nmov $0x5a, %al\nmov $9000, %rcx\nrep stosb\n"
+                     // Overlapping forward copy replicates the first byte (byte semantics).
+                     "movb $0x42, 0x500000\nmov $0x500000, %rsi\nmov $0x500001, %rdi\nmov $100, %rcx\nrep movsb\n"
+                     "mov %rdi, %rbx\n");
+  EXPECT_EQ(std::memcmp(m.ram() + 0x100000, m.ram() + 0x200003, 20000), 0);
+  EXPECT_EQ(m.Read64(0x300000 + 8 * 999), 0x1122334455667788ull);
+  EXPECT_EQ(m.Read64(0x300000 + 8 * 1000), 0u);
+  EXPECT_EQ(m.ram()[0x400000 + 8999], 0x5a);
+  EXPECT_EQ(m.ram()[0x400000 + 9000], 0);
+  EXPECT_EQ(m.ram()[0x500000 + 100], 0x42);
+  EXPECT_EQ(s.regs[RBX], 0x500065u);
   EXPECT_EQ(s.regs[RCX], 0u);
 }
 
