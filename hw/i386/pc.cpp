@@ -86,9 +86,9 @@ void PcBoard::BuildDevices() {
       if (HpetOwnsIrq(8)) ForwardIsaIrq(8, level);
     });
     Ioapic* ioapic = ioapic_.get();
-    hpet_ = std::make_unique<Hpet>(
-        mem_root_.get(), clock_, [ioapic](int gsi) { return ioapic->input(gsi); },
-        &hpet_legacy_[0], &hpet_legacy_[1], Hpet::kDefaultBase);
+    auto pin = [ioapic](int gsi) { return ioapic->input(gsi); };
+    hpet_ = std::make_unique<Hpet>(mem_root_.get(), clock_, pin, &hpet_legacy_[0],
+                                   &hpet_legacy_[1], Hpet::kDefaultBase);
     // Legacy replacement switches IRQ0/IRQ8 between the PIT/RTC and the HPET.
     hpet_->on_legacy_change = [this](bool legacy) {
       ForwardIsaIrq(0, legacy ? hpet_legacy_[0].level() : isa_level_[0]);

@@ -53,7 +53,6 @@ void Lapic::Reset() {
   ResetRegisters(true);
   // Virtual wire, as an MP-spec BIOS leaves it: the PIC reaches the BSP.
   if (bsp()) lvt_[kIdxLint0] = 0x700;
-  wait_sipi_ = !bsp();
   Update();
 }
 
@@ -179,13 +178,10 @@ bool Lapic::Accept(const ApicMessage& m) {
     case ApicMessage::kInit:
       if (!m.assert) return true;  // INIT level de-assert: nothing to do on this APIC
       ResetRegisters(false);
-      wait_sipi_ = !bsp();
       Update();
       if (on_init) on_init();
       return true;
     case ApicMessage::kStartup:
-      if (!wait_sipi_) return true;  // already running: later SIPIs are ignored
-      wait_sipi_ = false;
       if (on_sipi) on_sipi(m.vector);
       return true;
     case ApicMessage::kExtInt:
@@ -287,8 +283,7 @@ void Lapic::SendIpi() {
   int shorthand = (icr_lo_ >> 18) & 3;
   m.dest = uint8_t(icr_hi_ >> 24);
   if (m.mode == ApicMessage::kInit && !m.assert && level) return;  // INIT level de-assert
-  if ((m.mode == ApicMessage::kFixed || m.mode == ApicMessage::kLowestPriority) &&
-      m.vector < 16) {
+  if ((m.mode == ApicMessage::kFixed || m.mode == ApicMessage::kLowestPriority) && m.vector < 16) {
     RaiseError(kEsrSendIllegalVector);
     return;
   }
@@ -371,22 +366,38 @@ uint32_t Lapic::ReadReg(uint32_t off) {
   if (off >= kIrr && off < kIrr + 0x80) return irr_[(off - kIrr) / 16];
   if (off >= kLvtTimer && off <= kLvtError) return lvt_[(off - kLvtTimer) / 16];
   switch (off) {
-    case kId: return id_;
-    case kVersionReg: return kVersion;
-    case kTpr: return tpr_;
-    case kApr: return Apr();
-    case kPpr: return ppr();
-    case kEoi: return 0;
-    case kRrd: return 0;
-    case kLdr: return ldr_;
-    case kDfr: return dfr_;
-    case kSvr: return svr_;
-    case kEsr: return esr_;
-    case kIcrLo: return icr_lo_;  // delivery status always idle: IPIs complete at once
-    case kIcrHi: return icr_hi_;
-    case kTimerInitial: return timer_initial_;
-    case kTimerCurrent: return CurrentCount();
-    case kTimerDivide: return timer_divide_;
+    case kId:
+      return id_;
+    case kVersionReg:
+      return kVersion;
+    case kTpr:
+      return tpr_;
+    case kApr:
+      return Apr();
+    case kPpr:
+      return ppr();
+    case kEoi:
+      return 0;
+    case kRrd:
+      return 0;
+    case kLdr:
+      return ldr_;
+    case kDfr:
+      return dfr_;
+    case kSvr:
+      return svr_;
+    case kEsr:
+      return esr_;
+    case kIcrLo:
+      return icr_lo_;  // delivery status always idle: IPIs complete at once
+    case kIcrHi:
+      return icr_hi_;
+    case kTimerInitial:
+      return timer_initial_;
+    case kTimerCurrent:
+      return CurrentCount();
+    case kTimerDivide:
+      return timer_divide_;
     default:
       RaiseError(kEsrIllegalRegister);
       return 0;
@@ -475,7 +486,8 @@ void ApicBus::SetExtIntLevel(bool level) {
 int ApicBus::Deliver(const ApicMessage& m) {
   std::vector<Lapic*> targets;
   for (auto& l : lapics_)
-    if (m.logical ? l->MatchesLogical(m.dest) : l->MatchesPhysical(m.dest)) targets.push_back(l.get());
+    if (m.logical ? l->MatchesLogical(m.dest) : l->MatchesPhysical(m.dest))
+      targets.push_back(l.get());
   if (m.mode == ApicMessage::kLowestPriority && targets.size() > 1) {
     // Arbitration: the enabled target with the lowest processor priority, ties to
     // the lowest index (no focus processor).

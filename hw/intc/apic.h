@@ -75,11 +75,31 @@ class Lapic : public Device {
 
   // Register offsets in the 4 KiB window.
   enum Reg : uint32_t {
-    kId = 0x20, kVersionReg = 0x30, kTpr = 0x80, kApr = 0x90, kPpr = 0xa0, kEoi = 0xb0,
-    kRrd = 0xc0, kLdr = 0xd0, kDfr = 0xe0, kSvr = 0xf0, kIsr = 0x100, kTmr = 0x180,
-    kIrr = 0x200, kEsr = 0x280, kLvtCmci = 0x2f0, kIcrLo = 0x300, kIcrHi = 0x310,
-    kLvtTimer = 0x320, kLvtThermal = 0x330, kLvtPerf = 0x340, kLvtLint0 = 0x350,
-    kLvtLint1 = 0x360, kLvtError = 0x370, kTimerInitial = 0x380, kTimerCurrent = 0x390,
+    kId = 0x20,
+    kVersionReg = 0x30,
+    kTpr = 0x80,
+    kApr = 0x90,
+    kPpr = 0xa0,
+    kEoi = 0xb0,
+    kRrd = 0xc0,
+    kLdr = 0xd0,
+    kDfr = 0xe0,
+    kSvr = 0xf0,
+    kIsr = 0x100,
+    kTmr = 0x180,
+    kIrr = 0x200,
+    kEsr = 0x280,
+    kLvtCmci = 0x2f0,
+    kIcrLo = 0x300,
+    kIcrHi = 0x310,
+    kLvtTimer = 0x320,
+    kLvtThermal = 0x330,
+    kLvtPerf = 0x340,
+    kLvtLint0 = 0x350,
+    kLvtLint1 = 0x360,
+    kLvtError = 0x370,
+    kTimerInitial = 0x380,
+    kTimerCurrent = 0x390,
     kTimerDivide = 0x3e0,
   };
 
@@ -111,10 +131,12 @@ class Lapic : public Device {
   bool sw_enabled() const { return (svr_ & 0x100) != 0; }
 
   // Set by the machine; each may be empty.
-  std::function<void()> kick;                 // InterruptPending() may have become true
-  std::function<void()> on_init;              // INIT received (LAPIC already reset)
-  std::function<void(uint8_t vector)> on_sipi;  // start-up while waiting for SIPI
-  std::function<void()> on_nmi;               // NMI (IPI, LVT or LINT1)
+  std::function<void()> kick;     // InterruptPending() may have become true
+  std::function<void()> on_init;  // INIT received (LAPIC already reset)
+  // Every start-up IPI received; the CPU ignores it unless it waits for SIPI
+  // (APs from power-on, and after INIT).
+  std::function<void(uint8_t vector)> on_sipi;
+  std::function<void()> on_nmi;  // NMI (IPI, LVT or LINT1)
 
   // --- pins and bus ---
   void SetLint0(bool level);
@@ -133,9 +155,6 @@ class Lapic : public Device {
   int index() const { return index_; }
   uint8_t id() const { return uint8_t(id_ >> 24); }
   bool bsp() const { return (apic_base_ & kBaseBsp) != 0; }
-  // An AP after power-on or INIT waits for a start-up IPI; the first SIPI
-  // clears this and calls on_sipi, later ones are ignored.
-  bool waiting_for_sipi() const { return wait_sipi_; }
   // For tests and the monitor.
   bool irr(int v) const { return Test(irr_, v); }
   bool isr(int v) const { return Test(isr_, v); }
@@ -193,7 +212,6 @@ class Lapic : public Device {
   Timer timer_;
   bool lint0_ = false, lint1_ = false;
   bool extint_msg_ = false;  // ExtINT message latched
-  bool wait_sipi_ = false;
   bool logged_tsc_deadline_ = false, logged_smi_ = false, logged_base_ = false;
   bool logged_x2apic_ = false;
   std::atomic<bool> pending_hint_{false};

@@ -117,8 +117,8 @@ bool Ioapic::Send(int pin) {
   m.mode = uint8_t((e >> 8) & 7);
   m.logical = (e >> 11) & 1;
   m.dest = uint8_t(e >> 56);
-  m.level = (e & kLevel) &&
-            (m.mode == ApicMessage::kFixed || m.mode == ApicMessage::kLowestPriority);
+  m.level =
+      (e & kLevel) && (m.mode == ApicMessage::kFixed || m.mode == ApicMessage::kLowestPriority);
   return bus_->Deliver(m) > 0;
 }
 

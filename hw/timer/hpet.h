@@ -39,7 +39,10 @@ class Hpet : public Device {
 
   // Register offsets.
   enum Reg : uint32_t {
-    kCap = 0x000, kConfig = 0x010, kStatus = 0x020, kCounter = 0x0f0,
+    kCap = 0x000,
+    kConfig = 0x010,
+    kStatus = 0x020,
+    kCounter = 0x0f0,
     kTimer0 = 0x100,  // + 0x20 * n: config/capability, +0x08 comparator, +0x10 FSB route
   };
   // Tn config bits.
@@ -73,7 +76,7 @@ class Hpet : public Device {
   };
   uint64_t Width(int n) const;  // counter mask for timer n
   IrqLine* Route(int n) const;
-  void UpdateOutput(int n);     // level lines follow status/enable/route
+  void UpdateOutput(int n);  // level lines follow status/enable/route
   void Arm(int n);
   void Fire(int n);
   void WriteTimer(int n, uint32_t reg, uint64_t value, uint64_t mask);

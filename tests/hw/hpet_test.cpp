@@ -20,8 +20,9 @@ constexpr uint32_t kTimerCmp(int n) { return 0x108 + 0x20 * n; }
 class HpetTest : public ::testing::Test {
  protected:
   HpetTest()
-      : hpet(root.get(), &clock, [this](int gsi) { return &pins[size_t(gsi)]; }, &legacy0,
-             &legacy8) {
+      : hpet(
+            root.get(), &clock, [this](int gsi) { return &pins[size_t(gsi)]; }, &legacy0,
+            &legacy8) {
     for (auto& p : pins) counters.emplace_back(&p);
   }
   uint64_t Rd(uint32_t reg) { return mem.ReadN(kBase + reg, 8); }
