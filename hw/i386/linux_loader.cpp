@@ -112,7 +112,8 @@ LinuxBootInfo LoadLinuxImage(AddressSpace& memory, const E820Map& e820,
   auto fail = [&](const std::string& msg) { Fail("kernel", kernel_name, msg); };
   LinuxBootInfo info;
   LinuxSetupHeader& h = info.header = LinuxSetupHeader::Parse(kernel, kernel_name);
-  if (opt.entry64 && !h.has_64bit_entry())
+  bool entry64 = opt.entry64 && h.has_64bit_entry();
+  if (opt.entry64 && !entry64 && !opt.fallback_to_32bit)
     fail("the kernel has no 64-bit entry point (xloadflags lacks XLF_KERNEL_64)");
 
   uint64_t ram_end = e820.RamEndFrom(kPcHighMemStart);  // low RAM above 1 MiB, ACPI excluded
@@ -193,10 +194,11 @@ LinuxBootInfo LoadLinuxImage(AddressSpace& memory, const E820Map& e820,
   LoadIntoRam(memory, info.zero_page, zp.data(), zp.size(), "Linux zero page");
 
   // CPU state.
-  info.entry = opt.entry64 ? info.kernel_addr + 0x200 : info.kernel_addr;
+  info.entry = entry64 ? info.kernel_addr + 0x200 : info.kernel_addr;
+  info.entry64 = entry64;
   if (cpu) {
     cpu->ResetToPowerOn();
-    if (opt.entry64) {
+    if (entry64) {
       SetupLongMode(memory, *cpu, info.entry);
     } else {
       SetupFlat32(memory, *cpu, info.entry);

@@ -53,6 +53,9 @@ struct LinuxSetupHeader {
 struct LinuxBootOptions {
   std::string cmdline;
   bool entry64 = true;          // false: 32-bit protected-mode entry at code32_start
+  // With entry64, a kernel without a 64-bit entry (XLF_KERNEL_64; 32-bit kernels,
+  // memtest86+ ia32) is entered through its 32-bit entry instead of refused.
+  bool fallback_to_32bit = true;
   uint64_t acpi_rsdp_addr = 0;  // boot_params.acpi_rsdp_addr (0: none)
   bool use_pref_address = false;  // load at pref_address instead of 0x100000
   bool vga_text = true;         // describe an 80x25 VGA text console in screen_info
@@ -64,6 +67,7 @@ struct LinuxBootInfo {
   uint64_t initrd_addr = 0, initrd_size = 0;
   uint64_t cmdline_addr = 0, zero_page = 0;
   uint64_t entry = 0;
+  bool entry64 = false;  // which entry `entry` is
 };
 
 // Loads an image held in memory. `e820` is the guest's map (its RAM entries bound

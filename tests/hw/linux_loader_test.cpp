@@ -134,6 +134,7 @@ TEST(LinuxLoader, RealDebianKernel64BitEntry) {
   }
   // CPU: long mode at startup_64 with RSI = zero page and a flat GDT.
   EXPECT_EQ(cpu.rip, 0x100200u);
+  EXPECT_TRUE(info.entry64);
   EXPECT_EQ(cpu.regs[x86::RSI], zp);
   EXPECT_TRUE(cpu.efer & x86::kEferLMA);
   EXPECT_TRUE(cpu.efer & x86::kEferLME);
@@ -255,10 +256,26 @@ TEST(LinuxLoader, MalformedKernelsAreRefused) {
   auto h = good;
   h[0x201] = 0x10;
   EXPECT_NE(ErrorOf(h).find("header"), std::string::npos) << ErrorOf(h);
-  // No 64-bit entry.
+  // No 64-bit entry: refused only when the 32-bit fallback is off.
   auto x = good;
   Put(x, 0x236, 0, 2);
-  EXPECT_NE(ErrorOf(x).find("64-bit"), std::string::npos) << ErrorOf(x);
+  EXPECT_EQ(ErrorOf(x), "");
+  {
+    Guest g;
+    x86::CpuState cpu;
+    LinuxBootOptions o;
+    auto info = LoadLinuxImage(g.mem, g.e820, x, "k32", {}, "", o, &cpu);
+    EXPECT_FALSE(info.entry64);
+    EXPECT_EQ(cpu.rip, 0x100000u);
+    EXPECT_FALSE(cpu.efer & x86::kEferLMA);
+    o.fallback_to_32bit = false;
+    try {
+      LoadLinuxImage(g.mem, g.e820, x, "k32", {}, "", o, &cpu);
+      FAIL() << "accepted a kernel without a 64-bit entry";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("64-bit"), std::string::npos) << e.what();
+    }
+  }
   // pref_address beyond RAM.
   auto p = good;
   Put(p, 0x258, 0xfffffffffff00000ull, 8);
