@@ -246,8 +246,17 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         tb = n;
         continue;
       }
+      if (ctx.exit_request.load(std::memory_order_relaxed)) break;
       TranslationBlock* n = tb->next[slot];
-      if (!n || ctx.exit_request.load(std::memory_order_relaxed)) break;
+      if (!n) {
+        // Not chained (another page, or not translated when this one was linked):
+        // a direct jump keeps CS and the mode, so the jump cache can answer.
+        if ((tb->key.flags & x86::kTbOneInsn) || cpu.tlb_generation != v.seen_tlb_generation_) break;
+        n = v.jc_.Find(tb->prog.term.targets[slot], tb->key.cs_base, tb->key.flags,
+                       acc.cache().generation());
+        if (!n) break;
+        if ((tb->key.pc & kPageMask) == (n->key.pc & kPageMask)) acc.cache().Link(tb, slot, n);
+      }
       tb = n;
     }
     ctx.cur_tb = nullptr;
