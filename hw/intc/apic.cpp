@@ -69,6 +69,7 @@ void Lapic::ResetRegisters(bool power_on) {
   tmr_ = {};
   timer_initial_ = timer_divide_ = 0;
   timer_running_ = false;
+  tsc_deadline_ns_ = 0;
   timer_.Del();
   extint_msg_ = false;
 }
@@ -301,11 +302,17 @@ void Lapic::WriteSvr(uint32_t value) {
 
 void Lapic::WriteLvt(int i, uint32_t value) {
   uint32_t& l = lvt_[size_t(i)];
+  int old_mode = TimerMode();
   uint32_t keep = (i == kIdxLint0 || i == kIdxLint1) ? (l & kLvtRemoteIrr) : 0;
   l = (value & kLvtWritable[i] & ~kLvtRemoteIrr) | keep;
   if (!sw_enabled()) l |= kLvtMasked;  // cannot be unmasked while software-disabled
   if (i == kIdxTimer) {
-    if (TimerMode() >= 2) LogOnce(&logged_tsc_deadline_, "LAPIC TSC-deadline timer mode");
+    if ((old_mode == kModeTscDeadline) != (TimerMode() == kModeTscDeadline)) {
+      // Entering or leaving TSC-deadline mode disarms the timer.
+      timer_running_ = false;
+      tsc_deadline_ns_ = 0;
+    }
+    if (TimerMode() == 3) LogOnce(&logged_timer_mode_, "reserved LAPIC timer mode 3 (one-shot)");
     ArmTimer();
   } else if (i == kIdxLint0 || i == kIdxLint1) {
     bool pin = i == kIdxLint0 ? lint0_ : lint1_;
@@ -322,7 +329,7 @@ int Lapic::Divide() const {
 }
 
 uint32_t Lapic::CurrentCount() const {
-  if (!timer_running_ || timer_initial_ == 0) return 0;
+  if (!timer_running_ || timer_initial_ == 0 || TimerMode() == kModeTscDeadline) return 0;
   int64_t ticks = (clock_->Now() - timer_start_) / Divide();
   if (ticks < 0) ticks = 0;
   if (TimerMode() == 1) return timer_initial_ - uint32_t(ticks % timer_initial_);
@@ -336,6 +343,13 @@ void Lapic::StartTimer(int64_t now) {
 }
 
 void Lapic::ArmTimer() {
+  if (TimerMode() == kModeTscDeadline) {
+    if (tsc_deadline_ns_)
+      timer_.Mod(tsc_deadline_ns_);
+    else
+      timer_.Del();
+    return;
+  }
   if (!timer_running_) {
     timer_.Del();
     return;
@@ -350,7 +364,24 @@ void Lapic::ArmTimer() {
   }
 }
 
+void Lapic::SetTscDeadlineNs(int64_t deadline_ns) {
+  if (TimerMode() != kModeTscDeadline) return;  // the MSR ignores writes then
+  tsc_deadline_ns_ = deadline_ns > 0 ? deadline_ns : 0;
+  if (tsc_deadline_ns_ && tsc_deadline_ns_ <= clock_->Now()) {
+    tsc_deadline_ns_ = 0;  // already passed: interrupt at once
+    DeliverLvt(kIdxTimer);
+  }
+  ArmTimer();
+}
+
 void Lapic::OnTimer() {
+  if (TimerMode() == kModeTscDeadline) {
+    if (tsc_deadline_ns_ && clock_->Now() >= tsc_deadline_ns_) {
+      tsc_deadline_ns_ = 0;
+      DeliverLvt(kIdxTimer);
+    }
+    return;
+  }
   if (!timer_running_) return;
   // Periods missed by a late callback are coalesced into one interrupt.
   if (TimerMode() != 1) timer_running_ = false;
@@ -444,6 +475,7 @@ void Lapic::WriteReg(uint32_t off, uint32_t v) {
       icr_hi_ = v & 0xff000000;
       break;
     case kTimerInitial:
+      if (TimerMode() == kModeTscDeadline) break;  // ignored in TSC-deadline mode
       timer_initial_ = v;
       StartTimer(clock_->Now());
       break;
@@ -463,6 +495,41 @@ void Lapic::WriteReg(uint32_t off, uint32_t v) {
       RaiseError(kEsrIllegalRegister);
       break;
   }
+}
+
+// --- state ---
+
+void Lapic::SaveState(StateWriter& w) const {
+  w.U32(id_), w.U64(apic_base_), w.U32(tpr_), w.U32(ldr_), w.U32(dfr_), w.U32(svr_);
+  w.U32(esr_), w.U32(esr_pending_), w.U32(icr_lo_), w.U32(icr_hi_);
+  for (uint32_t l : lvt_) w.U32(l);
+  for (const Bits* b : {&irr_, &isr_, &tmr_})
+    for (uint32_t v : *b) w.U32(v);
+  w.U32(timer_initial_), w.U32(timer_divide_), w.U64(uint64_t(timer_start_));
+  w.U64(uint64_t(tsc_deadline_ns_));
+  w.U8(uint8_t(timer_running_ | lint0_ << 1 | lint1_ << 2 | extint_msg_ << 3));
+}
+
+void Lapic::LoadState(StateReader& r) {
+  id_ = r.U32() & 0xff000000;
+  uint64_t base = r.U64();
+  apic_base_ = kDefaultBase | (apic_base_ & kBaseBsp) | (base & kBaseEnable);
+  tpr_ = r.U32() & 0xff, ldr_ = r.U32() & 0xff000000;
+  dfr_ = (r.U32() & 0xf0000000) | 0x0fffffff;
+  svr_ = r.U32() & 0x3ff;
+  esr_ = r.U32() & 0xe0, esr_pending_ = r.U32() & 0xe0;
+  icr_lo_ = r.U32() & 0x000ccfff, icr_hi_ = r.U32() & 0xff000000;
+  for (size_t i = 0; i < lvt_.size(); i++) lvt_[i] = r.U32() & (kLvtWritable[i] | kLvtRemoteIrr);
+  for (Bits* b : {&irr_, &isr_, &tmr_})
+    for (uint32_t& v : *b) v = r.U32();
+  timer_initial_ = r.U32(), timer_divide_ = r.U32() & 0xb;
+  timer_start_ = int64_t(r.U64());
+  tsc_deadline_ns_ = std::max<int64_t>(int64_t(r.U64()), 0);
+  uint8_t f = r.U8();
+  timer_running_ = (f & 1) && timer_initial_ != 0;
+  lint0_ = f & 2, lint1_ = f & 4, extint_msg_ = f & 8;
+  ArmTimer();
+  Update();
 }
 
 // --- bus ---

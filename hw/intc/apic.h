@@ -5,8 +5,9 @@
 // Timer: the APIC bus clock is 1 GHz, so one bus tick is one virtual-clock
 // nanosecond and a timer count of N with divide D lasts N*D ns. Nothing ticks:
 // the current count is computed from the virtual clock when read, and a Timer
-// is armed for the next expiry. TSC-deadline mode is not offered (CPUID must not
-// advertise it); selecting it is logged as unimplemented and acts as one-shot.
+// is armed for the next expiry. TSC-deadline mode (LVT timer mode 2) works when
+// the CPU feeds IA32_TSC_DEADLINE writes through SetTscDeadlineNs(); CPUID may
+// advertise it only then.
 //
 // PIC INTR / LINT0 rule (virtual wire). The 8259's INTR output is wired to LINT0
 // of every local APIC (SetExtIntLevel on the bus). It is an ExtINT request for a
@@ -128,6 +129,12 @@ class Lapic : public Device {
   void SetApicBase(uint64_t value);
   uint64_t apic_base() const { return apic_base_; }
   bool hw_enabled() const { return (apic_base_ & kBaseEnable) != 0; }
+  // IA32_TSC_DEADLINE (MSR 0x6e0) writes, converted by the CPU to virtual-clock
+  // ns: 0 disarms, a time already passed interrupts at once. Ignored unless the
+  // LVT timer is in TSC-deadline mode. tsc_deadline_ns() is 0 once the timer
+  // fired or was disarmed (RDMSR then reads 0; otherwise the value written).
+  void SetTscDeadlineNs(int64_t deadline_ns);
+  int64_t tsc_deadline_ns() const { return tsc_deadline_ns_; }
   bool sw_enabled() const { return (svr_ & 0x100) != 0; }
 
   // Set by the machine; each may be empty.
@@ -163,6 +170,9 @@ class Lapic : public Device {
 
   // Power-on state (board reset).
   void Reset() override;
+  // The timer's base time is saved as virtual-clock time: restore with the clock.
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
  private:
   using Bits = std::array<uint32_t, 8>;
@@ -188,7 +198,8 @@ class Lapic : public Device {
 
   // LAPIC timer.
   int Divide() const;
-  int TimerMode() const { return (lvt_[0] >> 17) & 3; }
+  static constexpr int kModeTscDeadline = 2;
+  int TimerMode() const { return (lvt_[0] >> 17) & 3; }  // 0 one-shot, 1 periodic
   uint32_t CurrentCount() const;
   void StartTimer(int64_t now);  // from the initial count at `now`
   void ArmTimer();
@@ -209,10 +220,11 @@ class Lapic : public Device {
   uint32_t timer_initial_ = 0, timer_divide_ = 0;
   int64_t timer_start_ = 0;  // virtual time at which the count was timer_initial_
   bool timer_running_ = false;
+  int64_t tsc_deadline_ns_ = 0;
   Timer timer_;
   bool lint0_ = false, lint1_ = false;
   bool extint_msg_ = false;  // ExtINT message latched
-  bool logged_tsc_deadline_ = false, logged_smi_ = false, logged_base_ = false;
+  bool logged_timer_mode_ = false, logged_smi_ = false, logged_base_ = false;
   bool logged_x2apic_ = false;
   std::atomic<bool> pending_hint_{false};
 };

@@ -55,6 +55,18 @@ void Ioapic::Reset() {
   regsel_ = 0;
 }
 
+void Ioapic::SaveState(StateWriter& w) const {
+  w.U8(id_), w.U8(regsel_), w.U32(levels_);
+  for (uint64_t e : redir_) w.U64(e);
+}
+
+void Ioapic::LoadState(StateReader& r) {
+  id_ = r.U8() & 0xf, regsel_ = r.U8();
+  levels_ = r.U32() & ((1u << kPins) - 1);
+  for (uint64_t& e : redir_) e = r.U64() & (0xff00000000000000ull | 0x1ffffull);
+  for (uint64_t& e : redir_) e &= ~(1ull << 12);  // delivery status: always idle here
+}
+
 uint32_t Ioapic::ReadData() {
   switch (regsel_) {
     case 0x00:

@@ -50,6 +50,8 @@ class Ioapic : public Device {
   void WriteData(uint32_t value);
 
   void Reset() override;
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
  private:
   void SetPin(int pin, bool level);

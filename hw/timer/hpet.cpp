@@ -64,6 +64,26 @@ void Hpet::Reset() {
   for (int n = 0; n < kTimers; n++) UpdateOutput(n);
 }
 
+void Hpet::SaveState(StateWriter& w) const {
+  w.U64(config_), w.U64(status_), w.U64(counter_base_), w.U64(uint64_t(ns_base_));
+  for (const Tn& t : tn_) w.U64(t.config), w.U64(t.cmp), w.U64(t.period);
+}
+
+void Hpet::LoadState(StateReader& r) {
+  bool was_legacy = legacy_mode();
+  config_ = r.U64() & 3, status_ = r.U64() & ((1u << kTimers) - 1);
+  counter_base_ = r.U64(), ns_base_ = int64_t(r.U64());
+  for (Tn& t : tn_) {
+    t.config = r.U64() & kTnWritable;
+    t.cmp = r.U64(), t.period = r.U64();
+  }
+  if (legacy_mode() != was_legacy && on_legacy_change) on_legacy_change(legacy_mode());
+  for (int n = 0; n < kTimers; n++) {
+    UpdateOutput(n);
+    Arm(n);
+  }
+}
+
 uint64_t Hpet::Counter() const {
   if (!enabled()) return counter_base_;
   return counter_base_ + uint64_t((clock_->Now() - ns_base_) / kTickNs);

@@ -67,6 +67,8 @@ class Hpet : public Device {
   MemoryRegion* mmio() { return mmio_.get(); }
 
   void Reset() override;
+  void SaveState(StateWriter& w) const override;
+  void LoadState(StateReader& r) override;
 
  private:
   struct Tn {

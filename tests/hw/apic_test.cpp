@@ -384,5 +384,70 @@ TEST(LapicTest, ApicBaseMsr) {
   EXPECT_EQ(r.Rd(0, Lapic::kSvr), 0xffu);
 }
 
+TEST(LapicTest, TscDeadlineMode) {
+  ApicRig r(1);
+  Lapic* l = r.bus.lapic(0);
+  r.SoftwareEnable(0);
+  l->SetTscDeadlineNs(5000);  // not in TSC-deadline mode: ignored
+  EXPECT_EQ(l->tsc_deadline_ns(), 0);
+  r.Wr(0, Lapic::kLvtTimer, 0x40000 | 0x41);
+  l->SetTscDeadlineNs(5000);
+  EXPECT_EQ(l->tsc_deadline_ns(), 5000);
+  r.Wr(0, Lapic::kTimerInitial, 100);  // ignored in this mode
+  EXPECT_EQ(r.Rd(0, Lapic::kTimerInitial), 0u);
+  EXPECT_EQ(r.Rd(0, Lapic::kTimerCurrent), 0u);
+  r.RunTo(4999);
+  EXPECT_FALSE(l->irr(0x41));
+  r.RunTo(5000);
+  EXPECT_TRUE(l->irr(0x41));
+  EXPECT_EQ(l->tsc_deadline_ns(), 0);
+  EXPECT_EQ(l->Acknowledge(), 0x41);
+  r.Wr(0, Lapic::kEoi, 0);
+  l->SetTscDeadlineNs(100);  // in the past: at once
+  EXPECT_TRUE(l->irr(0x41));
+  EXPECT_EQ(l->Acknowledge(), 0x41);
+  r.Wr(0, Lapic::kEoi, 0);
+  l->SetTscDeadlineNs(8000);
+  l->SetTscDeadlineNs(0);  // disarm
+  r.RunTo(9000);
+  EXPECT_FALSE(l->irr(0x41));
+  // Leaving the mode disarms.
+  l->SetTscDeadlineNs(12000);
+  r.Wr(0, Lapic::kLvtTimer, 0x41);
+  EXPECT_EQ(l->tsc_deadline_ns(), 0);
+  r.RunTo(20000);
+  EXPECT_FALSE(l->irr(0x41));
+}
+
+TEST(LapicTest, SaveLoadRoundTrip) {
+  ApicRig a(1);
+  Lapic* la = a.bus.lapic(0);
+  a.SoftwareEnable(0);
+  a.Wr(0, Lapic::kLdr, 0x04000000);
+  a.bus.Deliver(Fixed(0x61, 0));
+  EXPECT_EQ(la->Acknowledge(), 0x61);
+  a.bus.Deliver(Fixed(0x52, 0, true));
+  a.Wr(0, Lapic::kTimerDivide, 0xb);
+  a.Wr(0, Lapic::kLvtTimer, 0x20000 | 0x70);
+  a.Wr(0, Lapic::kTimerInitial, 1000);
+  a.RunTo(2500);
+  StateWriter w;
+  la->SaveState(w);
+  ApicRig b(1);
+  b.clock.Set(2500);
+  StateReader rd(w.data());
+  Lapic* lb = b.bus.lapic(0);
+  lb->LoadState(rd);
+  for (uint32_t reg :
+       {0x20u, 0x80u, 0xa0u, 0xd0u, 0xe0u, 0xf0u, 0x320u, 0x350u, 0x380u, 0x390u, 0x3e0u})
+    EXPECT_EQ(b.Rd(0, reg), a.Rd(0, reg)) << std::hex << reg;
+  EXPECT_TRUE(lb->isr(0x61));
+  EXPECT_TRUE(lb->irr(0x52));
+  EXPECT_TRUE(lb->tmr(0x52));
+  EXPECT_EQ(b.Rd(0, Lapic::kTimerCurrent), 500u);
+  b.RunTo(3000);  // the restored periodic timer keeps its grid
+  EXPECT_TRUE(lb->irr(0x70));
+}
+
 }  // namespace
 }  // namespace emu::hw

@@ -161,6 +161,27 @@ TEST_F(HpetTest, LevelInterruptHeldUntilStatusCleared) {
   EXPECT_EQ(Rd(0x010), 0u);
 }
 
+TEST_F(HpetTest, SaveLoadRoundTrip) {
+  Wr(kTimerCfg(2), (20u << 9) | Hpet::kTnEnable);
+  Wr(kTimerCmp(2), 5000);
+  Wr(0x010, 1);
+  RunTo(20000);
+  StateWriter w;
+  hpet.SaveState(w);
+  std::array<IrqLine, 24> pins2;
+  EdgeCounter edges(&pins2[20]);
+  IrqLine l0, l8;
+  Hpet other(
+      nullptr, &clock, [&](int gsi) { return &pins2[size_t(gsi)]; }, &l0, &l8);
+  StateReader r(w.data());
+  other.LoadState(r);
+  EXPECT_EQ(other.Read64(0x0f0), hpet.Read64(0x0f0));
+  EXPECT_EQ(other.Read64(kTimerCfg(2)), hpet.Read64(kTimerCfg(2)));
+  RunTo(50000);
+  EXPECT_EQ(edges.edges, 1);
+  EXPECT_EQ(other.Read64(0x0f0), 5000u);
+}
+
 TEST(PcHpet, LegacyModeReplacesThePitOnIoapicPin2) {
   test::RecordingMachine machine;
   Clock clock(Clock::Type::kVirtual, true);

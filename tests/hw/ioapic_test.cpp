@@ -141,6 +141,21 @@ TEST_F(IoapicTest, NmiAndExtIntModes) {
   EXPECT_FALSE(L(1)->InterruptPending());
 }
 
+TEST_F(IoapicTest, SaveLoadRoundTrip) {
+  SetReg(0x00, 0x05000000);
+  Route(9, 0x8000 | 0x39, 1);
+  io.input(9)->Raise();
+  StateWriter w;
+  io.SaveState(w);
+  test::ApicRig rig2(2);
+  Ioapic other(&rig2.bus, nullptr);
+  StateReader r(w.data());
+  other.LoadState(r);
+  EXPECT_EQ(other.id(), 5);
+  EXPECT_EQ(other.entry(9), io.entry(9));
+  EXPECT_TRUE(other.entry(9) & 0x4000);  // remote IRR travels with it
+}
+
 TEST(PcApicWiring, IsaIrqReachesIoapicAndPic) {
   test::RecordingMachine machine;
   Clock clock(Clock::Type::kVirtual, true);
