@@ -674,6 +674,33 @@ TEST(Vmdk, CompressionOnlyForStreams) {
   EXPECT_EQ(dynamic_cast<ImageOps*>(s.value.get())->CompressionGranularity(), 65536u);
 }
 
+// Through the block layer's probing: descriptor files and sparse files are vmdk,
+// and a VDI is vdi (not raw).
+TEST(Vmdk, ProbedByOpenImage) {
+  TmpDir t;
+  for (const char* sub : {"monolithicSparse", "monolithicFlat", "streamOptimized"}) {
+    std::string img = t / (std::string(sub) + ".vmdk");
+    CreateOptions co;
+    co.size = kMiB;
+    co.opts["subformat"] = sub;
+    ASSERT_TRUE(CreateImage("vmdk", img, co).ok());
+    OpenOptions o;
+    o.read_only = true;
+    o.lock = false;
+    auto d = OpenImage(img, o);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    EXPECT_EQ(d.value->format_name(), "vmdk") << sub;
+  }
+  CreateOptions co;
+  co.size = kMiB;
+  ASSERT_TRUE(CreateImage("vdi", t / "x.vdi", co).ok());
+  OpenOptions o;
+  o.lock = false;
+  auto d = OpenImage(t / "x.vdi", o);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  EXPECT_EQ(d.value->format_name(), "vdi");
+}
+
 TEST(Vmdk, RejectsUnknownCreateOptions) {
   TmpDir t;
   CreateOptions co;
