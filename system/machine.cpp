@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <chrono>
 
 #include "accel/kvm/kvm_accel.h"
 #include "accel/tcg/tcg_accel.h"
@@ -26,6 +27,7 @@
 #include "system/chardev.h"
 #include "system/main_loop.h"
 #include "system/monitor.h"
+#include "target-x86/cpu_dump.h"
 
 namespace emu::system {
 
@@ -64,6 +66,8 @@ class Machine : public hw::MachineControl,
   void VcpuThread(int index);
   void DoReset();
   void Wake();
+  void SetUserPause(bool paused);
+  std::string InfoRegisters();
 
   MachineConfig cfg_;
   hw::Clock vclock_;
@@ -81,8 +85,13 @@ class Machine : public hw::MachineControl,
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool quit_ = false;
-  bool pause_ = false;
+  bool pause_ = false;       // parked for a reset
+  bool user_pause_ = false;  // monitor "stop"
   int parked_ = 0;
+  // "info registers": vCPU threads publish their state when the generation moves.
+  uint64_t snap_request_ = 0;
+  std::vector<uint64_t> snap_done_;
+  std::vector<x86::CpuState> snaps_;
   uint64_t wake_gen_ = 0;
   std::atomic<bool> reset_pending_{false};
   std::atomic<int> exit_status_{0};
@@ -170,7 +179,16 @@ void Machine::CreateMonitor() {
   MonitorHooks hooks;
   hooks.quit = [this] { RequestExit(0); };
   hooks.system_reset = [this] { RequestReset(); };
-  hooks.status = [this] { return std::string("running"); };
+  hooks.stop = [this] { SetUserPause(true); };
+  hooks.cont = [this] { SetUserPause(false); };
+  hooks.status = [this] {
+    std::lock_guard<std::mutex> l(run_mu_);
+    return std::string(user_pause_ ? "paused" : "running");
+  };
+  hooks.info_registers = [this] { return InfoRegisters(); };
+  hooks.read_physical = [this](uint64_t addr, void* buf, size_t len) {
+    return board_->memory().Read(addr, buf, len) == hw::MemResult::kOk;
+  };
   monitor_ = std::make_unique<Monitor>(chr, std::move(hooks));
   monitor_->Start();
 }
@@ -186,6 +204,8 @@ int Machine::Run() {
     std::lock_guard<std::recursive_mutex> setup(loop_->lock());
     Setup();
   }
+  snap_done_.assign(cfg_.smp, 0);
+  snaps_.resize(cfg_.smp);
   for (int i = 0; i < cfg_.smp; i++)
     threads_.emplace_back([this, i] { VcpuThread(i); });
   return loop_->Run();
@@ -256,11 +276,23 @@ void Machine::VcpuThread(int index) {
   for (;;) {
     {
       std::unique_lock<std::mutex> l(run_mu_);
-      if (pause_ && !quit_) {
+      if (snap_done_[index] != snap_request_) {
+        l.unlock();
+        x86::CpuState st;
+        v->GetState(st);
+        l.lock();
+        snaps_[index] = st;
+        snap_done_[index] = snap_request_;
+        run_cv_.notify_all();
+      }
+      if ((pause_ || user_pause_) && !quit_) {
         parked_++;
         run_cv_.notify_all();
-        run_cv_.wait(l, [&] { return !pause_ || quit_; });
+        run_cv_.wait(l, [&] {
+          return (!pause_ && !user_pause_) || quit_ || snap_done_[index] != snap_request_;
+        });
         parked_--;
+        continue;
       }
       if (quit_) return;
     }
@@ -286,7 +318,10 @@ void Machine::VcpuThread(int index) {
         }
         if (pending) break;
         l.lock();
-        run_cv_.wait(l, [&] { return wake_gen_ != gen || quit_ || pause_ || reset_pending_; });
+        run_cv_.wait(l, [&] {
+          return wake_gen_ != gen || quit_ || pause_ || user_pause_ || reset_pending_ ||
+                 snap_done_[index] != snap_request_;
+        });
         break;
       }
       case accel::ExitReason::kShutdown:
@@ -323,6 +358,40 @@ void Machine::DoReset() {
   pause_ = false;
   l.unlock();
   run_cv_.notify_all();
+}
+
+void Machine::SetUserPause(bool paused) {
+  {
+    std::lock_guard<std::mutex> l(run_mu_);
+    user_pause_ = paused;
+  }
+  if (paused) {
+    vclock_.Pause();
+    for (auto& v : vcpus_) v->Kick();
+  } else {
+    vclock_.Resume();
+    loop_->Wakeup();
+  }
+  run_cv_.notify_all();
+}
+
+std::string Machine::InfoRegisters() {
+  // Runs on the main loop under the machine lock. A vCPU blocked on that lock in an
+  // I/O exit cannot answer, so wait a bounded time and say so.
+  std::unique_lock<std::mutex> l(run_mu_);
+  uint64_t gen = ++snap_request_;
+  l.unlock();
+  run_cv_.notify_all();
+  for (auto& v : vcpus_) v->Kick();
+  l.lock();
+  std::string out;
+  for (size_t i = 0; i < vcpus_.size(); i++) {
+    bool ok = run_cv_.wait_for(l, std::chrono::milliseconds(500),
+                               [&] { return snap_done_[i] == gen || quit_; });
+    out += "CPU#" + std::to_string(i) + "\n";
+    out += ok && snap_done_[i] == gen ? x86::FormatCpuState(snaps_[i]) : "(busy)\n";
+  }
+  return out;
 }
 
 void Machine::RequestExit(int status) {
