@@ -140,6 +140,10 @@ class Qcow2Image : public BlockDriver, public ImageOps {
   Status AllocatedInThisLayer(uint64_t off, uint64_t len, bool* alloc, uint64_t* pnum) override;
   Status MakeEmpty() override;
 
+  // preallocation=metadata|falloc|full on a new image: every cluster gets a
+  // host cluster; metadata leaves the data as holes, falloc/full write zeros.
+  Status Preallocate(const std::string& mode);
+
   const Qcow2Header& header() const { return h_; }
   File* file() { return f_.get(); }
 

@@ -78,6 +78,8 @@ Status CreateQcow2(const std::string& path, const CreateOptions& c) {
       if (size == 0) size = b.value->Size();
       if (h.backing_format.empty()) h.backing_format = b.value->format_name();
     }
+    if (prealloc != "off")
+      return Status::Error(EINVAL, "Backing file and preallocation cannot be used at the same time");
   } else if (!h.backing_format.empty()) {
     return Status::Error(EINVAL, "Backing format cannot be used without backing file");
   }
@@ -142,18 +144,17 @@ Status CreateQcow2(const std::string& path, const CreateOptions& c) {
     return s;
   }
   if (prealloc != "off") {
-    // Preallocation (any mode): allocate every cluster, filled with zeros.
     OpenOptions o;
     o.format = "qcow2";
     o.open_backing = false;
-    auto d = OpenImage(path, o);
-    if (!d.ok()) return d.status;
-    std::vector<uint8_t> z(cs * 16, 0);
-    for (uint64_t off = 0; off < size && s.ok(); off += z.size())
-      s = d.value->Write(off, z.data(), std::min<uint64_t>(z.size(), size - off));
-    if (s.ok()) s = d.value->Flush();
+    o.lock = false;
+    auto f = OpenHostFile(path, {});
+    if (!f.ok()) return f.status;
+    auto q = Qcow2Image::Open(std::move(f.value), o, nullptr, true);
+    if (!q.ok()) return q.status;
+    s = q.value->Preallocate(prealloc);
+    q.value.reset();
     if (!s.ok()) {
-      d.value.reset();
       unlink(path.c_str());
       return s;
     }

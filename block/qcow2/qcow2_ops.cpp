@@ -313,4 +313,36 @@ Status Qcow2Image::Amend(const std::map<std::string, std::string>& opts) {
   return s;
 }
 
+Status Qcow2Image::Preallocate(const std::string& mode) {
+  Status s = BeginWrite();
+  if (!s.ok()) return s;
+  uint64_t nclusters = (h_.size + cluster_size_ - 1) >> cluster_bits_;
+  std::vector<uint8_t> zeros(mode == "metadata" ? 0 : std::min<uint64_t>(cluster_size_ * 32, 4 << 20), 0);
+  for (uint64_t vc = 0; vc < nclusters;) {
+    uint64_t run = std::min(nclusters - vc, l2_entries_ - vc % l2_entries_);
+    std::vector<uint64_t>* t;
+    uint64_t l2_off;
+    s = GetL2ForWrite(vc, &t, &l2_off);  // the table before its data clusters
+    if (!s.ok()) return s;
+    auto a = AllocClusters(run);
+    if (!a.ok()) return a.status;
+    for (uint64_t done = 0; !zeros.empty() && done < run * cluster_size_; done += zeros.size()) {
+      s = f_->PWrite(a.value + done, zeros.data(), std::min<uint64_t>(zeros.size(), run * cluster_size_ - done));
+      if (!s.ok()) return s;
+    }
+    for (uint64_t i = 0; i < run; i++) {
+      s = SetL2Entry(vc + i, (a.value + (i << cluster_bits_)) | kQcow2Copied, ext_l2_ ? 0xffffffffull : 0);
+      if (!s.ok()) return s;
+    }
+    vc += run;
+  }
+  s = FlushMetadata();
+  if (!s.ok()) return s;
+  // metadata: the data clusters stay holes, but inside the file.
+  uint64_t end = end_cluster_ << cluster_bits_;
+  if (f_->Size() < end) s = f_->Truncate(end);
+  if (s.ok()) s = Flush();
+  return s;
+}
+
 }  // namespace emu::block

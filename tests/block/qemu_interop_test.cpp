@@ -419,6 +419,13 @@ TEST(Interop, MeasureMapAndCheckOutputMatchQemuImg) {
                                    (t / "x4") + " 1M",
                                "-f qcow2 " + (t / "x5") + " 1000"})
     same("create " + a);
+  // Preallocated metadata: same file size and map as qemu-img's.
+  ASSERT_EQ(test::Run("qemu-img create -q -f qcow2 -o preallocation=metadata " + (t / "pq") + " 20M").code, 0);
+  ASSERT_EQ(test::Run(E + " create -q -f qcow2 -o preallocation=metadata " + (t / "pe") + " 20M").code, 0);
+  EXPECT_EQ(test::Run("qemu-img check " + (t / "pe")).code, 0);
+  EXPECT_EQ(test::Run("stat -c %s " + (t / "pq")).out, test::Run("stat -c %s " + (t / "pe")).out);
+  EXPECT_EQ(test::Run("qemu-img map --output=json " + (t / "pq")).out,
+            test::Run("qemu-img map --output=json " + (t / "pe")).out);
   same("map " + (t / "top.qcow2"));
   same("map --output=json " + (t / "top.qcow2"));
 }
