@@ -11,6 +11,8 @@
 // performs the reset while the others are parked, and the main loop ends on exit.
 #include "system/machine.h"
 
+#include <sys/prctl.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -44,6 +46,7 @@ class Machine : public hw::MachineControl,
   // hw::MachineControl
   void RequestExit(int status) override;
   void RequestReset() override;
+  void RequestPowerOff() override;
 
   // accel::CpuBus (called on vCPU threads)
   uint64_t PortRead(uint16_t port, unsigned size) override;
@@ -141,7 +144,12 @@ void Machine::CreateBoard() {
 }
 
 void Machine::CreateAccelerator() {
-  std::string errors;
+  // CPU models: the translator implements one truthful model (docs/translator.md);
+  // KVM passes the host's features through its filter. Both accept "max".
+  const std::string& m = cfg_.cpu_model;
+  if (m != "qemu64" && m != "max" && m != "host")
+    throw hw::ConfigError("-cpu " + m + ": unknown CPU model (qemu64, max, host)");
+  if (!cfg_.name.empty()) prctl(PR_SET_NAME, ("emu-" + cfg_.name).substr(0, 15).c_str());
   for (size_t i = 0; i < cfg_.accel_list.size(); i++) {
     const std::string& a = cfg_.accel_list[i];
     bool last = i + 1 == cfg_.accel_list.size();
@@ -151,10 +159,12 @@ void Machine::CreateAccelerator() {
       ko.num_cpus = cfg_.smp;
       kvm_ = accel::KvmAccelerator::Create(ko, &err);
       if (kvm_) return;
+      if (m == "host" && last) throw hw::ConfigError("-cpu host needs -accel kvm: " + err);
       if (last) throw hw::ConfigError("-accel kvm: " + err);
       std::fprintf(stderr, "emu: warning: -accel kvm: %s; falling back to %s\n", err.c_str(),
                    cfg_.accel_list[i + 1].c_str());
     } else if (a == "tcg") {
+      if (m == "host") throw hw::ConfigError("-cpu host: only with -accel kvm");
       return;  // created once the board (and its memory) exists
     } else {
       throw hw::ConfigError("-accel " + a + ": unknown accelerator (kvm, tcg)");
@@ -403,6 +413,16 @@ void Machine::RequestExit(int status) {
   run_cv_.notify_all();
   for (auto& v : vcpus_) v->Kick();
   if (loop_) loop_->RequestExit(status);
+}
+
+void Machine::RequestPowerOff() {
+  if (!cfg_.no_shutdown) {
+    RequestExit(0);
+    return;
+  }
+  // -no-shutdown: keep emu (and its monitor) alive with the guest stopped.
+  std::fprintf(stderr, "emu: guest powered off; staying up because of -no-shutdown\n");
+  SetUserPause(true);
 }
 
 void Machine::RequestReset() {

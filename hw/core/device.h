@@ -112,6 +112,9 @@ class MachineControl {
   virtual void RequestExit(int status) = 0;
   // Guest-initiated reset (keyboard controller, port 0xcf9, triple fault).
   virtual void RequestReset() = 0;
+  // Guest power-off (ACPI S5). Ends emu with status 0 unless the machine was told
+  // to stay up (-no-shutdown).
+  virtual void RequestPowerOff() { RequestExit(0); }
 };
 
 struct DeviceContext {

@@ -111,7 +111,7 @@ void AcpiPm::Write(uint64_t offset, uint64_t value, unsigned size) {
         if (cnt & kPm1SlpEn) {
           unsigned typ = (cnt >> 10) & 7;
           if (typ == kSlpTypS5) {
-            if (machine_) machine_->RequestExit(0);
+            if (machine_) machine_->RequestPowerOff();
           } else {
             std::fprintf(stderr, "acpi-pm: unimplemented: sleep type %u (only S5 soft-off)\n",
                          typ);
