@@ -175,12 +175,13 @@ TEST(Chardev, TcpServerWithWaitBlocksUntilAClientConnects) {
                              {"server", "on"}}},  // wait defaults to on for a server
                            loop);
   std::string msg = testing::internal::GetCapturedStderr();
+  // The server's accept can return before the client thread records its connect.
+  client.join();
   EXPECT_TRUE(connected);
   EXPECT_TRUE(dynamic_cast<SocketChardev&>(*dev).connected());
   EXPECT_NE(msg.find("waiting for a connection on tcp:127.0.0.1:" + std::to_string(port)),
             std::string::npos)
       << msg;
-  client.join();
 }
 
 TEST(Chardev, TcpServerWithoutClientDropsOutput) {
