@@ -187,3 +187,38 @@ TEST(Size, ParsesSuffixes) {
 
 }  // namespace
 }  // namespace emu::block
+
+namespace emu::block {
+namespace {
+
+TEST(Raw, BlockDevice) {
+  TempDir t;
+  std::string backing = t / "loop.img";
+  ASSERT_EQ(test::Run("truncate -s 4M " + backing).code, 0);
+  auto r = test::Run("losetup -f --show " + backing);
+  if (r.code != 0 || r.out.rfind("/dev/loop", 0) != 0)
+    GTEST_SKIP() << "no loop device here (needs root and /dev/loop-control): " << r.out;
+  std::string dev = r.out.substr(0, r.out.find('\n'));
+  {
+    auto d = test::OpenOrDie(dev, true, "raw");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->Size(), 4u << 20);  // BLKGETSIZE64
+    std::vector<uint8_t> w(8192, 0x6b), b(8192);
+    EXPECT_TRUE(d->Write(4096, w.data(), w.size()).ok());
+    EXPECT_TRUE(d->Flush().ok());
+    EXPECT_TRUE(d->Read(4096, b.data(), b.size()).ok());
+    EXPECT_EQ(b, w);
+    EXPECT_FALSE(d->Write(4 << 20, w.data(), 1).ok());
+    auto* ops = dynamic_cast<ImageOps*>(d.get());
+    Status s = ops->Resize(8 << 20, false);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("block device"), std::string::npos) << s.message();
+  }
+  test::Run("losetup -d " + dev);
+  std::string img = test::ReadFileText(backing);
+  ASSERT_EQ(img.size(), 4u << 20);
+  EXPECT_EQ(uint8_t(img[4096]), 0x6b);
+}
+
+}  // namespace
+}  // namespace emu::block
