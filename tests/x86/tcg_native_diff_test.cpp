@@ -83,6 +83,10 @@ class NativeDiff : public ::testing::Test {
       alignas(16) uint64_t host[28];
       uint64_t guest[28];
       std::memcpy(host, init, sizeof host);
+      // The guest starts with the reset MXCSR; host code run earlier in this
+      // process may have left sticky exception flags in the host's.
+      uint32_t csr = 0x1f80;
+      asm volatile("ldmxcsr %0" : : "m"(csr));
       fn(host);
       m_.Write(kStateAddr, init, sizeof init);
       CpuState s = base_;
