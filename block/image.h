@@ -55,13 +55,16 @@ struct CheckResult {
 
 // A value of the format-specific part of `info`; JSON-able.
 struct InfoValue {
-  enum Kind { kString, kInt, kBool } kind = kString;
-  std::string s;
+  enum Kind { kString, kInt, kBool, kJson } kind = kString;
+  std::string s;  // kString: the text; kJson: a JSON value (nested lists/objects)
   int64_t i = 0;
   bool b = false;
   static InfoValue Str(std::string v) { return {kString, std::move(v), 0, false}; }
   static InfoValue Int(int64_t v) { return {kInt, "", v, false}; }
   static InfoValue Bool(bool v) { return {kBool, "", 0, v}; }
+  // e.g. R"([{"virtual-size": 4194304, "filename": "x.vmdk"}])" for vmdk extents;
+  // emu-img embeds it in --output=json and prints it nested like qemu-img.
+  static InfoValue Json(std::string v) { return {kJson, std::move(v), 0, false}; }
 };
 
 struct ImageInfo {

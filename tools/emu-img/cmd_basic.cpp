@@ -164,6 +164,7 @@ Json InfoJson(BlockDriver* d, const std::string& path, const std::string& fmt, u
     for (const auto& [k, v] : info.specific) {
       if (v.kind == block::InfoValue::kString) data[k] = v.s;
       else if (v.kind == block::InfoValue::kInt) data[k] = v.i;
+      else if (v.kind == block::InfoValue::kJson) data[k] = Json::parse(v.s, nullptr, false);
       else data[k] = v.b;
     }
     j["format-specific"] = {{"type", fmt}, {"data", data}};
@@ -180,6 +181,29 @@ uint64_t ActualSize(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) < 0) return 0;
   return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// Nested values as qemu-img prints them: "key: value", lists as "[i]:".
+void PrintNested(const Json& v, int indent) {
+  auto scalar = [](const Json& x) { return x.is_string() ? x.get<std::string>() : x.dump(); };
+  auto line = [&](const std::string& label, const Json& x) {
+    if (x.is_object() || x.is_array()) {
+      printf("%*s%s:\n", indent, "", label.c_str());
+      PrintNested(x, indent + 4);
+    } else {
+      printf("%*s%s: %s\n", indent, "", label.c_str(), scalar(x).c_str());
+    }
+  };
+  if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); i++) line("[" + std::to_string(i) + "]", v[i]);
+    return;
+  }
+  for (const auto& [k, x] : v.items()) {
+    std::string key = k;
+    for (char& ch : key)
+      if (ch == '-') ch = ' ';
+    line(key, x);
+  }
 }
 
 void PrintHuman(const Json& j) {
@@ -218,13 +242,7 @@ void PrintHuman(const Json& j) {
   }
   if (j.contains("format-specific")) {
     printf("Format specific information:\n");
-    for (const auto& [k, v] : j["format-specific"]["data"].items()) {
-      std::string key = k;
-      for (char& ch : key)
-        if (ch == '-') ch = ' ';
-      std::string val = v.is_string() ? v.get<std::string>() : v.dump();
-      printf("    %s: %s\n", key.c_str(), val.c_str());
-    }
+    PrintNested(j["format-specific"]["data"], 4);
   }
 }
 
