@@ -28,6 +28,16 @@
 // discarded; IRR/ISR content is kept and still delivered; NMI, INIT and
 // start-up are accepted; all LVT mask bits are set and stay set.
 //
+// Machine contract (translator): per vCPU i, the CPU's interrupt source is
+// lapic(i): Pending() -> InterruptPending(), INTA -> Acknowledge(), both under
+// the machine lock; kick -> wake vCPU i (InterruptRequest + unpark a halted
+// thread), on_init / on_sipi / on_nmi -> the CPU's INIT, start-up and NMI
+// requests (also unparking). A halted vCPU re-checks InterruptPending() before
+// sleeping. WRMSR/RDMSR 0x1b -> SetApicBase()/apic_base(), CR8 -> SetTpr()/tpr()
+// (CR8 = TPR >> 4), MSR 0x6e0 -> SetTscDeadlineNs() if CPUID offers it. The
+// per-CPU window needs current_cpu() to name the calling vCPU. The board, not
+// the machine, connects the PIC's INTR (to every LINT0).
+//
 // Threading: every call (MMIO, CPU side, I/O APIC, timers) happens under the
 // machine lock. The callbacks (kick, on_init, on_sipi, on_nmi) are invoked with
 // that lock held and must not take it. MaybePending() alone may be called
