@@ -203,6 +203,7 @@ class Qcow2Image : public BlockDriver, public ImageOps {
   Status UpdateCopiedFlags();
   int FindSnapshot(const std::string& name_or_id) const;
   Status WriteHeaderFields();  // rewrites the fixed header fields we change
+  std::string BitmapListJson();
 
   std::unique_ptr<File> f_;
   std::unique_ptr<BlockDriver> backing_;

@@ -187,6 +187,10 @@ void Qcow2Image::GetInfo(ImageInfo* info) {
   } else {
     d.emplace_back("compression-type", InfoValue::Str("zlib"));
   }
+  if (h_.autoclear & kAutoclearBitmaps) {
+    std::string list = BitmapListJson();
+    if (!list.empty()) d.emplace_back("bitmaps", InfoValue::Json(list));
+  }
   d.emplace_back("refcount-bits", InfoValue::Int(refcount_bits_));
   if (h_.version >= 3) {
     d.emplace_back("corrupt", InfoValue::Bool(h_.incompatible & kIncCorrupt));
@@ -343,6 +347,41 @@ Status Qcow2Image::Preallocate(const std::string& mode) {
   if (f_->Size() < end) s = f_->Truncate(end);
   if (s.ok()) s = Flush();
   return s;
+}
+
+// The persistent bitmaps as `info` lists them: [{"flags": [...], "name", "granularity"}].
+std::string Qcow2Image::BitmapListJson() {
+  for (const auto& [type, d] : h_.other_exts) {
+    if (type != kExtBitmaps || d.size() < 24) continue;
+    uint32_t nb = Be32(&d[0]);
+    uint64_t dir_size = Be64(&d[8]), dir_off = Be64(&d[16]);
+    if (dir_size > (1u << 20) || dir_off + dir_size > f_->Size()) return "";
+    std::vector<uint8_t> dir(dir_size);
+    if (!f_->PRead(dir_off, dir.data(), dir.size()).ok()) return "";
+    std::string out = "[";
+    uint64_t pos = 0;
+    for (uint32_t b = 0; b < nb && pos + 24 <= dir.size(); b++) {
+      uint32_t flags = Be32(&dir[pos + 12]);
+      uint8_t gran = dir[pos + 17];
+      uint16_t name_len = Be16(&dir[pos + 18]);
+      uint32_t extra = Be32(&dir[pos + 20]);
+      if (pos + 24 + uint64_t(extra) + name_len > dir.size() || gran > 63) return "";
+      std::string name(reinterpret_cast<const char*>(&dir[pos + 24 + extra]), name_len);
+      std::string esc;
+      for (char c : name) {
+        if (c == '"' || c == '\\') esc += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) esc += c;
+      }
+      std::string fl;
+      if (flags & 1) fl += "\"in-use\"";
+      if (flags & 2) fl += std::string(fl.empty() ? "" : ",") + "\"auto\"";
+      out += std::string(b ? "," : "") + "{\"flags\":[" + fl + "],\"name\":\"" + esc +
+             "\",\"granularity\":" + std::to_string(1ull << gran) + "}";
+      pos += (24 + uint64_t(extra) + name_len + 7) & ~7ull;
+    }
+    return out + "]";
+  }
+  return "";
 }
 
 }  // namespace emu::block

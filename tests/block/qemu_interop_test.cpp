@@ -329,6 +329,8 @@ TEST(Interop, PersistentBitmapsAreAccountedAndDroppedOnWrite) {
   ASSERT_EQ(test::Run("qemu-io -c 'write -P 1 0 1M' " + img).code, 0);
   r = test::Run(test::EmuImg() + " check " + img);
   EXPECT_EQ(r.code, 0) << r.out;  // bitmap clusters are not leaks
+  EXPECT_EQ(InfoOf("qemu-img", img)["format-specific"], InfoOf(test::EmuImg(), img)["format-specific"]);
+  EXPECT_EQ(test::Run("qemu-img info " + img).out, test::Run(test::EmuImg() + " info " + img).out);
   r = test::Run(test::EmuImg() + " resize " + img + " +1M");
   ASSERT_EQ(r.code, 0) << r.out;
   r = test::Run("qemu-img check " + img);
