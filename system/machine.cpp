@@ -35,6 +35,23 @@ namespace emu::system {
 
 namespace {
 
+// The vCPU index of this thread (-1 elsewhere): the LAPIC window is per CPU.
+thread_local int t_vcpu = -1;
+
+// One per vCPU under the translator: the LAPIC is the CPU's interrupt source.
+struct LapicSource : accel::tcg::InterruptSource {
+  hw::Lapic* l;
+  std::recursive_mutex* mu;  // the machine lock
+  bool Pending() override {
+    std::lock_guard<std::recursive_mutex> g(*mu);
+    return l->InterruptPending();
+  }
+  int Acknowledge() override {
+    std::lock_guard<std::recursive_mutex> g(*mu);
+    return l->Acknowledge();
+  }
+};
+
 class Machine : public hw::MachineControl,
                 public accel::CpuBus,
                 public accel::tcg::InterruptSource {
@@ -98,6 +115,7 @@ class Machine : public hw::MachineControl,
   uint64_t wake_gen_ = 0;
   std::atomic<bool> reset_pending_{false};
   std::atomic<int> exit_status_{0};
+  std::vector<std::unique_ptr<LapicSource>> sources_;
 };
 
 Machine::~Machine() {
@@ -131,6 +149,7 @@ void Machine::CreateBoard() {
   o.cpus = cfg_.smp;
   for (size_t i = 0; i < cfg_.serial.size() && i < 4; i++) o.serial[i] = Chardev(cfg_.serial[i]);
   o.user_pic = !kvm_ || !kvm_->has_irqchip();
+  o.current_cpu = [] { return t_vcpu; };
   o.user_pit = !kvm_ || !kvm_->has_pit();
   o.bios = cfg_.bios.empty() ? "/usr/share/seabios/bios.bin" : cfg_.bios;
   o.kernel = cfg_.kernel;
@@ -247,10 +266,24 @@ void Machine::Setup() {
     tcg_ = std::make_unique<accel::tcg::TcgAccelerator>(&board_->memory(), this, to);
     for (int i = 0; i < cfg_.smp; i++) {
       auto v = tcg_->CreateVcpu(i);
-      static_cast<accel::tcg::TcgVcpu*>(v.get())->SetInterruptSource(this);
+      auto* tv = static_cast<accel::tcg::TcgVcpu*>(v.get());
+      if (hw::Lapic* l = board_->lapic(i)) {
+        auto src = std::make_unique<LapicSource>();
+        src->l = l;
+        src->mu = &loop_->lock();
+        tv->SetInterruptSource(src.get());
+        sources_.push_back(std::move(src));
+        l->kick = [this, tv] { tv->InterruptRequest(); Wake(); };
+        l->on_init = [this, tv] { tv->RequestInit(); Wake(); };
+        l->on_sipi = [this, tv](uint8_t vec) { tv->RequestSipi(vec); Wake(); };
+        l->on_nmi = [this, tv] { tv->RaiseNmi(); Wake(); };
+      } else {
+        tv->SetInterruptSource(this);
+      }
       vcpus_.push_back(std::move(v));
     }
-    if (hw::I8259* pic = board_->pic()) {
+    // With LAPICs the board wires the PIC's INTR to LINT0 itself: don't replace it.
+    if (hw::I8259* pic = board_->pic(); pic && !board_->apic()) {
       pic->intr()->Connect([this](bool level) {
         if (!level) return;
         // Without a LAPIC the PIC's INTR pin reaches the boot CPU only.
@@ -277,7 +310,8 @@ void Machine::Wake() {
 
 void Machine::VcpuThread(int index) {
   accel::Vcpu* v = vcpus_[index].get();
-  if (index > 0 && tcg_) {
+  t_vcpu = index;
+  if (index > 0 && tcg_ && !board_->apic()) {
     // APs wait for INIT/SIPI, which needs the LAPIC (not in the translator yet).
     std::unique_lock<std::mutex> l(run_mu_);
     run_cv_.wait(l, [&] { return quit_; });
@@ -310,6 +344,11 @@ void Machine::VcpuThread(int index) {
       DoReset();
       continue;
     }
+    uint64_t gen_before;
+    {
+      std::lock_guard<std::mutex> gl(run_mu_);
+      gen_before = wake_gen_;
+    }
     accel::RunResult r = v->Run();
     switch (r.reason) {
       case accel::ExitReason::kStopped:
@@ -317,14 +356,15 @@ void Machine::VcpuThread(int index) {
         break;
       case accel::ExitReason::kHalt: {
         std::unique_lock<std::mutex> l(run_mu_);
-        uint64_t gen = wake_gen_;
+        uint64_t gen = gen_before;  // a SIPI/IPI that woke us during Run() must not be lost
         l.unlock();
         // Re-check under the machine lock: an interrupt may have arrived before we
         // recorded the wake generation.
         bool pending;
         {
           std::lock_guard<std::recursive_mutex> ml(loop_->lock());
-          pending = board_->pic() && board_->pic()->InterruptPending();
+          pending = board_->apic() ? board_->lapic(index)->InterruptPending()
+                                   : board_->pic() && board_->pic()->InterruptPending();
         }
         if (pending) break;
         l.lock();
