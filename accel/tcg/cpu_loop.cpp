@@ -247,6 +247,13 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         continue;
       }
       if (ctx.exit_request.load(std::memory_order_relaxed)) break;
+      // A spin loop runs as chained blocks: leave the chain now and then so that
+      // the outer loop lets the other vCPUs in (an AP spinning or a BSP waiting for
+      // one would otherwise starve the other).
+      if (acc.num_vcpus() > 1 && (v.blocks_executed_ & 4095) == 0) {
+        since_yield = 4095;
+        break;
+      }
       TranslationBlock* n = tb->next[slot];
       if (!n) {
         // Not chained (another page, or not translated when this one was linked):

@@ -23,6 +23,17 @@ TEST(TcgBoot, MultibootKernelLongModeRing3AndExit) {
   EXPECT_EQ(r.status, 33) << r.err;
 }
 
+TEST(TcgBoot, SecondCpuComesUpThroughLapicInitSipi) {
+  EmuRun r = RunEmu({"-accel", "tcg", "-smp", "2", "-m", "64", "-kernel", Guest("mbkern-smp.elf"),
+                     "-display", "none", "-serial", "stdio", "-device",
+                     "isa-debug-exit,iobase=0xf4,iosize=4"},
+                    120);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("ap 1 up"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("all cpus up"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 33) << r.err;
+}
+
 TEST(TcgBoot, SeaBiosPostsAndLooksForABootDevice) {
   const std::string bios = "/usr/share/seabios/bios.bin";
   ASSERT_TRUE(FileExists(bios)) << "seabios package missing";
