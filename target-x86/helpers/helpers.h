@@ -80,6 +80,7 @@ enum SseOp : unsigned {
   kSseUnpckLPS, kSseUnpckHPS,
 };
 X86_HELPER(HelperSse);
+X86_HELPER(HelperSseFp);        // SSE/SSE2 floating point, see sse_fp.h
 X86_HELPER(HelperCheckAlign16);  // a = linear address: #GP(0) unless 16-byte aligned  // a = mnemonic: prints once and raises #UD
 
 }  // namespace emu::x86

@@ -29,6 +29,7 @@ struct Table {
     RegisterSystem(fn);
     RegisterMisc(fn);
     RegisterSse(fn);
+    RegisterSseFp(fn);
   }
 };
 

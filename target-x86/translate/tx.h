@@ -135,6 +135,7 @@ void RegisterStack(TranslateFn* t);
 void RegisterSystem(TranslateFn* t);
 void RegisterMisc(TranslateFn* t);
 void RegisterSse(TranslateFn* t);
+void RegisterSseFp(TranslateFn* t);
 bool MovCrDr(Tx& tx);  // MOV to/from control and debug registers (system.cpp)
 
 }  // namespace emu::x86
