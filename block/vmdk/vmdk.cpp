@@ -32,6 +32,13 @@ struct DescLocation {
   uint64_t area = 0;
 };
 
+// Whether t[b, e), without surrounding blanks, is `key` (as the parser trims keys).
+bool KeyIs(const std::string& t, size_t b, size_t e, const char* key) {
+  while (b < e && (t[b] == ' ' || t[b] == '\t' || t[b] == '\r')) b++;
+  while (e > b && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\r')) e--;
+  return t.compare(b, e - b, key) == 0;
+}
+
 struct Part {
   uint64_t start = 0, size = 0;  // bytes of the virtual disk
   ExtentDesc::Access access = ExtentDesc::kRW;
@@ -131,33 +138,50 @@ class VmdkDriver : public BlockDriver, public ImageOps {
 
  private:
   // A changed disk gets a new content ID, so that images made on top of the old
-  // content (whose parentCID names it) are recognised as stale.
+  // content (whose parentCID names it) are recognised as stale. Only the value of
+  // the CID line the parser used (the last one) changes; every write stays inside
+  // the descriptor file or the embedded descriptor's reserved area.
   Status RenewCid() {
     cid_renewed_ = true;
-    std::string& t = loc_.text;
-    size_t at = t.compare(0, 4, "CID=") == 0 ? 0 : t.find("\nCID=");
-    if (at == std::string::npos) return Status::Ok();
-    if (at) at++;
-    size_t end = t.find('\n', at);
-    if (end == std::string::npos) end = t.size();
+    const std::string& t = loc_.text;
+    size_t vbeg = std::string::npos, vend = 0;
+    for (size_t pos = 0; pos < t.size();) {
+      size_t nl = std::min(t.find('\n', pos), t.size());
+      size_t eq = t.find('=', pos);
+      if (eq < nl && KeyIs(t, pos, eq, "CID")) {
+        vbeg = t.find_first_not_of(" \t", eq + 1);
+        if (vbeg > nl) vbeg = nl;
+        vend = t.find_last_not_of(" \t\r", nl - 1);
+        vend = vend == std::string::npos || vend < vbeg ? vbeg : vend + 1;
+      }
+      pos = nl + 1;
+    }
+    if (vbeg == std::string::npos) return Status::Ok();  // no CID line: nothing to renew
     uint32_t cid = std::random_device{}();
     while (cid == desc_.cid || cid == 0xffffffff) cid++;
     char v[16];
     snprintf(v, sizeof v, "%x", cid);
-    std::string nt = t.substr(0, at + 4) + v + t.substr(end);
+    std::string nt = t.substr(0, vbeg) + v + t.substr(vend);
     if (loc_.file) {
       if (Status s = loc_.file->PWrite(0, nt.data(), nt.size()); !s.ok()) return s;
-      if (nt.size() < t.size()) {
+      // Anything after the text (a shorter old text, NUL padding and what follows
+      // it) would otherwise be appended to the new text.
+      if (loc_.file->Size() > nt.size()) {
         if (Status s = loc_.file->Truncate(nt.size()); !s.ok()) return s;
       }
     } else {
       File* f = parts_.empty() || !parts_[0].io ? nullptr : parts_[0].io->file();
-      if (!f || loc_.area == 0 || nt.size() > loc_.area) return Status::Ok();
+      if (!f || loc_.area == 0) return Status::Ok();
+      // The text must stay NUL-terminated inside its reserved area.
+      if (nt.size() >= loc_.area)
+        return Status::Error(ENOSPC, path_ + ": the embedded VMDK descriptor (" +
+                                         std::to_string(loc_.area) +
+                                         " bytes reserved) has no room for a new CID");
       std::string padded = nt;
-      if (padded.size() < t.size()) padded.resize(t.size(), '\0');
+      padded.resize(std::min<uint64_t>(std::max(nt.size(), t.size()) + 1, loc_.area), '\0');
       if (Status s = f->PWrite(loc_.offset, padded.data(), padded.size()); !s.ok()) return s;
     }
-    t = nt;
+    loc_.text = nt;
     desc_.cid = cid;
     return Status::Ok();
   }
@@ -311,6 +335,23 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
   if (!e.ok()) {
     r.status = e.status;
     return r;
+  }
+  if (loc.area) {
+    // The descriptor is rewritten in place (new CID on first write): its area
+    // must not share sectors with the header, the grain directories or grains.
+    uint64_t a = doff, b = doff + dsize, gd = (h.gd_entries() * 4 + kSector - 1) / kSector;
+    auto overlaps = [&](uint64_t s, uint64_t n) { return n && s < b && a < s + n; };
+    const char* what = nullptr;
+    if (overlaps(0, 1)) what = "the header";
+    else if (overlaps(h.gd_offset, gd)) what = "the grain directory";
+    else if (h.redundant() && overlaps(h.rgd_offset, gd)) what = "the redundant grain directory";
+    else if (h.overhead && b > h.overhead) what = "the grains (it ends past the overhead)";
+    if (what) {
+      r.status = Status::Error(EINVAL, path + ": invalid VMDK sparse extent: embedded descriptor "
+                                              "at sectors " + std::to_string(a) + ".." +
+                                              std::to_string(b - 1) + " overlaps " + what);
+      return r;
+    }
   }
   std::vector<Part> parts(1);
   parts[0].size = h.capacity * kSector;

@@ -715,5 +715,169 @@ TEST(Vmdk, RejectsUnknownCreateOptions) {
   EXPECT_FALSE(VmdkFormat().create(t / "x.vmdk", co).ok());
 }
 
+
+// --- descriptor rewrite on first write (fuzz finding) ------------------------
+
+// The input of a vmdk_fuzz report (heap overflow "in RenewCid", reached from
+// Write): a 1 MiB monolithicSparse disk, descriptor at sectors 1..20, redundant
+// directory at 21 (its table at 22), directory at 26 (its table at 27), grains
+// from sector 128. The report came from a build whose vmdk.cpp object predated
+// an ExtentIO vtable change; this image must open and be written safely.
+std::vector<uint8_t> FuzzCidImage() {
+  std::vector<uint8_t> m(65536, 0);
+  Put32(m, 0, 0x564d444b);  // KDMV
+  Put32(m, 4, 1);
+  Put32(m, 8, 3);            // newline test, redundant directory
+  Put64(m, 12, 2048);        // capacity (sectors)
+  Put64(m, 20, 128);         // grain size
+  Put64(m, 28, 1);           // descriptor offset
+  Put64(m, 36, 20);          // descriptor size
+  Put32(m, 44, 512);         // entries per grain table
+  Put64(m, 48, 21);          // redundant directory
+  Put64(m, 56, 26);          // directory
+  Put64(m, 64, 128);         // overhead
+  m[73] = '\n';
+  m[74] = ' ';
+  m[75] = '\r';
+  m[76] = '\n';
+  const std::string text =
+      "# Disk DescriptorFile\nversion=1\nCID=3aa01615\nparentCID=ffffffff\n"
+      "createType=\"monolithicSparse\"\n\n# Extent description\nRW 2048 SPARSE \"vmdk\"\n\n"
+      "# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\n"
+      "ddb.geometry.cylinders = \"2\"\nddb.geometry.heads = \"16\"\n"
+      "ddb.geometry.sectors = \"63\"\nddb.adapterType = \"ide\"\n"
+      "ddb.toolsVersion = \"2147483647\"\n";
+  std::copy(text.begin(), text.end(), m.begin() + 512);
+  Put32(m, 21 * 512, 22);
+  Put32(m, 26 * 512, 27);
+  return m;
+}
+
+TEST(Vmdk, FuzzCidImageWrittenSafely) {
+  TmpDir t;
+  std::string img = t / "fuzz.vmdk";
+  const std::vector<uint8_t> orig = FuzzCidImage();
+  WriteFileBytes(img, orig);
+  uint64_t off = 0;
+  int64_t before = -1, after = -1;
+  {
+    auto d = OpenWith(VmdkFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    uint64_t n = d.value->Size();
+    ASSERT_EQ(n, kMiB);
+    off = n / 3 / 512 * 512;  // where the fuzz target writes
+    before = InfoCid(d.value.get());
+    EXPECT_EQ(before, 0x3aa01615);
+    std::vector<uint8_t> b(512, 0xa5);
+    Status s = d.value->Write(off, b.data(), b.size());
+    ASSERT_TRUE(s.ok()) << s.message();
+    after = InfoCid(d.value.get());
+    EXPECT_NE(after, before);
+    ASSERT_TRUE(d.value->Flush().ok());
+  }
+  std::vector<uint8_t> now = ReadFileBytes(img);
+  ASSERT_GE(now.size(), orig.size());
+  // Header and directories untouched; the descriptor area holds text then NULs.
+  EXPECT_TRUE(std::equal(orig.begin(), orig.begin() + 512, now.begin()));
+  EXPECT_TRUE(std::equal(orig.begin() + 21 * 512, orig.begin() + 22 * 512, now.begin() + 21 * 512));
+  EXPECT_TRUE(std::equal(orig.begin() + 26 * 512, orig.begin() + 27 * 512, now.begin() + 26 * 512));
+  std::string area(now.begin() + 512, now.begin() + 21 * 512);
+  size_t nul = area.find('\0');
+  ASSERT_NE(nul, std::string::npos);
+  EXPECT_EQ(area.find_first_not_of('\0', nul), std::string::npos);
+  char cidline[32];
+  snprintf(cidline, sizeof cidline, "\nCID=%x\n", unsigned(after));
+  EXPECT_NE(area.find(cidline), std::string::npos) << area.substr(0, nul);
+  auto d = OpenWith(VmdkFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  EXPECT_EQ(InfoCid(d.value.get()), after);
+  uint8_t b[512];
+  ASSERT_TRUE(d.value->Read(off, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0xa5);
+  EXPECT_EQ(b[511], 0xa5);
+  ASSERT_TRUE(d.value->Read(0, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0);
+}
+
+// An embedded descriptor that fills its reserved area leaves no room for a
+// longer CID: the write is refused rather than spilling past the area.
+TEST(Vmdk, EmbeddedDescriptorWithoutRoomForCid) {
+  std::vector<uint8_t> m = FuzzCidImage();
+  Put64(m, 36, 1);  // one sector reserved
+  std::string text = "# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\n"
+                     "createType=\"monolithicSparse\"\nRW 2048 SPARSE \"vmdk\"\n#";
+  text.resize(512, 'x');  // a comment up to the last byte: no NUL in the area
+  std::fill(m.begin() + 512, m.begin() + 1024, 0);
+  std::copy(text.begin(), text.end(), m.begin() + 512);
+  auto d = OpenMem(VmdkFormat(), m, "/nonexistent/full.vmdk");
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  std::memset(b, 0x11, sizeof b);
+  Status s = d.value->Write(0, b, sizeof b);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("no room for a new CID"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("/nonexistent/full.vmdk"), std::string::npos) << s.message();
+}
+
+// The descriptor area is rewritten in place, so it may not share sectors with
+// the directories or the grains.
+TEST(Vmdk, RefusesEmbeddedDescriptorOverlappingMetadata) {
+  std::vector<uint8_t> m = FuzzCidImage();
+  Put64(m, 36, 22);  // sectors 1..22: over the redundant directory at 21
+  EXPECT_REFUSED(m, "overlaps the redundant grain directory");
+  m = FuzzCidImage();
+  Put64(m, 48, 0);   // no redundant directory ...
+  Put32(m, 8, 1);
+  Put64(m, 36, 26);  // ... but sectors 1..26 cover the directory at 26
+  EXPECT_REFUSED(m, "overlaps the grain directory");
+  m = FuzzCidImage();
+  Put64(m, 64, 10);  // grains may start at sector 10, inside the descriptor
+  EXPECT_REFUSED(m, "overlaps the grains");
+}
+
+// The CID line is found as the parser finds it (blanks around '=', CRLF), and a
+// descriptor file with NUL padding and junk after the text stays parseable.
+TEST(Vmdk, DescriptorFileCidRewrite) {
+  TmpDir t;
+  std::string img = t / "f.vmdk";
+  CreateOptions co;
+  co.size = kMiB;
+  co.opts["subformat"] = "monolithicFlat";
+  ASSERT_TRUE(VmdkFormat().create(img, co).ok());
+  std::vector<uint8_t> raw = ReadFileBytes(img);
+  std::string text(raw.begin(), raw.end());
+  size_t at = text.find("\nCID=");
+  ASSERT_NE(at, std::string::npos);
+  size_t nl = text.find('\n', at + 1);
+  text = text.substr(0, at) + "\n  CID = 7 \r" + text.substr(nl);
+  text += std::string(16, '\0') + "junk that must not be revived";
+  WriteFileBytes(img, std::vector<uint8_t>(text.begin(), text.end()));
+  int64_t after;
+  {
+    auto d = OpenWith(VmdkFormat(), img, false);
+    ASSERT_TRUE(d.ok()) << d.status.message();
+    EXPECT_EQ(InfoCid(d.value.get()), 7);
+    uint8_t b[512];
+    std::memset(b, 0x3c, sizeof b);
+    Status s = d.value->Write(512, b, sizeof b);
+    ASSERT_TRUE(s.ok()) << s.message();
+    after = InfoCid(d.value.get());
+    EXPECT_NE(after, 7);
+  }
+  std::vector<uint8_t> now = ReadFileBytes(img);
+  std::string nt(now.begin(), now.end());
+  EXPECT_EQ(nt.find('\0'), std::string::npos);
+  EXPECT_EQ(nt.find("junk"), std::string::npos);
+  char cidline[32];
+  snprintf(cidline, sizeof cidline, "\n  CID = %x \r\n", unsigned(after));
+  EXPECT_NE(nt.find(cidline), std::string::npos) << nt;
+  auto d = OpenWith(VmdkFormat(), img, true);
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  EXPECT_EQ(InfoCid(d.value.get()), after);
+  uint8_t b[512];
+  ASSERT_TRUE(d.value->Read(512, b, sizeof b).ok());
+  EXPECT_EQ(b[0], 0x3c);
+}
+
 }  // namespace
 }  // namespace emu::block
