@@ -28,6 +28,7 @@ struct Case {
   const char* asm_src;
   Lane lane;           // how to fill xmm registers and the memory slot
   bool approx = false; // RCP/RSQRT: xmm results compared within 1.5 * 2^-12
+  uint32_t csr = 0;     // extra MXCSR bits (FTZ, DAZ)
 };
 
 std::string Trampoline(const std::string& body, bool native) {
@@ -141,7 +142,7 @@ class SseFp : public ::testing::Test {
       if (rng() % 8 == 0) init[22] = init[20], init[23] = init[21];
       // All exceptions masked (unmasked ones would trap natively), random
       // rounding control, fresh sticky flags.
-      init[28] = 0x1f80 | (rng() % 4) << 13;
+      init[28] = 0x1f80 | (rng() % 4) << 13 | c.csr;
       alignas(16) uint64_t host[kSlots];
       uint64_t guest[kSlots];
       std::memcpy(host, init, sizeof host);
@@ -264,6 +265,21 @@ TEST_F(SseFp, ShufflesAndApproximations) {
       {"movhlps %xmm1,%xmm0\nmovlhps %xmm3,%xmm2", Lane::kF32},
       {"rcpss %xmm1,%xmm0\nrcpps %xmm3,%xmm2", Lane::kF32, true},
       {"rsqrtss %xmm1,%xmm0\nrsqrtps %xmm3,%xmm2", Lane::kF32, true},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
+TEST_F(SseFp, FlushToZeroAndDenormalsAreZero) {
+  constexpr uint32_t kFtz = 1u << 15, kDaz = 1u << 6;
+  const Case cases[] = {
+      {"mulss %xmm1,%xmm0\naddps %xmm3,%xmm2", Lane::kF32, false, kFtz},
+      {"mulss %xmm1,%xmm0\naddps %xmm3,%xmm2", Lane::kF32, false, kDaz},
+      {"mulsd %xmm1,%xmm0\ndivpd %xmm3,%xmm2", Lane::kF64, false, kFtz | kDaz},
+      {"subsd %xmm1,%xmm0\nsqrtpd %xmm3,%xmm2", Lane::kF64, false, kDaz},
+      {"minss %xmm1,%xmm0\nmaxpd %xmm3,%xmm2", Lane::kF32, false, kDaz},
+      {"comisd %xmm1,%xmm0\ncmppd $2,%xmm3,%xmm2", Lane::kF64, false, kDaz},
+      {"cvtsd2ss %xmm1,%xmm0\ncvtpd2ps %xmm3,%xmm2", Lane::kF64, false, kFtz},
+      {"cvtss2sd %xmm1,%xmm0\ncvttss2si %xmm3,%eax\ncvtps2dq %xmm2,%xmm2", Lane::kF32, false, kDaz},
   };
   for (const Case& c : cases) Check(c);
 }
