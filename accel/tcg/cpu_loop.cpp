@@ -61,7 +61,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
   x86::X86Env& env = cpu.env;
   CpuState& s = env.s;
   ExecContext& ctx = cpu.ctx;
-  std::unique_lock<std::mutex> lock(acc.exec_lock());
+  std::unique_lock<FairLock> lock(acc.exec_lock());
   static TraceCtx trace{nullptr};
   if (opt.log_in_asm) {
     trace.f = opt.log;

@@ -29,12 +29,12 @@ TcgVcpu::TcgVcpu(TcgAccelerator* accel, int index)
     cpu_->env.s.halted = true;          // and wait for INIT/SIPI from the BSP's LAPIC
     wait_sipi_.store(true);
   }
-  std::lock_guard<std::mutex> lock(accel_->exec_lock());
+  std::lock_guard<FairLock> lock(accel_->exec_lock());
   accel_->cache().RegisterTlb(mmu_.get());
 }
 
 TcgVcpu::~TcgVcpu() {
-  std::lock_guard<std::mutex> lock(accel_->exec_lock());
+  std::lock_guard<FairLock> lock(accel_->exec_lock());
   accel_->cache().UnregisterTlb(mmu_.get());
   accel_->VcpuGone();
 }
@@ -82,7 +82,7 @@ void TcgVcpu::SetInterruptSource(InterruptSource* source) {
 }
 
 void TcgVcpu::GetState(x86::CpuState& s) {
-  std::lock_guard<std::mutex> lock(accel_->exec_lock());
+  std::lock_guard<FairLock> lock(accel_->exec_lock());
   s = cpu_->env.s;
   s.rflags = x86::ComputeEflags(cpu_->env);
   s.tsc = cpu_->ReadTsc();
@@ -90,7 +90,7 @@ void TcgVcpu::GetState(x86::CpuState& s) {
 }
 
 void TcgVcpu::SetState(const x86::CpuState& s) {
-  std::lock_guard<std::mutex> lock(accel_->exec_lock());
+  std::lock_guard<FairLock> lock(accel_->exec_lock());
   x86::X86Env& e = cpu_->env;
   e.s = s;
   x86::SetEflags(e, s.rflags);

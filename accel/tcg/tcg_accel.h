@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "accel/accel.h"
+#include "accel/tcg/fair_lock.h"
 #include "accel/tcg/interrupts.h"
 #include "accel/tcg/softmmu.h"
 #include "accel/tcg/tb_cache.h"
@@ -50,7 +51,7 @@ class TcgAccelerator : public Accelerator {
 
   // Internal (used by TcgVcpu).
   TbCache& cache() { return cache_; }
-  std::mutex& exec_lock() { return exec_lock_; }
+  FairLock& exec_lock() { return exec_lock_; }
   const TcgOptions& options() const { return options_; }
   hw::AddressSpace* memory() const { return memory_; }
   CpuBus* bus() const { return bus_; }
@@ -63,7 +64,7 @@ class TcgAccelerator : public Accelerator {
   CpuBus* bus_;
   TcgOptions options_;
   TbCache cache_;
-  std::mutex exec_lock_;
+  FairLock exec_lock_;
   int listener_ = 0;
   std::atomic<uint64_t> map_generation_{0};
   std::atomic<int> num_vcpus_{0};
