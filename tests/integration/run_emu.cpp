@@ -64,8 +64,24 @@ std::string ReadFile(const std::string& path) {
   return s;
 }
 
+namespace {
+EmuRun RunCore(const std::vector<std::string>& args, double timeout_s, const std::string& input,
+               const std::string& stop_when, const std::vector<Step>& steps);
+}  // namespace
+
 EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std::string& input,
               const std::string& stop_when) {
+  return RunCore(args, timeout_s, input, stop_when, {});
+}
+
+EmuRun RunEmuInteractive(const std::vector<std::string>& args, double timeout_s,
+                         const std::vector<Step>& steps) {
+  return RunCore(args, timeout_s, "", "", steps);
+}
+
+namespace {
+EmuRun RunCore(const std::vector<std::string>& args, double timeout_s, const std::string& input,
+               const std::string& stop_when, const std::vector<Step>& steps) {
   EmuRun r;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
@@ -90,7 +106,8 @@ EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std:
     ssize_t ignored = write(in[1], input.data(), input.size());
     (void)ignored;
   }
-  close(in[1]);
+  size_t step = 0, searched = 0;
+  if (steps.empty()) close(in[1]);
   bool out_open = true, err_open = true, stopped = false;
   while (out_open || err_open) {
     double left = timeout_s - (Now() - start);
@@ -112,6 +129,14 @@ EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std:
       }
       (i == 0 ? r.out : r.err).append(buf, size_t(k));
     }
+    while (step < steps.size()) {
+      size_t at = r.out.find(steps[step].wait_for, searched);
+      if (at == std::string::npos) break;
+      searched = at + steps[step].wait_for.size();
+      ssize_t ignored = write(in[1], steps[step].send.data(), steps[step].send.size());
+      (void)ignored;
+      if (++step == steps.size()) close(in[1]);
+    }
     if (!stopped && !stop_when.empty() && r.out.find(stop_when) != std::string::npos) {
       stopped = true;
       kill(pid, SIGTERM);
@@ -122,9 +147,11 @@ EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std:
   close(out[0]);
   close(err[0]);
   r.seconds = Now() - start;
+  if (!steps.empty() && step < steps.size()) close(in[1]);
   if (WIFEXITED(st)) r.status = WEXITSTATUS(st);
   else if (WIFSIGNALED(st)) r.status = 128 + WTERMSIG(st);
   return r;
 }
+}  // namespace
 
 }  // namespace emu::test

@@ -25,6 +25,14 @@ std::string GuestDir();
 // (for guests that never exit by themselves, like firmware with nothing to boot).
 EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s,
               const std::string& input = "", const std::string& stop_when = "");
+// Interactive run: each step waits until stdout contains `wait_for` (searching only
+// what came after the previous step's match), then writes `send` to emu's stdin.
+struct Step {
+  std::string wait_for;
+  std::string send;
+};
+EmuRun RunEmuInteractive(const std::vector<std::string>& args, double timeout_s,
+                         const std::vector<Step>& steps);
 // Reads a whole file ("" if it can't).
 std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
