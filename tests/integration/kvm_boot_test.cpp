@@ -1,6 +1,10 @@
 // Whole-emulator runs under KVM: the multiboot test kernels built by
 // tests/guests/make-mbkern, booted by `emu -accel kvm` as a user would.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "tests/integration/run_emu.h"
 
@@ -49,6 +53,62 @@ TEST_F(KvmBoot, KvmTcgListUsesKvmWhenPresent) {
                     60);
   EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
   EXPECT_EQ(r.status, 33) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace emu::test
+
+namespace emu::test {
+namespace {
+
+// /dev/kvm is root-only (crw-------) on these machines, so an unprivileged user
+// sees exactly what a user without KVM access sees.
+class KvmUnusable : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to run emu as an unprivileged user";
+    struct stat st;
+    if (stat("/dev/kvm", &st) == 0 && (st.st_mode & 0006))
+      GTEST_SKIP() << "/dev/kvm is usable by everyone here";
+    char dir[] = "/tmp/emu-kvmfb-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    chmod(dir, 0755);
+    kernel_ = dir_ + "/mbkern.elf";
+    std::string src = ReadFile(GuestDir() + "/mbkern.elf");
+    ASSERT_FALSE(src.empty()) << "missing " << GuestDir() << "/mbkern.elf";
+    FILE* f = fopen(kernel_.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(src.data(), 1, src.size(), f);
+    fclose(f);
+    chmod(kernel_.c_str(), 0644);
+  }
+  void TearDown() override {
+    if (!kernel_.empty()) unlink(kernel_.c_str());
+    if (!dir_.empty()) rmdir(dir_.c_str());
+  }
+  std::vector<std::string> Args(const std::string& accel) {
+    return {"-accel", accel, "-m", "64", "-kernel", kernel_, "-display", "none", "-serial",
+            "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"};
+  }
+  std::string dir_, kernel_;
+};
+
+TEST_F(KvmUnusable, KvmTcgFallsBackWithAWarning) {
+  EmuRun r = RunEmuAsUser(65534, Args("kvm:tcg"), 120);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.err.find("/dev/kvm"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("falling back to tcg"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("hello from mbkern"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 33) << r.err;
+}
+
+TEST_F(KvmUnusable, KvmAloneFailsWithAClearMessage) {
+  EmuRun r = RunEmuAsUser(65534, Args("kvm"), 60);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("emu: -accel kvm: /dev/kvm"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("hello"), std::string::npos) << r.out;
 }
 
 }  // namespace

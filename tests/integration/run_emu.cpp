@@ -66,8 +66,12 @@ std::string ReadFile(const std::string& path) {
 
 namespace {
 EmuRun RunCore(const std::vector<std::string>& args, double timeout_s, const std::string& input,
-               const std::string& stop_when, const std::vector<Step>& steps);
+               const std::string& stop_when, const std::vector<Step>& steps, int uid = -1);
 }  // namespace
+
+EmuRun RunEmuAsUser(int uid, const std::vector<std::string>& args, double timeout_s) {
+  return RunCore(args, timeout_s, "", "", {}, uid);
+}
 
 EmuRun RunEmu(const std::vector<std::string>& args, double timeout_s, const std::string& input,
               const std::string& stop_when) {
@@ -81,7 +85,7 @@ EmuRun RunEmuInteractive(const std::vector<std::string>& args, double timeout_s,
 
 namespace {
 EmuRun RunCore(const std::vector<std::string>& args, double timeout_s, const std::string& input,
-               const std::string& stop_when, const std::vector<Step>& steps) {
+               const std::string& stop_when, const std::vector<Step>& steps, int uid) {
   EmuRun r;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
@@ -92,6 +96,7 @@ EmuRun RunCore(const std::vector<std::string>& args, double timeout_s, const std
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    if (uid >= 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(126);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(path.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

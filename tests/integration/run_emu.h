@@ -33,6 +33,8 @@ struct Step {
 };
 EmuRun RunEmuInteractive(const std::vector<std::string>& args, double timeout_s,
                          const std::vector<Step>& steps);
+// Same as RunEmu, as another user (the test must run as root to switch).
+EmuRun RunEmuAsUser(int uid, const std::vector<std::string>& args, double timeout_s);
 // Reads a whole file ("" if it can't).
 std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
