@@ -52,9 +52,7 @@ struct LapicSource : accel::tcg::InterruptSource {
   }
 };
 
-class Machine : public hw::MachineControl,
-                public accel::CpuBus,
-                public accel::tcg::InterruptSource {
+class Machine : public hw::MachineControl, public accel::CpuBus {
  public:
   explicit Machine(const MachineConfig& cfg) : cfg_(cfg), vclock_(hw::Clock::Type::kVirtual) {}
   ~Machine() override;
@@ -71,9 +69,6 @@ class Machine : public hw::MachineControl,
   uint64_t MmioRead(uint64_t addr, unsigned size) override;
   void MmioWrite(uint64_t addr, uint64_t value, unsigned size) override;
 
-  // accel::tcg::InterruptSource (user-space PIC, translator only)
-  bool Pending() override;
-  int Acknowledge() override;
 
  private:
   void Setup();
@@ -267,29 +262,19 @@ void Machine::Setup() {
     for (int i = 0; i < cfg_.smp; i++) {
       auto v = tcg_->CreateVcpu(i);
       auto* tv = static_cast<accel::tcg::TcgVcpu*>(v.get());
-      if (hw::Lapic* l = board_->lapic(i)) {
-        auto src = std::make_unique<LapicSource>();
-        src->l = l;
-        src->mu = &loop_->lock();
-        tv->SetInterruptSource(src.get());
-        sources_.push_back(std::move(src));
-        l->kick = [this, tv] { tv->InterruptRequest(); Wake(); };
-        l->on_init = [this, tv] { tv->RequestInit(); Wake(); };
-        l->on_sipi = [this, tv](uint8_t vec) { tv->RequestSipi(vec); Wake(); };
-        l->on_nmi = [this, tv] { tv->RaiseNmi(); Wake(); };
-      } else {
-        tv->SetInterruptSource(this);
-      }
+      // Under the translator the board always has user-space LAPICs (the PIC's
+      // INTR reaches them through LINT0), so each vCPU asks its own.
+      hw::Lapic* l = board_->lapic(i);
+      auto src = std::make_unique<LapicSource>();
+      src->l = l;
+      src->mu = &loop_->lock();
+      tv->SetInterruptSource(src.get());
+      sources_.push_back(std::move(src));
+      l->kick = [this, tv] { tv->InterruptRequest(); Wake(); };
+      l->on_init = [this, tv] { tv->RequestInit(); Wake(); };
+      l->on_sipi = [this, tv](uint8_t vec) { tv->RequestSipi(vec); Wake(); };
+      l->on_nmi = [this, tv] { tv->RaiseNmi(); Wake(); };
       vcpus_.push_back(std::move(v));
-    }
-    // With LAPICs the board wires the PIC's INTR to LINT0 itself: don't replace it.
-    if (hw::I8259* pic = board_->pic(); pic && !board_->apic()) {
-      pic->intr()->Connect([this](bool level) {
-        if (!level) return;
-        // Without a LAPIC the PIC's INTR pin reaches the boot CPU only.
-        static_cast<accel::tcg::TcgVcpu*>(vcpus_[0].get())->InterruptRequest();
-        Wake();
-      });
     }
     board_->SetA20Listener([this](bool on) {
       for (auto& v : vcpus_) static_cast<accel::tcg::TcgVcpu*>(v.get())->SetA20(on);
@@ -311,12 +296,6 @@ void Machine::Wake() {
 void Machine::VcpuThread(int index) {
   accel::Vcpu* v = vcpus_[index].get();
   t_vcpu = index;
-  if (index > 0 && tcg_ && !board_->apic()) {
-    // APs wait for INIT/SIPI, which needs the LAPIC (not in the translator yet).
-    std::unique_lock<std::mutex> l(run_mu_);
-    run_cv_.wait(l, [&] { return quit_; });
-    return;
-  }
   for (;;) {
     {
       std::unique_lock<std::mutex> l(run_mu_);
@@ -363,8 +342,8 @@ void Machine::VcpuThread(int index) {
         bool pending;
         {
           std::lock_guard<std::recursive_mutex> ml(loop_->lock());
-          pending = board_->apic() ? board_->lapic(index)->InterruptPending()
-                                   : board_->pic() && board_->pic()->InterruptPending();
+          // Only the translator returns kHalt; its interrupts come from the LAPIC.
+          pending = board_->lapic(index) && board_->lapic(index)->InterruptPending();
         }
         if (pending) break;
         l.lock();
@@ -395,7 +374,7 @@ void Machine::DoReset() {
   std::unique_lock<std::mutex> l(run_mu_);
   pause_ = true;
   for (size_t i = 1; i < vcpus_.size(); i++) vcpus_[i]->Kick();
-  int others = tcg_ ? 0 : int(vcpus_.size()) - 1;  // tcg APs wait on run_cv_ already
+  int others = int(vcpus_.size()) - 1;
   run_cv_.wait(l, [&] { return parked_ >= others || quit_; });
   l.unlock();
   {
@@ -495,17 +474,6 @@ void Machine::MmioWrite(uint64_t addr, uint64_t value, unsigned size) {
   std::lock_guard<std::recursive_mutex> l(loop_->lock());
   board_->memory().WriteN(addr, value, size);
   board_->memory().view();
-}
-
-bool Machine::Pending() {
-  std::lock_guard<std::recursive_mutex> l(loop_->lock());
-  return board_->pic() && board_->pic()->InterruptPending();
-}
-
-int Machine::Acknowledge() {
-  std::lock_guard<std::recursive_mutex> l(loop_->lock());
-  if (!board_->pic() || !board_->pic()->InterruptPending()) return -1;
-  return board_->pic()->Acknowledge();
 }
 
 }  // namespace

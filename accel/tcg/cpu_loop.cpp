@@ -159,8 +159,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     if (++since_yield >= 4096) {
       since_yield = 0;
       if (acc.num_vcpus() > 1) {
+        // FairLock is FIFO: a waiting vCPU gets the lock before we do again.
         lock.unlock();
-        std::this_thread::yield();
         lock.lock();
         last_tb = nullptr;
         continue;

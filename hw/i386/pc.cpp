@@ -172,13 +172,15 @@ x86::CpuState PcBoard::Boot() {
   uint64_t area = AcpiRamArea(opts_.ram_size, kAcpiRamAreaSize);
   uint64_t rsdp = InstallAcpiInRam(*memory_, BuildAcpiTables(acpi), area, kAcpiRamAreaSize);
   CopyRsdpToBiosArea(*memory_, rsdp, kPcBiosAreaStart);
-  std::vector<uint8_t> head = ReadWholeFile(opts_.kernel, "kernel");
-  if (LooksLikeLinuxKernel(head)) {
+  std::vector<uint8_t> kernel = ReadWholeFile(opts_.kernel, "kernel");
+  if (LooksLikeLinuxKernel(kernel)) {
     LinuxBootOptions lo;
     lo.cmdline = opts_.append;
     lo.acpi_rsdp_addr = rsdp;
-    LoadLinux(*memory_, e820, opts_.kernel, opts_.initrd, lo, &cpu);
-  } else if (FindMultibootHeader(head, opts_.kernel)) {
+    std::vector<uint8_t> initrd;
+    if (!opts_.initrd.empty()) initrd = ReadWholeFile(opts_.initrd, "initrd");
+    LoadLinuxImage(*memory_, e820, kernel, opts_.kernel, initrd, opts_.initrd, lo, &cpu);
+  } else if (FindMultibootHeader(kernel, opts_.kernel)) {
     LoadMultiboot(*memory_, e820, opts_.kernel, opts_.append, opts_.initrd, &cpu);
   } else {
     throw ConfigError("kernel " + opts_.kernel + ": neither a Linux bzImage nor a multiboot image");
