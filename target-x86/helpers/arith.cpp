@@ -88,6 +88,12 @@ X86_HELPER(HelperDiv) {
   return 0;
 }
 
+X86_HELPER(HelperBound) {
+  auto idx = static_cast<int64_t>(a);
+  if (idx < static_cast<int64_t>(b) || idx > static_cast<int64_t>(c)) CpuOf(ctx)->Raise(kBR);
+  return 0;
+}
+
 X86_HELPER(HelperBcd) {
   X86Cpu* cpu = CpuOf(ctx);
   X86Env& e = cpu->env;

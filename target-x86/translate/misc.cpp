@@ -51,6 +51,25 @@ bool Xlat(Tx& tx) {
   return true;
 }
 
+// BOUND (not in 64-bit mode: the decoder gives #UD there): #BR, a fault, when the
+// signed index lies outside [lower, upper] read from the memory pair.
+bool Bound(Tx& tx) {
+  const Operand& mem = tx.in.ops[1];
+  if (mem.kind != OperandKind::kMem) {
+    tx.Ud();
+    return true;
+  }
+  unsigned os = tx.osize();
+  Type t = SizeType(os);
+  Val lin = tx.MemAddr(mem);
+  Val lo = tx.LoadMem(os, lin);
+  Val hi = tx.LoadMem(os, tx.b.Add(Type::kI32, lin, tx.C(os)));
+  Val idx = tx.GetReg(tx.in.ops[0].reg, os);
+  tx.Call(HelperBound, tx.b.Sext(Type::kI64, t, idx), tx.b.Sext(Type::kI64, t, lo),
+          tx.b.Sext(Type::kI64, t, hi));
+  return true;
+}
+
 }  // namespace
 
 void RegisterMisc(TranslateFn* t) {
@@ -64,6 +83,7 @@ void RegisterMisc(TranslateFn* t) {
   at(Mnemonic::SAHF) = Sahf;
   at(Mnemonic::SALC) = Salc;
   at(Mnemonic::XLAT) = Xlat;
+  at(Mnemonic::BOUND) = Bound;
 }
 
 }  // namespace emu::x86
