@@ -74,6 +74,8 @@ std::string LogHelpText() {
     line.resize(14, ' ');
     out += line + help + "\n";
   }
+  out += "The log goes to stderr, or to the file given with -D. in_asm, op, op_opt, exec, cpu\n"
+         "and mmu come from the translator (-accel tcg); under kvm the hardware runs the code.\n";
   return out;
 }
 

@@ -25,6 +25,7 @@
 #include "accel/kvm/kvm_accel.h"
 #include "accel/tcg/tcg_accel.h"
 #include "hw/devices.h"
+#include "hw/core/log.h"
 #include "hw/i386/pc.h"
 #include "system/chardev.h"
 #include "system/main_loop.h"
@@ -128,6 +129,7 @@ Machine::~Machine() {
   kvm_.reset();
   board_.reset();
   chardevs_.reset();
+  hw::SetLog(0, nullptr);
   if (log_ && log_ != stderr) std::fclose(log_);
 }
 
@@ -222,6 +224,9 @@ int Machine::Run() {
     log_ = std::fopen(cfg_.log_file.c_str(), "w");
     if (!log_) throw hw::ConfigError("-D " + cfg_.log_file + ": cannot open for writing");
   }
+  uint32_t log_mask = 0;
+  for (const std::string& item : cfg_.log_items) log_mask |= hw::LogMaskForName(item);
+  hw::SetLog(log_mask, log_);
   loop_ = std::make_unique<MainLoop>(&vclock_);
   loop_->InstallSignalHandlers();
   {
@@ -243,6 +248,10 @@ void Machine::Setup() {
   CreateMonitor();
 
   if (kvm_) {
+    for (const std::string& item : cfg_.log_items)
+      if (item != "unimp" && item != "guest_errors")
+        std::fprintf(stderr, "emu: warning: -d %s: only the translator produces it, not kvm\n",
+                     item.c_str());
     kvm_->AttachMemory(&board_->memory());
     kvm_->SetCpuBus(this);
     if (kvm_->has_irqchip())
@@ -256,6 +265,8 @@ void Machine::Setup() {
       if (item == "exec") to.log_exec = true;
       if (item == "cpu") to.log_cpu = true;
       if (item == "int") to.log_int = true;
+      if (item == "op") to.log_op = true;
+      if (item == "op_opt") to.log_op_opt = true;
     }
     if (log_) to.log = log_;
     tcg_ = std::make_unique<accel::tcg::TcgAccelerator>(&board_->memory(), this, to);

@@ -6,9 +6,11 @@
 #include <thread>
 
 #include "accel/tcg/ir/passes/passes.h"
+#include "accel/tcg/ir/print.h"
 #include "accel/tcg/tcg_accel.h"
 #include "target-x86/disas.h"
 #include "target-x86/helpers/x86_cpu.h"
+#include "target-x86/ir_names.h"
 #include "target-x86/translate/translator.h"
 #include "target-x86/translate/tx.h"
 
@@ -205,7 +207,10 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
           if (v.stepping_) return {ExitReason::kStopped, "step"};
           continue;
         }
+        if (opt.log_op) std::fputs(PrintBlock(blk, "OP:", x86::X86IrNames()).c_str(), opt.log);
         RunPasses(blk);
+        if (opt.log_op_opt)
+          std::fputs(PrintBlock(blk, "OP after passes:", x86::X86IrNames()).c_str(), opt.log);
         auto nt = std::make_unique<TranslationBlock>();
         nt->key = key;
         nt->size = blk.guest_size;

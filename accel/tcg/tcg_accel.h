@@ -33,6 +33,8 @@ struct TcgOptions {
   bool log_exec = false;    // -d exec: every block executed (disables chaining)
   bool log_cpu = false;     // -d cpu: registers before every block
   bool log_int = false;     // -d int: exceptions and interrupts
+  bool log_op = false;      // -d op: IR of each new block as the front end built it
+  bool log_op_opt = false;  // -d op_opt: the same after the passes
   std::FILE* log = stderr;  // -D file
   size_t code_budget = 64u << 20;  // bytes of translated code before a full flush
   int max_block_insns = 128;

@@ -315,7 +315,7 @@ TEST(Cli, ErrorsInProcess) {
       {{"-display", "sdl"}, "-display sdl: not supported yet"},
       {{"-display", "fancy"}, "unknown display type"},
       {{"-d", "in_asm,bogus"}, "-d bogus: unknown log item"},
-      {{"-d", "out_asm"}, "-d out_asm: not supported yet"},
+      {{"-d", "out_asm"}, "-d out_asm: emu's translator runs its IR in an interpreter"},
       {{"-append", "x"}, "-append requires -kernel"},
       {{"-initrd", "/etc/passwd"}, "-initrd requires -kernel"},
       {{"-bios", "/nonexistent/bios.bin"}, "-bios: cannot open '/nonexistent/bios.bin'"},

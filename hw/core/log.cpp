@@ -1,0 +1,110 @@
+#include "hw/core/log.h"
+
+#include <cstdarg>
+#include <mutex>
+#include <set>
+
+namespace emu::hw {
+
+namespace log_detail {
+std::atomic<uint32_t> mask{0};
+}  // namespace log_detail
+
+namespace {
+
+std::mutex g_mu;  // guards g_out and whole-line writes
+std::FILE* g_out = nullptr;
+
+constexpr LogItem kItems[] = {
+    {"in_asm", LogMask::kInAsm, "guest code (disassembled) as it is translated"},
+    {"op", LogMask::kOp, "the IR of each translated block, as the front end built it"},
+    {"op_opt", LogMask::kOpOpt, "the IR of each translated block after the passes"},
+    {"exec", LogMask::kExec, "each translation block as it runs (turns off chaining)"},
+    {"cpu", LogMask::kCpu, "the CPU registers before each block runs"},
+    {"int", LogMask::kInt, "interrupts and exceptions"},
+    {"mmu", LogMask::kMmu, "page walks, soft TLB flushes and their cause, CR3 loads"},
+    {"unimp", LogMask::kUnimp, "guest use of what emu does not implement"},
+    {"guest_errors", LogMask::kGuestErrors,
+     "invalid guest actions: unassigned I/O, bad device registers or commands, unknown MSRs"},
+};
+
+// printf into a string, ending in a newline.
+std::string Format(const char* fmt, va_list ap) {
+  char small[256];
+  va_list copy;
+  va_copy(copy, ap);
+  int n = std::vsnprintf(small, sizeof small, fmt, copy);
+  va_end(copy);
+  if (n < 0) return "(bad log format)\n";
+  std::string s;
+  if (static_cast<size_t>(n) < sizeof small) {
+    s.assign(small, static_cast<size_t>(n));
+  } else {
+    s.resize(static_cast<size_t>(n) + 1);
+    std::vsnprintf(s.data(), s.size(), fmt, ap);
+    s.resize(static_cast<size_t>(n));
+  }
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+void Write(const std::string& text) {
+  std::lock_guard<std::mutex> l(g_mu);
+  std::FILE* f = g_out ? g_out : stderr;
+  std::fwrite(text.data(), 1, text.size(), f);
+}
+
+}  // namespace
+
+void SetLog(uint32_t mask, std::FILE* out) {
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    g_out = out;
+  }
+  log_detail::mask.store(mask, std::memory_order_relaxed);
+}
+
+uint32_t LogMaskBits() { return log_detail::mask.load(std::memory_order_relaxed); }
+
+std::FILE* LogStream() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_out ? g_out : stderr;
+}
+
+void Log(LogMask m, const char* fmt, ...) {
+  if (!LogEnabled(m)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  std::string s = Format(fmt, ap);
+  va_end(ap);
+  Write(s);
+}
+
+void LogText(LogMask m, const std::string& text) {
+  if (!LogEnabled(m) || text.empty()) return;
+  Write(text.back() == '\n' ? text : text + '\n');
+}
+
+void WarnOnce(const std::string& key, const char* fmt, ...) {
+  static std::mutex mu;
+  static std::set<std::string> seen;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    if (!seen.insert(key).second) return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  std::string s = "emu: " + Format(fmt, ap);
+  va_end(ap);
+  std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+std::span<const LogItem> LogItems() { return kItems; }
+
+uint32_t LogMaskForName(const std::string& name) {
+  for (const LogItem& it : kItems)
+    if (name == it.name) return static_cast<uint32_t>(it.mask);
+  return 0;
+}
+
+}  // namespace emu::hw

@@ -1,0 +1,116 @@
+// The -d/-D log facility: mask checks, whole-line writes from many threads, item
+// names, one-time warnings.
+#include "hw/core/log.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace emu::hw {
+namespace {
+
+std::string Contents(std::FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  return s;
+}
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { f_ = std::tmpfile(); ASSERT_NE(f_, nullptr); }
+  void TearDown() override {
+    SetLog(0, nullptr);
+    if (f_) std::fclose(f_);
+  }
+  std::FILE* f_ = nullptr;
+};
+
+TEST_F(LogTest, OnlyEnabledItemsAreWrittenOneLineEach) {
+  SetLog(static_cast<uint32_t>(LogMask::kGuestErrors), f_);
+  EXPECT_TRUE(LogEnabled(LogMask::kGuestErrors));
+  EXPECT_FALSE(LogEnabled(LogMask::kUnimp));
+  Log(LogMask::kGuestErrors, "port 0x%x: %s", 0x1234, "bad");
+  Log(LogMask::kUnimp, "not shown %d", 1);
+  Log(LogMask::kGuestErrors, "already ends\n");
+  LogText(LogMask::kGuestErrors, "text block");
+  LogText(LogMask::kMmu, "hidden");
+  EXPECT_EQ(Contents(f_), "port 0x1234: bad\nalready ends\ntext block\n");
+}
+
+TEST_F(LogTest, LongLinesAreNotTruncated) {
+  SetLog(static_cast<uint32_t>(LogMask::kMmu), f_);
+  std::string big(5000, 'x');
+  Log(LogMask::kMmu, "<%s>", big.c_str());
+  EXPECT_EQ(Contents(f_), "<" + big + ">\n");
+}
+
+TEST_F(LogTest, OffMeansNothingWrittenAndMaskReadBack) {
+  SetLog(0, f_);
+  for (const LogItem& it : LogItems()) Log(it.mask, "%s", it.name);
+  EXPECT_EQ(Contents(f_), "");
+  SetLog(static_cast<uint32_t>(LogMask::kOp) | static_cast<uint32_t>(LogMask::kInt), f_);
+  EXPECT_EQ(LogMaskBits(), static_cast<uint32_t>(LogMask::kOp) | static_cast<uint32_t>(LogMask::kInt));
+  EXPECT_EQ(LogStream(), f_);
+  SetLog(0, nullptr);
+  EXPECT_EQ(LogStream(), stderr);
+}
+
+TEST_F(LogTest, LinesFromManyThreadsStayWhole) {
+  SetLog(static_cast<uint32_t>(LogMask::kGuestErrors), f_);
+  const int kThreads = 4, kLines = 500;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; t++)
+    ts.emplace_back([t] {
+      for (int i = 0; i < kLines; i++)
+        Log(LogMask::kGuestErrors, "thread %d line %d %s", t, i, "abcdefghijklmnopqrstuvwxyz");
+    });
+  for (auto& t : ts) t.join();
+  std::istringstream in(Contents(f_));
+  std::string line;
+  int n = 0;
+  std::set<std::string> seen;
+  while (std::getline(in, line)) {
+    n++;
+    int t, i;
+    char tail[64];
+    ASSERT_EQ(std::sscanf(line.c_str(), "thread %d line %d %63s", &t, &i, tail), 3) << line;
+    EXPECT_STREQ(tail, "abcdefghijklmnopqrstuvwxyz") << line;
+    seen.insert(line);
+  }
+  EXPECT_EQ(n, kThreads * kLines);
+  EXPECT_EQ(seen.size(), size_t(kThreads * kLines));
+}
+
+TEST(LogItems, NamesMapToDistinctBits) {
+  std::set<uint32_t> bits;
+  for (const LogItem& it : LogItems()) {
+    uint32_t b = LogMaskForName(it.name);
+    EXPECT_EQ(b, static_cast<uint32_t>(it.mask)) << it.name;
+    EXPECT_TRUE(bits.insert(b).second) << it.name;
+    EXPECT_NE(std::string(it.help), "") << it.name;
+  }
+  for (const char* n : {"in_asm", "op", "op_opt", "exec", "cpu", "int", "mmu", "unimp",
+                        "guest_errors"})
+    EXPECT_NE(LogMaskForName(n), 0u) << n;
+  EXPECT_EQ(LogMaskForName("out_asm"), 0u);
+  EXPECT_EQ(LogMaskForName(""), 0u);
+}
+
+TEST(WarnOnce, PrintsTheFirstTimeOnly) {
+  testing::internal::CaptureStderr();
+  WarnOnce("log_test:key", "unimplemented: %s", "thing");
+  WarnOnce("log_test:key", "unimplemented: %s", "thing again");
+  WarnOnce("log_test:other", "other %d", 2);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "emu: unimplemented: thing\nemu: other 2\n");
+}
+
+}  // namespace
+}  // namespace emu::hw
