@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -228,8 +230,10 @@ void Serial::Write(unsigned reg, uint8_t v) {
       UpdateModemStatus();
       break;
     case kLsr:
-    case kMsr:
-      return;  // read-only (factory test use only)
+    case kMsr:  // read-only (writable for factory tests only)
+      Log(LogMask::kGuestErrors, "serial: write 0x%02x to read-only register %s", v,
+          reg == kLsr ? "LSR" : "MSR");
+      return;
     default:
       scr_ = v;
       return;

@@ -85,18 +85,38 @@ void LogText(LogMask m, const std::string& text) {
   Write(text.back() == '\n' ? text : text + '\n');
 }
 
-void WarnOnce(const std::string& key, const char* fmt, ...) {
+namespace {
+bool FirstTime(const std::string& key) {
   static std::mutex mu;
   static std::set<std::string> seen;
-  {
-    std::lock_guard<std::mutex> l(mu);
-    if (!seen.insert(key).second) return;
-  }
+  std::lock_guard<std::mutex> l(mu);
+  return seen.insert(key).second;
+}
+}  // namespace
+
+void WarnOnce(const std::string& key, const char* fmt, ...) {
+  if (!FirstTime(key)) return;
   va_list ap;
   va_start(ap, fmt);
   std::string s = "emu: " + Format(fmt, ap);
   va_end(ap);
   std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+void LogUnimplemented(const std::string& key, const char* fmt, ...) {
+  bool log = LogEnabled(LogMask::kUnimp);
+  bool warn = FirstTime(key);
+  if (!log && !warn) return;
+  va_list ap;
+  va_start(ap, fmt);
+  std::string s = Format(fmt, ap);
+  va_end(ap);
+  if (log) Write(s);
+  // Once on the terminal too, unless the log already is the terminal.
+  if (warn && !(log && LogStream() == stderr)) {
+    s = "emu: " + s;
+    std::fwrite(s.data(), 1, s.size(), stderr);
+  }
 }
 
 std::span<const LogItem> LogItems() { return kItems; }

@@ -56,6 +56,11 @@ void LogText(LogMask m, const std::string& text);
 // for what the user must learn about even without -d, without flooding the
 // terminal when a guest loops on it.
 void WarnOnce(const std::string& key, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// Something the guest used that emu does not implement: logged under -d unimp
+// every time, and once per `key` to stderr as by WarnOnce (unless the log is
+// stderr already).
+void LogUnimplemented(const std::string& key, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 // The -d items, in the order `-d help` lists them.
 struct LogItem {

@@ -3,12 +3,26 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+
+#include "hw/core/log.h"
 
 namespace emu::hw {
 
 namespace {
+
+// -d guest_errors: a CPU-style access (ReadN/WriteN) that hit no region.
+void LogUnassigned(const std::string& space, uint64_t addr, unsigned size, bool write,
+                   uint64_t value) {
+  if (!LogEnabled(LogMask::kGuestErrors)) return;
+  char val[40] = "";
+  if (write) std::snprintf(val, sizeof val, " value 0x%llx", static_cast<unsigned long long>(value));
+  Log(LogMask::kGuestErrors, "%s: unassigned %s of %u byte%s at 0x%llx%s", space.c_str(),
+      write ? "write" : "read", size, size == 1 ? "" : "s", static_cast<unsigned long long>(addr),
+      val);
+}
 
 uint64_t Mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
 
@@ -366,6 +380,7 @@ uint64_t AddressSpace::ReadN(uint64_t addr, unsigned size, MemResult* res) {
   uint8_t b[8] = {};
   MemResult rr = Read(addr, b, size);
   if (res) *res = rr;
+  if (rr == MemResult::kUnassigned) LogUnassigned(name_, addr, size, false, 0);
   uint64_t v = 0;
   for (unsigned i = 0; i < size; i++) v |= uint64_t(b[i]) << (8 * i);
   return v;
@@ -379,7 +394,9 @@ MemResult AddressSpace::WriteN(uint64_t addr, uint64_t value, unsigned size) {
   }
   uint8_t b[8];
   for (unsigned i = 0; i < size; i++) b[i] = uint8_t(value >> (8 * i));
-  return Write(addr, b, size);
+  MemResult rr = Write(addr, b, size);
+  if (rr == MemResult::kUnassigned) LogUnassigned(name_, addr, size, true, value);
+  return rr;
 }
 
 uint8_t* AddressSpace::HostPtr(uint64_t addr, uint64_t len, bool for_write) {

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -113,8 +115,8 @@ void AcpiPm::Write(uint64_t offset, uint64_t value, unsigned size) {
           if (typ == kSlpTypS5) {
             if (machine_) machine_->RequestPowerOff();
           } else {
-            std::fprintf(stderr, "acpi-pm: unimplemented: sleep type %u (only S5 soft-off)\n",
-                         typ);
+            LogUnimplemented("acpi-pm:sleep",
+                             "acpi-pm: unimplemented: sleep type %u (only S5 soft-off)", typ);
           }
         }
         break;

@@ -1,6 +1,9 @@
 #include "hw/input/i8042.h"
 
 #include <cstdio>
+#include <string>
+
+#include "hw/core/log.h"
 
 namespace emu::hw {
 
@@ -193,10 +196,8 @@ void I8042::WriteCommand(uint8_t v) {
       Reply(0x00);
       break;  // test inputs
     default:
-      if (!reported_[v]) {  // once per command: a looping guest must not flood the log
-        reported_[v] = true;
-        std::fprintf(stderr, "emu: i8042: unimplemented controller command 0x%02x\n", v);
-      }
+      LogUnimplemented("i8042:" + std::to_string(v),
+                       "i8042: unimplemented controller command 0x%02x", v);
       break;
   }
   Fill();

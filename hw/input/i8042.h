@@ -9,7 +9,6 @@
 // callback) and the CPU reset line (bit 0, active low -> MachineControl).
 #pragma once
 
-#include <bitset>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -70,7 +69,6 @@ class I8042 : public Device {
   bool xlate_break_ = false;  // translation saw an F0 prefix
   uint8_t pending_ = 0;       // command waiting for its data byte
   uint8_t outport_ = 0;
-  std::bitset<256> reported_;  // unimplemented commands already logged
   std::unique_ptr<MemoryRegion> data_mr_, cmd_mr_;
 };
 

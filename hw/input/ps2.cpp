@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -109,7 +111,8 @@ void Ps2Keyboard::Write(uint8_t b) {
           set_ = b;
           Push({kAck});
         } else {
-          Push({kResend});  // set 3 is not implemented
+          Log(LogMask::kUnimp, "ps2 keyboard: unimplemented: scan code set %u", b);
+          Push({kResend});
         }
         break;
     }
@@ -163,6 +166,7 @@ void Ps2Keyboard::Write(uint8_t b) {
       Push({kAck, kBatOk});
       break;
     default:
+      Log(LogMask::kGuestErrors, "ps2 keyboard: unknown command 0x%02x (answered Resend)", b);
       Push({kResend});
       break;
   }
@@ -335,7 +339,11 @@ void Ps2Mouse::Write(uint8_t b) {
       Reset();
       Push({kAck, kBatOk, 0x00});
       break;
-    default:  // includes 0xee (wrap mode), which is not implemented
+    default:
+      if (b == 0xee)
+        Log(LogMask::kUnimp, "ps2 mouse: unimplemented: wrap mode (answered Resend)");
+      else
+        Log(LogMask::kGuestErrors, "ps2 mouse: unknown command 0x%02x (answered Resend)", b);
       Push({kResend});
       break;
   }

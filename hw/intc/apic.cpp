@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -20,10 +22,8 @@ constexpr uint32_t kEsrSendIllegalVector = 1u << 5;
 constexpr uint32_t kEsrReceiveIllegalVector = 1u << 6;
 constexpr uint32_t kEsrIllegalRegister = 1u << 7;
 
-void LogOnce(bool* done, const char* what) {
-  if (*done) return;
-  *done = true;  // a looping guest must not flood the log
-  std::fprintf(stderr, "emu: lapic: unimplemented: %s\n", what);
+void Unimplemented(const char* what) {
+  LogUnimplemented(std::string("lapic:") + what, "lapic: unimplemented: %s", what);
 }
 
 }  // namespace
@@ -129,8 +129,8 @@ void Lapic::SetTpr(uint8_t tpr) {
 }
 
 void Lapic::SetApicBase(uint64_t value) {
-  if ((value & 0x000ffffffffff000ull) != kDefaultBase) LogOnce(&logged_base_, "LAPIC relocation");
-  if (value & (1u << 10)) LogOnce(&logged_x2apic_, "x2APIC mode (APIC_BASE bit 10)");
+  if ((value & 0x000ffffffffff000ull) != kDefaultBase) Unimplemented("LAPIC relocation");
+  if (value & (1u << 10)) Unimplemented("x2APIC mode (APIC_BASE bit 10)");
   bool was = hw_enabled(), en = (value & kBaseEnable) != 0;
   apic_base_ = kDefaultBase | (apic_base_ & kBaseBsp) | (en ? kBaseEnable : 0);
   if (was && !en) ResetRegisters(false);
@@ -190,7 +190,7 @@ bool Lapic::Accept(const ApicMessage& m) {
       Update();
       return true;
     case ApicMessage::kSmi:
-      LogOnce(&logged_smi_, "SMI delivery");
+      Unimplemented("SMI delivery");
       return false;
     default:
       return false;
@@ -198,6 +198,12 @@ bool Lapic::Accept(const ApicMessage& m) {
 }
 
 void Lapic::RaiseError(uint32_t bit) {
+  if (LogEnabled(LogMask::kGuestErrors))
+    Log(LogMask::kGuestErrors, "lapic %d: error: %s", id(),
+        bit == kEsrIllegalRegister        ? "illegal register address"
+        : bit == kEsrSendIllegalVector    ? "sent an illegal vector (< 16)"
+        : bit == kEsrReceiveIllegalVector ? "received an illegal vector (< 16)"
+                                          : "other");
   esr_pending_ |= bit;
   DeliverLvt(kIdxError);
 }
@@ -223,7 +229,7 @@ void Lapic::DeliverLvt(int i) {
       if (on_nmi) on_nmi();
       break;
     case ApicMessage::kSmi:
-      LogOnce(&logged_smi_, "SMI delivery");
+      Unimplemented("SMI delivery");
       break;
     case ApicMessage::kInit: {
       ApicMessage m;
@@ -312,7 +318,7 @@ void Lapic::WriteLvt(int i, uint32_t value) {
       timer_running_ = false;
       tsc_deadline_ns_ = 0;
     }
-    if (TimerMode() == 3) LogOnce(&logged_timer_mode_, "reserved LAPIC timer mode 3 (one-shot)");
+    if (TimerMode() == 3) Unimplemented("reserved LAPIC timer mode 3 (one-shot)");
     ArmTimer();
   } else if (i == kIdxLint0 || i == kIdxLint1) {
     bool pin = i == kIdxLint0 ? lint0_ : lint1_;
@@ -585,20 +591,14 @@ std::unique_ptr<MemoryRegion> ApicBus::CreateMmioRegion(std::function<int()> cur
   auto pick = [this, current_cpu](uint64_t off, unsigned size) -> Lapic* {
     int cpu = current_cpu ? current_cpu() : 0;
     if (cpu < 0 || cpu >= num_cpus()) {
-      if (!logged_cpu_) {
-        logged_cpu_ = true;
-        std::fprintf(stderr, "emu: lapic: access from outside a vCPU (cpu %d) ignored\n", cpu);
-      }
+      Log(LogMask::kGuestErrors, "lapic: access from outside a vCPU (cpu %d) ignored", cpu);
       return nullptr;
     }
     if (size != 4 || (off & 15) != 0) {
-      if (!logged_access_) {
-        logged_access_ = true;
-        std::fprintf(stderr,
-                     "emu: lapic: unimplemented: %u-byte access at offset 0x%03x "
-                     "(only aligned 32-bit accesses are decoded)\n",
-                     size, unsigned(off));
-      }
+      Log(LogMask::kGuestErrors,
+          "lapic %d: %u-byte access at offset 0x%03x ignored (registers take aligned 32-bit "
+          "accesses)",
+          cpu, size, unsigned(off));
       return nullptr;
     }
     Lapic* l = lapic(cpu);

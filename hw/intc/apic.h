@@ -234,8 +234,6 @@ class Lapic : public Device {
   Timer timer_;
   bool lint0_ = false, lint1_ = false;
   bool extint_msg_ = false;  // ExtINT message latched
-  bool logged_timer_mode_ = false, logged_smi_ = false, logged_base_ = false;
-  bool logged_x2apic_ = false;
   std::atomic<bool> pending_hint_{false};
 };
 
@@ -250,7 +248,7 @@ class ApicBus {
 
   // The per-CPU LAPIC window (4 KiB, map it at 0xfee00000): an access reaches
   // the LAPIC of current_cpu() (the accessing vCPU's index). Accesses are
-  // 32-bit at 16-byte aligned offsets; others read 0 / are ignored (logged once).
+  // 32-bit at 16-byte aligned offsets; others read 0 / are ignored (-d guest_errors).
   std::unique_ptr<MemoryRegion> CreateMmioRegion(std::function<int()> current_cpu);
 
   // Routes a message to the LAPICs it names; `from` is the sender's index for
@@ -277,7 +275,6 @@ class ApicBus {
   std::vector<std::unique_ptr<Lapic>> lapics_;
   std::function<int()> extint_ack_;
   std::function<void(uint8_t)> eoi_listener_;
-  bool logged_access_ = false, logged_cpu_ = false;
 };
 
 }  // namespace emu::hw

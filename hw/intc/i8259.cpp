@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -182,14 +184,19 @@ void I8259::WriteCmd(int c, uint8_t v) {
       case 1:
       case 5: {  // non-specific EOI (5: and rotate)
         int p = HighestInMask(ch, ch.isr);
-        if (p < 8) Eoi(c, (ch.lowest + 1 + p) & 7, (v >> 5) == 5);
+        if (p < 8)
+          Eoi(c, (ch.lowest + 1 + p) & 7, (v >> 5) == 5);
+        else
+          Log(LogMask::kGuestErrors, "i8259 %s: EOI with no interrupt in service",
+              c ? "slave" : "master");
         break;
       }
       case 3:
-        Eoi(c, level, false);
-        break;
       case 7:
-        Eoi(c, level, true);
+        if (!(ch.isr & (1 << level)))
+          Log(LogMask::kGuestErrors, "i8259 %s: specific EOI for IRQ %d, which is not in service",
+              c ? "slave" : "master", level);
+        Eoi(c, level, (v >> 5) == 7);
         break;
       case 6:
         ch.lowest = uint8_t(level);
@@ -215,10 +222,8 @@ void I8259::WriteData(int c, uint8_t v) {
     case 4:
       ch.auto_eoi = v & 2;
       ch.sfnm = v & 0x10;
-      if (!(v & 1) && !reported_8080_) {  // logged once: a looping guest must not flood
-        reported_8080_ = true;
-        std::fprintf(stderr, "emu: i8259: unimplemented: 8080/8085 mode (ICW4=0x%02x)\n", v);
-      }
+      if (!(v & 1))
+        LogUnimplemented("i8259:8080", "i8259: unimplemented: 8080/8085 mode (ICW4=0x%02x)", v);
       ch.init_step = 0;
       break;
     default:

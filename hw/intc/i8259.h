@@ -70,7 +70,6 @@ class I8259 : public Device {
   std::array<Chip, 2> chips_;
   std::array<IrqLine, 16> inputs_;
   IrqLine intr_;
-  bool reported_8080_ = false;
   MemoryRegion* io_;
   std::unique_ptr<MemoryRegion> master_, slave_, elcr_;
 };

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -25,6 +27,8 @@ Ioapic::Ioapic(ApicBus* bus, MemoryRegion* memory_root, uint64_t base)
   ops.read = [this](uint64_t off, unsigned) -> uint64_t {
     if (off == kRegSel) return regsel_;
     if (off == kRegWin) return ReadData();
+    Log(LogMask::kGuestErrors, "ioapic: read of offset 0x%02x, which has no register",
+        unsigned(off));
     return 0;
   };
   ops.write = [this](uint64_t off, uint64_t v, unsigned) {
@@ -34,6 +38,9 @@ Ioapic::Ioapic(ApicBus* bus, MemoryRegion* memory_root, uint64_t base)
       WriteData(uint32_t(v));
     else if (off == kRegEoi)
       Eoi(uint8_t(v));
+    else
+      Log(LogMask::kGuestErrors, "ioapic: write 0x%x to offset 0x%02x, which has no register",
+          unsigned(v), unsigned(off));
   };
   mmio_ = MemoryRegion::Mmio("ioapic", 0x1000, ops);
   if (root_) root_->AddSubregion(base, mmio_.get(), 1);
@@ -80,7 +87,8 @@ uint32_t Ioapic::ReadData() {
         uint64_t e = redir_[size_t((regsel_ - 0x10) / 2)];
         return (regsel_ & 1) ? uint32_t(e >> 32) : uint32_t(e);
       }
-      return 0;  // no such register
+      Log(LogMask::kGuestErrors, "ioapic: read of register 0x%02x, which does not exist", regsel_);
+      return 0;
   }
 }
 
@@ -89,7 +97,11 @@ void Ioapic::WriteData(uint32_t v) {
     id_ = uint8_t((v >> 24) & 0xf);
     return;
   }
-  if (regsel_ < 0x10 || regsel_ >= 0x10 + 2 * kPins) return;  // read-only or absent
+  if (regsel_ < 0x10 || regsel_ >= 0x10 + 2 * kPins) {
+    Log(LogMask::kGuestErrors, "ioapic: write 0x%x to register 0x%02x, which is %s", v, regsel_,
+        regsel_ <= 0x02 ? "read-only" : "absent");
+    return;
+  }
   int pin = (regsel_ - 0x10) / 2;
   uint64_t& e = redir_[size_t(pin)];
   if (regsel_ & 1) {

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -56,8 +58,10 @@ void FwCfg::MapPorts(MemoryRegion* io_root, uint16_t base, uint16_t dma_base) {
     return 0;  // the selector is write-only
   };
   ops.write = [this](uint64_t off, uint64_t v, unsigned size) {
-    if (off == 0) WriteSelector(uint16_t(v));
-    // Data port writes are ignored, as in current versions of the spec.
+    if (off == 0)
+      WriteSelector(uint16_t(v));
+    else  // ignored, as in current versions of the spec
+      Log(LogMask::kGuestErrors, "fw_cfg: write 0x%x to the data port (use DMA)", unsigned(v));
   };
   io_root_ = io_root;
   ports_ = MemoryRegion::Mmio("fw_cfg", 2, ops);
@@ -158,6 +162,8 @@ FwCfg::Entry* FwCfg::Current() {
 void FwCfg::WriteSelector(uint16_t key) {
   selector_ = key;
   offset_ = 0;
+  if (!Current() && key != kFwCfgInvalid)
+    Log(LogMask::kGuestErrors, "fw_cfg: selected key 0x%04x, which has no item", key);
 }
 
 uint8_t FwCfg::ReadData() {
@@ -184,7 +190,11 @@ bool FwCfg::GuestRamRange(uint64_t addr, uint64_t len, bool for_write) {
 void FwCfg::DoDma(uint64_t desc_addr) {
   if (!dma_enabled_) return;
   // A descriptor outside RAM cannot even carry an error back: drop the request.
-  if (!GuestRamRange(desc_addr, 16, true)) return;
+  if (!GuestRamRange(desc_addr, 16, true)) {
+    Log(LogMask::kGuestErrors, "fw_cfg: DMA descriptor at 0x%llx is not in RAM (dropped)",
+        static_cast<unsigned long long>(desc_addr));
+    return;
+  }
   uint8_t d[16];
   memory_->Read(desc_addr, d, sizeof d);
   uint32_t status = DmaTransfer(Be32(d), Be32(d + 4), Be64(d + 8));
@@ -195,12 +205,17 @@ void FwCfg::DoDma(uint64_t desc_addr) {
 
 // Returns the control word to write back: 0 on success, the error bit otherwise.
 uint32_t FwCfg::DmaTransfer(uint32_t control, uint32_t length, uint64_t address) {
+  auto fail = [&](const char* why) {
+    Log(LogMask::kGuestErrors, "fw_cfg: DMA control 0x%x, %u bytes at 0x%llx: %s", control, length,
+        static_cast<unsigned long long>(address), why);
+    return kFwCfgDmaError;
+  };
   if (control & kFwCfgDmaSelect) WriteSelector(uint16_t(control >> 16));
   Entry* e = Current();
   uint64_t size = e ? e->data.size() : 0;
   uint64_t avail = offset_ < size ? size - offset_ : 0;
   if (control & kFwCfgDmaRead) {
-    if (!GuestRamRange(address, length, true)) return kFwCfgDmaError;
+    if (!GuestRamRange(address, length, true)) return fail("buffer not in RAM");
     uint64_t n = std::min<uint64_t>(avail, length);
     if (n) memory_->Write(address, e->data.data() + offset_, n);
     // Past the end of the item the guest buffer is filled with zeroes.
@@ -214,8 +229,9 @@ uint32_t FwCfg::DmaTransfer(uint32_t control, uint32_t length, uint64_t address)
     return 0;
   }
   if (control & kFwCfgDmaWrite) {
-    if (!e || !e->writable || length > avail) return kFwCfgDmaError;
-    if (!GuestRamRange(address, length, false)) return kFwCfgDmaError;
+    if (!e || !e->writable) return fail("write to a read-only or missing item");
+    if (length > avail) return fail("write past the end of the item");
+    if (!GuestRamRange(address, length, false)) return fail("buffer not in RAM");
     memory_->Read(address, e->data.data() + offset_, length);
     offset_ += length;
     return 0;

@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -199,6 +201,7 @@ uint64_t Hpet::Read64(uint32_t reg) {
         return 0;  // FSB route: no FSB delivery
     }
   }
+  Log(LogMask::kGuestErrors, "hpet: read of offset 0x%03x, which has no register", reg);
   return 0;
 }
 
@@ -235,6 +238,9 @@ void Hpet::Write64(uint32_t reg, uint64_t value, uint64_t mask) {
   }
   if (reg >= kTimer0 && reg < kTimer0 + 0x20 * kTimers)
     WriteTimer(int((reg - kTimer0) / 0x20), (reg - kTimer0) % 0x20, value, mask);
+  else
+    Log(LogMask::kGuestErrors, "hpet: write 0x%llx to offset 0x%03x, which is %s",
+        static_cast<unsigned long long>(value), reg, reg == kCap ? "read-only" : "not a register");
 }
 
 void Hpet::WriteTimer(int n, uint32_t sub, uint64_t value, uint64_t mask) {

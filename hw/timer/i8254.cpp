@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -34,7 +36,9 @@ I8254::I8254(MemoryRegion* io, Clock* clock, IrqLine* irq0)
   MmioOps ops;
   ops.min_size = ops.max_size = 1;
   ops.read = [this](uint64_t off, unsigned) -> uint64_t {
-    return off < 3 ? ReadCounter(int(off)) : 0xff;  // the control register is write-only
+    if (off < 3) return ReadCounter(int(off));
+    Log(LogMask::kGuestErrors, "i8254: read of the write-only control register (port 0x43)");
+    return 0xff;
   };
   ops.write = [this](uint64_t off, uint64_t v, unsigned) {
     if (off < 3)

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "hw/core/log.h"
+
 namespace emu::hw {
 
 namespace {
@@ -67,7 +69,9 @@ Mc146818::Mc146818(MemoryRegion* io, Clock* clock, IrqLine* irq8, std::optional<
   MmioOps ops;
   ops.min_size = ops.max_size = 1;
   ops.read = [this](uint64_t off, unsigned) -> uint64_t {
-    return off == 0 ? 0xff : Read(index_);  // the index port is write-only
+    if (off != 0) return Read(index_);
+    Log(LogMask::kGuestErrors, "mc146818: read of the write-only index port 0x70");
+    return 0xff;
   };
   ops.write = [this](uint64_t off, uint64_t v, unsigned) {
     if (off == 0) {
@@ -278,11 +282,9 @@ void Mc146818::Write(uint8_t i, uint8_t v) {
       int64_t now_sec = UnixTime();
       uint8_t old_dv = cmos_[kRegA] & 0x70, dv = v & 0x70;
       cmos_[kRegA] = v & 0x7f;
-      if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70 && !reported_dv_) {
-        reported_dv_ = true;  // once: a looping guest must not flood the log
-        std::fprintf(stderr,
-                     "emu: mc146818: unimplemented: divider setting 0x%02x, clock stopped\n", dv);
-      }
+      if (dv != old_dv && dv != 0x20 && dv != 0x60 && dv != 0x70)
+        LogUnimplemented("mc146818:divider",
+                         "mc146818: unimplemented: divider setting 0x%02x, clock stopped", dv);
       if (!was_halted && Halted())
         base_sec_ = now_sec;  // stopped on the current second
       else if (was_halted && !Halted())
@@ -310,7 +312,9 @@ void Mc146818::Write(uint8_t i, uint8_t v) {
     }
     case kRegC:
     case kRegD:
-      break;  // read-only
+      Log(LogMask::kGuestErrors, "mc146818: write 0x%02x to read-only register %c", v,
+          i == kRegC ? 'C' : 'D');
+      break;
     default:
       cmos_[i] = v;
       break;

@@ -80,7 +80,6 @@ class Mc146818 : public Device {
   std::array<uint8_t, 128> cmos_{};
   uint8_t index_ = 0;
   bool nmi_masked_ = false;
-  bool reported_dv_ = false;
   int64_t base_sec_ = 0;  // RTC seconds at virtual time anchor_ns_
   int64_t anchor_ns_ = 0;
   int64_t last_period_ = 0;  // periodic-interrupt period index last accounted for

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "hw/intc/i8259.h"
+#include "hw/timer/i8254.h"
+#include "hw/timer/mc146818.h"
+#include "tests/hw/isa_fixture.h"
+
 #include <set>
 #include <sstream>
 #include <thread>
@@ -88,6 +93,29 @@ TEST_F(LogTest, LinesFromManyThreadsStayWhole) {
   EXPECT_EQ(seen.size(), size_t(kThreads * kLines));
 }
 
+// Guest errors from the core and from devices, on a bare port space.
+TEST_F(LogTest, GuestErrorsFromPortsAndDevices) {
+  test::IsaBus isa;
+  I8259 pic(isa.root.get());
+  I8254 pit(isa.root.get(), &isa.clock, nullptr);
+  Mc146818 rtc(isa.root.get(), &isa.clock, nullptr);
+  isa.Out(0x20, 0x63);  // specific EOI for IRQ 3 while off: nothing logged
+  SetLog(static_cast<uint32_t>(LogMask::kGuestErrors), f_);
+  isa.In(0x1234);
+  isa.io.WriteN(0x1230, 0xbeef, 2);
+  isa.Out(0x20, 0x63);  // specific EOI for IRQ 3, not in service
+  isa.In(0x43);         // PIT control register is write-only
+  isa.Out(0x70, 0x0c);
+  isa.Out(0x71, 0x55);  // RTC register C is read-only
+  isa.In(0x40);         // a valid access logs nothing
+  EXPECT_EQ(Contents(f_),
+            "io: unassigned read of 1 byte at 0x1234\n"
+            "io: unassigned write of 2 bytes at 0x1230 value 0xbeef\n"
+            "i8259 master: specific EOI for IRQ 3, which is not in service\n"
+            "i8254: read of the write-only control register (port 0x43)\n"
+            "mc146818: write 0x55 to read-only register C\n");
+}
+
 TEST(LogItems, NamesMapToDistinctBits) {
   std::set<uint32_t> bits;
   for (const LogItem& it : LogItems()) {
@@ -110,6 +138,21 @@ TEST(WarnOnce, PrintsTheFirstTimeOnly) {
   WarnOnce("log_test:other", "other %d", 2);
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(err, "emu: unimplemented: thing\nemu: other 2\n");
+}
+
+TEST_F(LogTest, UnimplementedGoesToTheLogEachTimeAndToStderrOnce) {
+  SetLog(static_cast<uint32_t>(LogMask::kUnimp), f_);
+  testing::internal::CaptureStderr();
+  LogUnimplemented("log_test:unimp", "dev: unimplemented: mode %d", 1);
+  LogUnimplemented("log_test:unimp", "dev: unimplemented: mode %d", 2);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "emu: dev: unimplemented: mode 1\n");
+  EXPECT_EQ(Contents(f_), "dev: unimplemented: mode 1\ndev: unimplemented: mode 2\n");
+  // Off: still once on stderr (a new key), nothing in the log.
+  SetLog(0, f_);
+  testing::internal::CaptureStderr();
+  LogUnimplemented("log_test:unimp2", "other");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "emu: other\n");
 }
 
 }  // namespace
