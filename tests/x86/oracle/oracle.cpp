@@ -13,7 +13,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -41,6 +45,7 @@ constexpr uint16_t kInXmm16 = 0xf200, kOutXmm16 = 0xf300;
 constexpr uint16_t kScratchSp16 = 0xff00, kDefaultSp16 = 0xdff0;
 constexpr uint16_t kCodeSel16 = (0 << 3) | 4 | 3, kDataSel16 = (1 << 3) | 4 | 3;  // LDT, RPL 3
 constexpr uint64_t kMaxCode = 0xe000;
+constexpr uint64_t kSnippetOffset = 0x200;  // snippets start this far into their code area
 constexpr uint64_t kFlagsIn = 0xcd5;  // CF PF AF ZF SF DF OF
 
 class Code {
@@ -70,6 +75,14 @@ void MovXmmAbs64(Code& c, unsigned r, uint64_t addr, bool store) {
   c.B({0x0f, store ? 0x7f : 0x6f, int(((r & 7) << 3) | 4), 0x25}).D32(addr);
 }
 
+// Jumps over int3 filler so the snippet starts exactly `off` bytes into the code area.
+void PadTo(Code& c, size_t off, bool bits16) {
+  size_t after = c.v.size() + (bits16 ? 3 : 5);
+  c.B({0xe9});
+  if (bits16) c.D16(off - after); else c.D32(off - after);
+  while (c.v.size() < off) c.B({0xcc});
+}
+
 void PushCalleeSaved(Code& c) { c.B({0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57}); }
 void PopCalleeSavedAndReturn(Code& c) {
   c.B({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
@@ -88,6 +101,7 @@ std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snip
     if (r != 4) MovRegAbs64(c, r, kInRegs + 8 * r, false);
   }
   MovRegAbs64(c, 4, kInRegs + 32, false);
+  PadTo(c, kSnippetOffset, false);
   *snippet_start = kCode64 + c.v.size();
   c.Bytes(snippet);
   for (unsigned r = 0; r < 16; r++) MovRegAbs64(c, r, kOutRegs + 8 * r, true);
@@ -127,6 +141,7 @@ std::vector<uint8_t> Build32(const std::vector<uint8_t>& snippet, uint64_t* snip
     if (r != 4) c.B({0x8b, int((r << 3) | 5)}).D32(kInRegs + 8 * r);
   }
   c.B({0x8b, 0x25}).D32(kInRegs + 32);
+  PadTo(c, kSnippetOffset, false);
   *snippet_start = kCode32 + c.v.size();
   c.Bytes(snippet);
   for (unsigned r = 0; r < 8; r++) c.B({0x89, int((r << 3) | 5)}).D32(kOutRegs + 8 * r);
@@ -152,6 +167,7 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
     if (r != 4) c.B({0x66, 0x8b, int((r << 3) | 6)}).D16(kIn16 + 8 * r);
   }
   c.B({0x66, 0x8b, 0x26}).D16(kIn16 + 32);
+  PadTo(c, kSnippetOffset, true);
   *snippet_start = c.v.size();  // an offset in the code segment, as EIP will be
   c.Bytes(snippet);
   for (unsigned r = 0; r < 8; r++) c.B({0x66, 0x89, int((r << 3) | 6)}).D16(kOut16 + 8 * r);
@@ -165,34 +181,55 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   return c.v;
 }
 
-// Shared with the parent: what the child reports.
-struct Report {
-  uint32_t state;  // 0 nothing yet, 1 finished, 2 faulted, 3 setup failed
+// Shared with the parent: what the child reports for each case.
+struct CaseReport {
+  uint32_t state;  // kNotRun, kStarted, kFinished, kFaulted, kSetupFailed, kSkipped
   int32_t signal;
   int64_t trapno;
   uint64_t err;
   uint64_t ip;
   Regs out;
-  char message[200];
-  uint8_t mem[];  // Request::mem contents, in order
+  char message[120];
 };
+enum : uint32_t { kNotRun, kStarted, kFinished, kFaulted, kSetupFailed, kSkipped };
+constexpr int kExitGlobalFailure = 3;
 
-Report* g_report;
+CaseReport* g_case;  // the case being run (the fault handler writes into it)
+sigjmp_buf g_jump;
+
+// Output registers as each mode defines them (only the low 32 bits of 8 registers exist
+// outside 64-bit mode; the upper halves are whatever the 64-bit side left).
+void Normalize(Mode mode, Regs* out) {
+  if (mode == Mode::k64) return;
+  for (unsigned i = 0; i < 8; i++) out->gpr[i] &= 0xffffffff;
+  for (unsigned i = 8; i < 16; i++) out->gpr[i] = 0;
+  std::memset(out->xmm[8], 0, 8 * 16);
+  out->flags &= 0xffffffff;
+}
 
 void OnFault(int sig, siginfo_t*, void* ctx) {
   auto* uc = static_cast<ucontext_t*>(ctx);
-  g_report->signal = sig;
-  g_report->trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
-  g_report->err = static_cast<uint64_t>(uc->uc_mcontext.gregs[REG_ERR]);
-  g_report->ip = static_cast<uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  g_report->state = 2;
-  _exit(0);
+  const greg_t* g = uc->uc_mcontext.gregs;
+  g_case->signal = sig;
+  g_case->trapno = g[REG_TRAPNO];
+  g_case->err = static_cast<uint64_t>(g[REG_ERR]);
+  g_case->ip = static_cast<uint64_t>(g[REG_RIP]);
+  static const int kOrder[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
+                                 REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
+                                 REG_R12, REG_R13, REG_R14, REG_R15};
+  for (int i = 0; i < 16; i++) g_case->out.gpr[i] = static_cast<uint64_t>(g[kOrder[i]]);
+  g_case->out.flags = static_cast<uint64_t>(g[REG_EFL]);
+  if (uc->uc_mcontext.fpregs) {
+    std::memcpy(g_case->out.xmm, uc->uc_mcontext.fpregs->_xmm, sizeof(g_case->out.xmm));
+  }
+  // SA_NODEFER: the signal is not blocked in the handler, so no mask needs restoring.
+  siglongjmp(g_jump, 1);
 }
 
-void Fail(const char* what) {
-  std::snprintf(g_report->message, sizeof(g_report->message), "%s: %s", what, std::strerror(errno));
-  g_report->state = 3;
-  _exit(0);
+[[noreturn]] void Fail(const char* what) {
+  std::snprintf(g_case->message, sizeof(g_case->message), "%s: %s", what, std::strerror(errno));
+  g_case->state = kSetupFailed;
+  _exit(kExitGlobalFailure);
 }
 
 bool MapFixed(uint64_t addr, uint64_t size) {
@@ -222,17 +259,39 @@ uint16_t FlatDataSelector() {
   return s;
 }
 
-// The child: set up, run, report. Never returns.
-[[noreturn]] void Child(const Request& req, const std::vector<uint8_t>& tramp,
-                        const std::vector<uint8_t>& entry, uint64_t snippet_start) {
+// Pages the child mapped for memory regions (others at those addresses belong to the
+// process and must not be overwritten).
+struct MappedPages {
+  std::vector<uint64_t> pages;
+  bool Has(uint64_t p) const {
+    for (uint64_t q : pages) {
+      if (q == p) return true;
+    }
+    return false;
+  }
+};
+
+// Sets up one case's code, memory and registers. False (with the case's message set) when
+// a memory region cannot be placed.
+bool Prepare(const Request& req, MappedPages* mapped, bool* ldt_ready, uint64_t* snippet_start) {
   const uint64_t page = 4096;
-  if (!MapFixed(kBase, kSize)) Fail("map harness area at 0x10000000");
+  std::vector<uint8_t> tramp, entry;
+  if (req.mode == Mode::k64) {
+    tramp = Build64(req.code, snippet_start);
+  } else {
+    tramp = BuildFarCallTrampoline();
+    entry = req.mode == Mode::k32 ? Build32(req.code, snippet_start)
+                                  : Build16(req.code, FlatDataSelector(), snippet_start);
+  }
   std::memcpy(reinterpret_cast<void*>(kCode64), tramp.data(), tramp.size());
   if (req.mode == Mode::k32) {
     std::memcpy(reinterpret_cast<void*>(kCode32), entry.data(), entry.size());
   } else if (req.mode == Mode::k16) {
     std::memcpy(reinterpret_cast<void*>(kCode16), entry.data(), entry.size());
-    if (!SetLdt(0, kCode16, true) || !SetLdt(1, kData16, false)) Fail("modify_ldt");
+    if (!*ldt_ready) {
+      if (!SetLdt(0, kCode16, true) || !SetLdt(1, kData16, false)) Fail("modify_ldt");
+      *ldt_ready = true;
+    }
   }
   Regs in = req.in;
   in.flags = (in.flags & kFlagsIn) | 0x202;
@@ -252,8 +311,14 @@ uint16_t FlatDataSelector() {
       uint64_t start = r.addr & ~(page - 1);
       uint64_t end = (r.addr + r.bytes.size() + page - 1) & ~(page - 1);
       for (uint64_t p = start; p < end; p += page) {
-        bool inside_harness = p >= kBase && p < kBase + kSize;
-        if (!inside_harness && !MapFixed(p, page) && errno != EEXIST) Fail("map a memory region");
+        if ((p >= kBase && p < kBase + kSize) || mapped->Has(p)) continue;
+        if (!MapFixed(p, page)) {
+          std::snprintf(g_case->message, sizeof(g_case->message),
+                        "cannot map a memory region page at 0x%llx: %s",
+                        static_cast<unsigned long long>(p), std::strerror(errno));
+          return false;
+        }
+        mapped->pages.push_back(p);
       }
       std::memcpy(reinterpret_cast<void*>(r.addr), r.bytes.data(), r.bytes.size());
     }
@@ -261,65 +326,146 @@ uint16_t FlatDataSelector() {
     std::memcpy(reinterpret_cast<void*>(kInFlags), &in.flags, 8);
     std::memcpy(reinterpret_cast<void*>(kInXmm), in.xmm, sizeof(in.xmm));
   }
-  uint32_t off = 0;
+  uint32_t off = req.mode == Mode::k32 ? static_cast<uint32_t>(kCode32) : 0;
   uint16_t sel = req.mode == Mode::k32 ? 0x23 : kCodeSel16;
-  off = req.mode == Mode::k32 ? static_cast<uint32_t>(kCode32) : 0;
   std::memcpy(reinterpret_cast<void*>(kFarPtr), &off, 4);
   std::memcpy(reinterpret_cast<void*>(kFarPtr + 4), &sel, 2);
+  return true;
+}
 
+void ReadOutputs(Mode mode, Regs* out) {
+  if (mode == Mode::k16) {
+    for (unsigned i = 0; i < 8; i++) {
+      uint32_t v;
+      std::memcpy(&v, reinterpret_cast<void*>(kData16 + kOut16 + 8 * i), 4);
+      out->gpr[i] = v;
+    }
+    uint16_t f;
+    std::memcpy(&f, reinterpret_cast<void*>(kData16 + kOutFlags16), 2);
+    out->flags = f;
+    std::memcpy(out->xmm, reinterpret_cast<void*>(kData16 + kOutXmm16), 8 * 16);
+  } else {
+    std::memcpy(out->gpr, reinterpret_cast<void*>(kOutRegs), sizeof(out->gpr));
+    std::memcpy(&out->flags, reinterpret_cast<void*>(kOutFlags), 8);
+    std::memcpy(out->xmm, reinterpret_cast<void*>(kOutXmm), sizeof(out->xmm));
+  }
+  Normalize(mode, out);
+}
+
+// Runs the prepared snippet: true when it finished, false when the fault handler jumped
+// back (no locals live across the jump).
+__attribute__((noinline)) bool Execute() {
+  if (sigsetjmp(g_jump, 0) != 0) return false;
+  reinterpret_cast<void (*)()>(kCode64)();
+  return true;
+}
+
+// The child: runs cases [first, n) in order, reporting each. Never returns.
+[[noreturn]] void Child(const std::vector<Request>& reqs, size_t first, CaseReport* reports,
+                        uint8_t* mem_area, const std::vector<size_t>& mem_off) {
+  g_case = &reports[first];
+  if (!MapFixed(kBase, kSize)) Fail("map harness area at 0x10000000");
   stack_t ss{};
   ss.ss_sp = reinterpret_cast<void*>(kAltStack);
   ss.ss_size = kAltStackSize;
   if (sigaltstack(&ss, nullptr) != 0) Fail("sigaltstack");
   struct sigaction sa {};
   sa.sa_sigaction = OnFault;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) sigaction(s, &sa, nullptr);
-  itimerval t{};
-  t.it_value.tv_sec = req.timeout_ms / 1000;
-  t.it_value.tv_usec = (req.timeout_ms % 1000) * 1000;
-  setitimer(ITIMER_REAL, &t, nullptr);  // SIGALRM's default action ends a runaway snippet
-
-  reinterpret_cast<void (*)()>(kCode64)();
-
-  Regs out;
-  if (req.mode == Mode::k16) {
-    for (unsigned i = 0; i < 8; i++) {
-      uint32_t v;
-      std::memcpy(&v, reinterpret_cast<void*>(kData16 + kOut16 + 8 * i), 4);
-      out.gpr[i] = v;
+  MappedPages mapped;
+  bool ldt_ready = false;
+  for (size_t i = first; i < reqs.size(); i++) {
+    CaseReport* rep = &reports[i];
+    if (rep->state == kSkipped) continue;
+    const Request& req = reqs[i];
+    g_case = rep;
+    rep->state = kStarted;
+    uint64_t snippet_start = 0;
+    if (!Prepare(req, &mapped, &ldt_ready, &snippet_start)) {
+      rep->state = kSetupFailed;
+      continue;
     }
-    uint16_t f;
-    std::memcpy(&f, reinterpret_cast<void*>(kData16 + kOutFlags16), 2);
-    out.flags = f;
-    std::memcpy(out.xmm, reinterpret_cast<void*>(kData16 + kOutXmm16), 8 * 16);
-  } else {
-    std::memcpy(out.gpr, reinterpret_cast<void*>(kOutRegs), sizeof(out.gpr));
-    std::memcpy(&out.flags, reinterpret_cast<void*>(kOutFlags), 8);
-    std::memcpy(out.xmm, reinterpret_cast<void*>(kOutXmm), sizeof(out.xmm));
-    if (req.mode == Mode::k32) {
-      std::memset(out.xmm[8], 0, 8 * 16);
-      for (unsigned i = 0; i < 8; i++) out.gpr[i] &= 0xffffffff;
-      for (unsigned i = 8; i < 16; i++) out.gpr[i] = 0;
-      out.flags &= 0xffffffff;
+    itimerval t{};
+    t.it_value.tv_sec = req.timeout_ms / 1000;
+    t.it_value.tv_usec = (req.timeout_ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &t, nullptr);  // SIGALRM's default action ends a runaway snippet
+    if (Execute()) {
+      ReadOutputs(req.mode, &rep->out);
+      rep->state = kFinished;
+    } else {
+      Normalize(req.mode, &rep->out);
+      rep->ip -= snippet_start;  // now the offset in the snippet
+      rep->state = kFaulted;
+    }
+    itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    size_t pos = mem_off[i];
+    for (const Region& r : req.mem) {
+      uint64_t a = req.mode == Mode::k16 ? kData16 + r.addr : r.addr;
+      std::memcpy(mem_area + pos, reinterpret_cast<void*>(a), r.bytes.size());
+      pos += r.bytes.size();
     }
   }
-  g_report->out = out;
+  _exit(0);
+}
+
+// Why a request cannot run, or "".
+std::string Validate(const Request& req) {
+  std::string why;
+  if (!Supported(req.mode, &why)) return why;
+  if (req.code.size() > kMaxCode - kSnippetOffset - 0x200) return "snippet too long";
+  for (const Region& r : req.mem) {
+    bool bad = req.mode == Mode::k16
+                   ? r.addr + r.bytes.size() > kData16Limit
+                   : (r.addr + r.bytes.size() < r.addr ||
+                      (req.mode == Mode::k32 && r.addr + r.bytes.size() > (1ull << 32)) ||
+                      (r.addr < kBase + kSize && r.addr + r.bytes.size() > kBase));
+    if (bad) return "memory region out of range for this mode or overlapping the harness area";
+  }
+  return "";
+}
+
+void FillResult(const Request& req, const CaseReport& rep, const uint8_t* mem, Result* res) {
+  if (rep.state != kFinished && rep.state != kFaulted) return;
+  res->out = rep.out;
   size_t pos = 0;
   for (const Region& r : req.mem) {
-    uint64_t a = req.mode == Mode::k16 ? kData16 + r.addr : r.addr;
-    std::memcpy(g_report->mem + pos, reinterpret_cast<void*>(a), r.bytes.size());
+    Region o;
+    o.addr = r.addr;
+    o.bytes.assign(mem + pos, mem + pos + r.bytes.size());
     pos += r.bytes.size();
+    res->mem.push_back(std::move(o));
   }
-  (void)snippet_start;
-  g_report->state = 1;
-  _exit(0);
+  if (rep.state == kFinished) {
+    res->ok = true;
+    return;
+  }
+  res->faulted = true;
+  res->signal = rep.signal;
+  res->trapno = static_cast<int>(rep.trapno);
+  res->error_code = rep.err;
+  res->fault_offset = static_cast<int64_t>(rep.ip);
+  res->error = "exception: signal " + std::to_string(rep.signal) + ", vector " +
+               std::to_string(rep.trapno) + " at snippet offset " +
+               std::to_string(res->fault_offset);
 }
 
 }  // namespace
 
+uint64_t SnippetAddress(Mode mode) {
+  switch (mode) {
+    case Mode::k64: return kCode64 + kSnippetOffset;
+    case Mode::k32: return kCode32 + kSnippetOffset;
+    default: return kSnippetOffset;
+  }
+}
+uint64_t Code16Base() { return kCode16; }
+uint64_t Data16Base() { return kData16; }
+
 bool Supported(Mode mode, std::string* why) {
 #if !defined(__x86_64__) || !defined(__linux__)
+  (void)mode;
   *why = "the oracle needs an x86-64 Linux host";
   return false;
 #else
@@ -335,101 +481,99 @@ bool Supported(Mode mode, std::string* why) {
 #endif
 }
 
-Result RunNative(const Request& req) {
-  Result res;
-  std::string why;
-  if (!Supported(req.mode, &why)) {
-    res.error = why;
-    return res;
-  }
-  if (req.code.size() > kMaxCode - 0x200) {
-    res.error = "snippet too long";
-    return res;
-  }
+Result RunNative(const Request& req) { return RunNativeBatch({req})[0]; }
+
+std::vector<Result> RunNativeBatch(const std::vector<Request>& reqs) {
+  const size_t n = reqs.size();
+  std::vector<Result> res(n);
+  if (n == 0) return res;
+  std::vector<size_t> mem_off(n);
   size_t mem_total = 0;
-  for (const Region& r : req.mem) {
-    bool bad = req.mode == Mode::k16
-                   ? r.addr + r.bytes.size() > kData16Limit
-                   : (r.addr + r.bytes.size() < r.addr ||
-                      (req.mode == Mode::k32 && r.addr + r.bytes.size() > (1ull << 32)) ||
-                      (r.addr < kBase + kSize && r.addr + r.bytes.size() > kBase));
-    if (bad) {
-      res.error = "memory region out of range for this mode or overlapping the harness area";
-      return res;
-    }
-    mem_total += r.bytes.size();
+  unsigned max_timeout = 0;
+  for (size_t i = 0; i < n; i++) {
+    mem_off[i] = mem_total;
+    for (const Region& r : reqs[i].mem) mem_total += r.bytes.size();
+    max_timeout = std::max(max_timeout, reqs[i].timeout_ms);
   }
-  uint64_t snippet_start = 0;
-  std::vector<uint8_t> tramp, entry;
-  if (req.mode == Mode::k64) {
-    tramp = Build64(req.code, &snippet_start);
-  } else {
-    tramp = BuildFarCallTrampoline();
-    entry = req.mode == Mode::k32 ? Build32(req.code, &snippet_start)
-                                  : Build16(req.code, FlatDataSelector(), &snippet_start);
-  }
-  size_t shared_size = sizeof(Report) + mem_total;
+  size_t shared_size = sizeof(CaseReport) * n + mem_total;
   void* shm = mmap(nullptr, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shm == MAP_FAILED) {
-    res.error = "mmap of the report area failed";
+    for (Result& r : res) r.error = "mmap of the report area failed";
     return res;
   }
-  auto* rep = static_cast<Report*>(shm);
-  // A fresh anonymous mapping is zero-filled: state 0 = no report yet.
-  pid_t pid = fork();
-  if (pid < 0) {
-    munmap(shm, shared_size);
-    res.error = "fork failed";
-    return res;
+  // A fresh anonymous mapping is zero-filled: every case starts as kNotRun.
+  auto* reports = static_cast<CaseReport*>(shm);
+  uint8_t* mem_area = static_cast<uint8_t*>(shm) + sizeof(CaseReport) * n;
+  for (size_t i = 0; i < n; i++) {
+    res[i].error = Validate(reqs[i]);
+    if (!res[i].error.empty()) reports[i].state = kSkipped;
   }
-  if (pid == 0) {
-    g_report = rep;
-    Child(req, tramp, entry, snippet_start);
-  }
-  // Parent: wait, with a margin over the child's own timer.
-  int status = 0;
-  timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) break;
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double ms = (now.tv_sec - start.tv_sec) * 1e3 + (now.tv_nsec - start.tv_nsec) / 1e6;
-    if (ms > req.timeout_ms + 3000) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+  size_t first = 0;
+  while (first < n) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      for (size_t i = first; i < n; i++) {
+        if (reports[i].state != kSkipped) res[i].error = "fork failed";
+      }
       break;
     }
-    usleep(200);
-  }
-  if (rep->state == 1) {
-    res.ok = true;
-    res.out = rep->out;
-    size_t pos = 0;
-    for (const Region& r : req.mem) {
-      Region o;
-      o.addr = r.addr;
-      o.bytes.assign(rep->mem + pos, rep->mem + pos + r.bytes.size());
-      pos += r.bytes.size();
-      res.mem.push_back(std::move(o));
+    if (pid == 0) Child(reqs, first, reports, mem_area, mem_off);
+    // Parent: wait, killing the child if it stops making progress for longer than any
+    // case's own timer allows.
+    int status = 0;
+    timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    size_t progress = first;
+    for (;;) {
+      pid_t w = waitpid(pid, &status, WNOHANG);
+      if (w == pid) break;
+      if (w < 0 && errno != EINTR) break;
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      while (progress < n && (reports[progress].state >= kFinished)) progress++;
+      if (progress != first) {
+        last = now;
+        first = progress;
+      }
+      double ms = (now.tv_sec - last.tv_sec) * 1e3 + (now.tv_nsec - last.tv_nsec) / 1e6;
+      if (ms > max_timeout + 3000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      usleep(200);
     }
-  } else if (rep->state == 2) {
-    res.signal = rep->signal;
-    res.trapno = static_cast<int>(rep->trapno);
-    res.error_code = rep->err;
-    res.fault_offset = static_cast<int64_t>(rep->ip - snippet_start);
-    res.error = "exception: signal " + std::to_string(rep->signal) + ", vector " +
-                std::to_string(rep->trapno) + " at snippet offset " +
-                std::to_string(res.fault_offset);
-  } else if (rep->state == 3) {
-    res.error = std::string("oracle setup failed: ") + rep->message;
-  } else if (WIFSIGNALED(status)) {
-    res.error = WTERMSIG(status) == SIGALRM ? "timeout"
-                                            : "child killed by signal " + std::to_string(WTERMSIG(status));
-  } else {
-    res.error = "child exited without a report";
+    size_t i = first;
+    while (i < n && reports[i].state >= kFinished) i++;
+    if (i == n) break;
+    bool global = WIFEXITED(status) && WEXITSTATUS(status) == kExitGlobalFailure;
+    if (global || reports[i].state == kNotRun) {
+      std::string why = global ? std::string("oracle setup failed: ") + reports[i].message
+                               : "child exited without a report";
+      for (; i < n; i++) {
+        if (reports[i].state != kSkipped && reports[i].state != kFinished &&
+            reports[i].state != kFaulted) {
+          res[i].error = why;
+        }
+      }
+      break;
+    }
+    // Case i started and took the child down: report it, go on after it.
+    if (WIFSIGNALED(status)) {
+      res[i].error = WTERMSIG(status) == SIGALRM
+                         ? "timeout"
+                         : "child killed by signal " + std::to_string(WTERMSIG(status));
+    } else {
+      res[i].error = "child exited during the case";
+    }
+    reports[i].state = kSkipped;
+    first = i + 1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (reports[i].state == kSetupFailed) {
+      res[i].error = std::string("oracle setup failed: ") + reports[i].message;
+    }
+    FillResult(reqs[i], reports[i], mem_area + mem_off[i], &res[i]);
   }
   munmap(shm, shared_size);
   return res;

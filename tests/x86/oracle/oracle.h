@@ -56,6 +56,7 @@ struct Result {
   std::string error;     // why not (setup failure, timeout, or the exception below)
   Regs out;              // final state (valid when ok)
   std::vector<Region> mem;  // final contents of Request::mem (valid when ok)
+  bool faulted = false;   // the snippet raised an exception (out/mem then hold the state at it)
   // When the snippet raised an exception: the signal, the CPU's vector (trap number:
   // 0 #DE, 6 #UD, 13 #GP, 14 #PF...), its error code, and the faulting instruction's
   // offset from the snippet start.
@@ -67,6 +68,21 @@ struct Result {
 
 // Runs `req` on the host CPU. Never throws; failures are in Result::error.
 Result RunNative(const Request& req);
+
+// Runs many requests (any mix of modes) in one child process, in order; results[i] belongs
+// to reqs[i]. Cases are isolated: a caught exception ends only its own case (the child
+// jumps back to its loop), and a case that kills or hangs the child is reported as such
+// and the rest run in a fresh child. When a case raises an exception, Result::out and
+// Result::mem hold the state at the faulting instruction (from the signal context).
+std::vector<Result> RunNativeBatch(const std::vector<Request>& reqs);
+
+// Where the first byte of a snippet sits: a linear address in 64/32-bit mode, an offset in
+// the 16-bit code segment. Fixed, so another implementation can place the same code at the
+// same address (position-dependent code: CALL's return address, RIP-relative operands).
+uint64_t SnippetAddress(Mode mode);
+// Linear bases of the 16-bit code and data segments (their limits are 0xffff).
+uint64_t Code16Base();
+uint64_t Data16Base();
 
 // True when this host can run snippets of `mode` (64-bit x86 Linux; 16-bit needs
 // modify_ldt). `why` gets the reason when not.

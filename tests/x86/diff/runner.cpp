@@ -1,0 +1,281 @@
+#include "tests/x86/diff/runner.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "target-x86/disas.h"
+
+namespace emu::x86::difftest {
+namespace {
+
+using test::TestMachine;
+
+// Guest-physical homes of the oracle's addresses (2 MiB pages remapped by the runner).
+constexpr uint64_t kHarnessVirt = 0x10000000, kHarnessPhys = 0xc00000;
+constexpr uint64_t kDataVirt = 0x20000000, kDataPhys = 0xa00000;
+constexpr uint64_t kEdgeVirt = 0x2fe00000, kEdgePhys = 0xe00000;
+constexpr uint64_t kUnmappedVirt = 0x30000000;
+constexpr uint64_t kPage2M = 0x200000;
+constexpr uint64_t kPd0 = TestMachine::kPml4 + 0x2000;  // the harness's first page directory
+constexpr uint16_t kCs64 = 0x53, kCs32 = 0x43, kCs16 = 0x5b, kDs = 0x4b, kDs16 = 0x63;
+
+// Flags compared at all (RF, VM, VIF, VIP and TF are not part of the state we set up).
+constexpr uint64_t kCompared = kArith | DF | 0x200 /*IF*/ | 0x3000 /*IOPL*/ | 0x4000 /*NT*/ |
+                               (1u << 18) /*AC*/ | (1u << 21) /*ID*/;
+
+uint64_t Desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
+  return (limit & 0xffffull) | (static_cast<uint64_t>(base & 0xffffff) << 16) |
+         (static_cast<uint64_t>(access) << 40) | (static_cast<uint64_t>((limit >> 16) & 0xf) << 48) |
+         (static_cast<uint64_t>(flags & 0xf) << 52) | (static_cast<uint64_t>(base >> 24) << 56);
+}
+
+Segment Seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr) {
+  Segment s;
+  s.selector = sel;
+  s.base = base;
+  s.limit = limit;
+  s.attr = attr;
+  return s;
+}
+
+int ModeIndex(Mode m) { return m == Mode::k64 ? 0 : m == Mode::k32 ? 1 : 2; }
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Regs(const oracle::Regs& r, int n) {
+  static const char* const kNames[16] = {"ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+                                         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+  std::string s;
+  char b[64];
+  for (int i = 0; i < n; i++) {
+    std::snprintf(b, sizeof b, "%s=%" PRIx64 " ", kNames[i], r.gpr[i]);
+    s += b;
+  }
+  std::snprintf(b, sizeof b, "flags=%" PRIx64, r.flags);
+  return s + b;
+}
+
+}  // namespace
+
+const char* ModeName(Mode m) { return m == Mode::k64 ? "64" : m == Mode::k32 ? "32" : "16"; }
+
+uint64_t CaseSeed(uint64_t seed, const std::string& family, Mode mode, uint64_t index) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the family name
+  for (char ch : family) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+  h ^= static_cast<uint64_t>(ModeIndex(mode) + 1) * 0x9e3779b97f4a7c15ull;
+  return seed * 0xbf58476d1ce4e5b9ull ^ h ^ (index * 0x94d049bb133111ebull);
+}
+
+TcgRunner::TcgRunner() {
+  m_.Enter(test::Mode::kLong64);
+  ready_ = m_.Read64(0xb000) != 0;  // the exception stubs were assembled
+  // Page directory 0: the oracle's harness and data pages onto RAM; 0x30000000 absent.
+  m_.Write64(kPd0 + 8 * (kHarnessVirt / kPage2M), kHarnessPhys | 0x87);
+  m_.Write64(kPd0 + 8 * (kDataVirt / kPage2M), kDataPhys | 0x87);
+  m_.Write64(kPd0 + 8 * (kEdgeVirt / kPage2M), kEdgePhys | 0x87);
+  m_.Write64(kPd0 + 8 * (kUnmappedVirt / kPage2M), 0);
+  // Ring-3 16-bit code and data segments at the oracle's bases (GDT 0x58, 0x60).
+  m_.Write64(TestMachine::kGdt + 0x58, Desc(static_cast<uint32_t>(oracle::Code16Base()), 0xffff, 0xfb, 0));
+  m_.Write64(TestMachine::kGdt + 0x60, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf3, 0));
+  CpuState s = m_.State();
+  s.gdtr.limit = 0x67;
+  for (Mode mode : {Mode::k64, Mode::k32, Mode::k16}) {
+    CpuState b = s;
+    Segment data = Seg(kDs, 0, 0xffffffff, 0xc0f3);
+    if (mode == Mode::k64) {
+      b.seg[CS] = Seg(kCs64, 0, 0xffffffff, 0xa0fb);
+    } else if (mode == Mode::k32) {
+      b.seg[CS] = Seg(kCs32, 0, 0xffffffff, 0xc0fb);
+    } else {
+      b.seg[CS] = Seg(kCs16, oracle::Code16Base(), 0xffff, 0x00fb);
+      data = Seg(kDs16, oracle::Data16Base(), 0xffff, 0x00f3);
+    }
+    for (int sr : {DS, ES, SS}) b.seg[sr] = data;
+    for (int sr : {FS, GS}) b.seg[sr] = Seg(0, 0, 0xffffffff, 0xc0f3);
+    b.rip = oracle::SnippetAddress(mode);
+    base_[ModeIndex(mode)] = b;
+  }
+  // One watchdog for all cases: kicks the vCPU when a case overruns its time.
+  watchdog_ = std::thread([this] {
+    while (!stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      int64_t d = deadline_ns_.load();
+      if (d != 0 && NowNs() > d) m_.vcpu().Kick();
+    }
+  });
+}
+
+TcgRunner::~TcgRunner() {
+  stop_ = true;
+  watchdog_.join();
+}
+
+uint64_t TcgRunner::Phys(Mode m, uint64_t addr) const {
+  uint64_t lin = m == Mode::k16 ? oracle::Data16Base() + addr : addr;
+  for (auto [virt, phys] : {std::pair{kHarnessVirt, kHarnessPhys}, std::pair{kDataVirt, kDataPhys},
+                            std::pair{kEdgeVirt, kEdgePhys}}) {
+    if (lin >= virt && lin < virt + kPage2M) return phys + (lin - virt);
+  }
+  return lin;  // the identity-mapped low 2 MiB (32-bit mode's low region)
+}
+
+Outcome TcgRunner::Run(const Case& c) {
+  Outcome o;
+  const Mode mode = c.req.mode;
+  const bool m64 = mode == Mode::k64;
+  std::vector<uint8_t> code = c.req.code;
+  code.push_back(0xf4);  // HLT: #GP at CPL 3 marks the end
+  uint64_t code_lin = mode == Mode::k16 ? oracle::Code16Base() + oracle::SnippetAddress(mode)
+                                        : oracle::SnippetAddress(mode);
+  uint64_t code_phys = kHarnessPhys + (code_lin - kHarnessVirt);
+  m_.Write(code_phys, code.data(), code.size());
+  for (const oracle::Region& r : c.req.mem) m_.Write(Phys(mode, r.addr), r.bytes.data(), r.bytes.size());
+  m_.Write64(0x500, ~0ull);
+  m_.Write64(0x510, ~0ull);
+  CpuState s = base_[ModeIndex(mode)];
+  for (int i = 0; i < 16; i++) {
+    s.regs[i] = m64 ? c.req.in.gpr[i] : i < 8 ? c.req.in.gpr[i] & 0xffffffff : 0;
+  }
+  s.rflags = (c.req.in.flags & (kArith | DF)) | 0x202;
+  m_.SetState(s);
+  deadline_ns_ = NowNs() + static_cast<int64_t>(c.req.timeout_ms) * 1000000;
+  accel::RunResult r = m_.vcpu().Run();
+  deadline_ns_ = 0;
+  if (r.reason != accel::ExitReason::kHalt) {
+    o.error = r.reason == accel::ExitReason::kStopped ? "timeout" : "run ended: " + r.detail;
+    return o;
+  }
+  CpuState e = m_.State();
+  uint64_t vector = m_.Read64(0x500), rip = m_.Read64(0x510);
+  if (vector == ~0ull) {
+    o.error = "halted without an exception (HLT at CPL 0?)";
+    return o;
+  }
+  // The stub popped the error code: the ring-0 stack holds RIP, CS, RFLAGS, RSP, SS.
+  uint64_t frame = e.regs[RSP];
+  uint64_t end = oracle::SnippetAddress(mode) + c.req.code.size();
+  o.faulted = !(vector == 13 && rip == end);
+  o.vector = static_cast<int>(vector);
+  o.offset = static_cast<int64_t>(rip - oracle::SnippetAddress(mode));
+  for (int i = 0; i < 16; i++) o.regs.gpr[i] = e.regs[i];
+  o.regs.gpr[RSP] = m_.Read64(frame + 24);
+  o.regs.flags = m_.Read64(frame + 16);
+  if (!m64) {
+    for (int i = 0; i < 8; i++) o.regs.gpr[i] &= 0xffffffff;
+    for (int i = 8; i < 16; i++) o.regs.gpr[i] = 0;
+    o.regs.flags &= 0xffffffff;
+  }
+  for (const oracle::Region& reg : c.req.mem) {
+    oracle::Region out;
+    out.addr = reg.addr;
+    out.bytes.resize(reg.bytes.size());
+    std::memcpy(out.bytes.data(), m_.ram() + Phys(mode, reg.addr), reg.bytes.size());
+    o.mem.push_back(std::move(out));
+  }
+  return o;
+}
+
+std::string Compare(const Case& c, const oracle::Result& nat, const Outcome& emu) {
+  if (!nat.ok && !nat.faulted) return "oracle failed: " + nat.error;
+  if (!emu.error.empty()) return "translator run failed: " + emu.error;
+  std::string d;
+  char b[200];
+  if (nat.faulted != emu.faulted) {
+    std::snprintf(b, sizeof b, "exception: host %s, translator %s\n",
+                  nat.faulted ? ("vector " + std::to_string(nat.trapno) + " at +" + std::to_string(nat.fault_offset)).c_str() : "none",
+                  emu.faulted ? ("vector " + std::to_string(emu.vector) + " at +" + std::to_string(emu.offset)).c_str() : "none");
+    return d + b;
+  }
+  if (nat.faulted && (nat.trapno != emu.vector || nat.fault_offset != emu.offset)) {
+    std::snprintf(b, sizeof b, "exception: host vector %d at +%" PRId64 ", translator vector %d at +%" PRId64 "\n",
+                  nat.trapno, nat.fault_offset, emu.vector, emu.offset);
+    d += b;
+  }
+  const bool m64 = c.req.mode == Mode::k64;
+  for (int i = 0; i < (m64 ? 16 : 8); i++) {
+    if ((c.regs_undefined >> i) & 1) continue;
+    if (nat.out.gpr[i] != emu.regs.gpr[i]) {
+      std::snprintf(b, sizeof b, "gpr %d: host %" PRIx64 ", translator %" PRIx64 "\n", i, nat.out.gpr[i], emu.regs.gpr[i]);
+      d += b;
+    }
+  }
+  uint64_t fmask = kCompared & ~c.flags_undefined;
+  if (c.req.mode == Mode::k16 && !nat.faulted) fmask &= 0xffff;  // 16-bit PUSHF
+  if ((nat.out.flags & fmask) != (emu.regs.flags & fmask)) {
+    std::snprintf(b, sizeof b, "flags (mask %" PRIx64 "): host %" PRIx64 ", translator %" PRIx64 "\n", fmask,
+                  nat.out.flags & fmask, emu.regs.flags & fmask);
+    d += b;
+  }
+  for (size_t r = 0; r < c.req.mem.size() && r < nat.mem.size() && r < emu.mem.size(); r++) {
+    const auto& x = nat.mem[r].bytes;
+    const auto& y = emu.mem[r].bytes;
+    for (size_t i = 0; i < x.size() && i < y.size(); i++) {
+      if (x[i] != y[i]) {
+        std::snprintf(b, sizeof b, "memory at %" PRIx64 ": host %02x, translator %02x (first difference)\n",
+                      nat.mem[r].addr + i, x[i], y[i]);
+        d += b;
+        break;
+      }
+    }
+  }
+  return d;
+}
+
+std::string Describe(const Case& c, const oracle::Result& nat, const Outcome& emu, const std::string& diff) {
+  const int n = c.req.mode == Mode::k64 ? 16 : 8;
+  CpuMode cm = c.req.mode == Mode::k64 ? CpuMode::k64 : c.req.mode == Mode::k32 ? CpuMode::k32 : CpuMode::k16;
+  std::string s = c.family + " in " + ModeName(c.req.mode) + "-bit mode: bytes " + Hex(c.req.code) + "\n";
+  std::string notes;
+  for (const auto& x : c.notes) notes += (notes.empty() ? "" : "; ") + x;
+  s += "  generated: " + notes + "\n";
+  s += Disassemble(c.req.code.data(), c.req.code.size(), oracle::SnippetAddress(c.req.mode), cm);
+  char b[96];
+  std::snprintf(b, sizeof b, "  undefined: flags %" PRIx64 " regs %x\n", c.flags_undefined, c.regs_undefined);
+  s += b;
+  s += "  input:      " + Regs(c.req.in, n) + "\n";
+  s += "  host:       " + (nat.ok || nat.faulted ? Regs(nat.out, n) : nat.error) +
+       (nat.faulted ? " (" + nat.error + ")" : "") + "\n";
+  s += "  translator: " + (emu.error.empty() ? Regs(emu.regs, n) : emu.error) +
+       (emu.faulted ? " (vector " + std::to_string(emu.vector) + " at +" + std::to_string(emu.offset) + ")" : "") + "\n";
+  return s + diff;
+}
+
+void RunFamily(TcgRunner& runner, const Family& f, Mode mode, uint64_t seed, uint64_t first,
+               uint64_t count, Tally* tally, size_t max_reports) {
+  const uint64_t kChunk = 2048;
+  for (uint64_t at = first; at < first + count; at += kChunk) {
+    uint64_t n = std::min(kChunk, first + count - at);
+    std::vector<Case> cases;
+    std::vector<oracle::Request> reqs;
+    cases.reserve(n);
+    reqs.reserve(n);
+    for (uint64_t i = 0; i < n; i++) {
+      Gen g(mode, CaseSeed(seed, f.name, mode, at + i));
+      cases.push_back(Generate(f, g));
+      reqs.push_back(cases.back().req);
+    }
+    std::vector<oracle::Result> nat = oracle::RunNativeBatch(reqs);
+    for (uint64_t i = 0; i < n; i++) {
+      Outcome emu = runner.Run(cases[i]);
+      tally->cases++;
+      if (nat[i].faulted) tally->native_faults++;
+      std::string diff = Compare(cases[i], nat[i], emu);
+      if (diff.empty()) continue;
+      tally->mismatches++;
+      if (tally->reports.size() < max_reports) {
+        char b[160];
+        std::snprintf(b, sizeof b, "[repro: bench/difftest/run --seed %" PRIu64 " --family %s --mode %s --case %" PRIu64 "]\n",
+                      seed, f.name, ModeName(mode), at + i);
+        tally->reports.push_back(b + Describe(cases[i], nat[i], emu, diff));
+      }
+    }
+  }
+}
+
+}  // namespace emu::x86::difftest
