@@ -1,10 +1,9 @@
 // Arithmetic helpers (DIV/IDIV, BCD, shifts and rotates, CMPXCHG8B/16B) and
 // the flag-control instructions with privilege rules (POPF, CLI, STI), HLT.
 #include <bit>
-#include <cstdio>
-#include <mutex>
-#include <set>
+#include <string>
 
+#include "hw/core/log.h"
 #include "target-x86/decode/decoded_inst.h"
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
@@ -348,15 +347,11 @@ X86_HELPER(HelperHlt) {
 
 X86_HELPER(HelperUnimplemented) {
   X86Cpu* cpu = CpuOf(ctx);
-  static std::mutex mu;
-  static std::set<uint64_t> seen;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (seen.insert(a).second)
-      std::fprintf(stderr, "emu: tcg: unimplemented instruction %s at %04x:%llx (raising #UD)\n",
-                   MnemonicName(static_cast<Mnemonic>(a)), cpu->env.s.seg[CS].selector,
-                   static_cast<unsigned long long>(ctx->insn_pc));
-  }
+  // Each time under -d unimp; once per mnemonic on stderr (the guest sees #UD).
+  const char* name = MnemonicName(static_cast<Mnemonic>(a));
+  hw::LogUnimplemented(std::string("tcg:") + name,
+                       "tcg: unimplemented instruction %s at %04x:%llx (raising #UD)", name,
+                       cpu->env.s.seg[CS].selector, static_cast<unsigned long long>(ctx->insn_pc));
   cpu->Raise(kUD);
   return 0;
 }
