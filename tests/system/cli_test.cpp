@@ -265,6 +265,8 @@ TEST(Cli, InformationalActions) {
   EXPECT_EQ(ParseCommandLine({"-machine", "help"}, &reg).action, CliAction::kMachineHelp);
   EXPECT_EQ(ParseCommandLine({"-accel", "help"}, &reg).action, CliAction::kAccelHelp);
   EXPECT_EQ(ParseCommandLine({"-d", "help"}, &reg).action, CliAction::kLogHelp);
+  EXPECT_EQ(ParseCommandLine({"-d", "mmu,unimp,guest_errors,op,op_opt,mmu"}, &reg).config.log_items,
+            (std::vector<std::string>{"mmu", "unimp", "guest_errors", "op", "op_opt"}));
   EXPECT_NE(DeviceHelpText(reg).find("isa-debug-exit"), std::string::npos);
   std::string usage = UsageText();
   for (const char* s : {"Standard options:", "Character device options:", "-serial dev",

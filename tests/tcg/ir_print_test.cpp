@@ -39,18 +39,21 @@ TEST(IrPrint, EachOpKindAndTerminal) {
   IrNames names{&EnvNames};
   std::string s = PrintBlock(b, "OP:", names);
   SCOPED_TRACE(s);
-  EXPECT_NE(s.find("OP: pc=0xfff0 insns=1 bytes=3"), std::string::npos);
-  EXPECT_NE(s.find(" ---- 0xfff0\n"), std::string::npos);
-  EXPECT_NE(s.find("  t0 = ld_env.i64 rax\n"), std::string::npos);
-  EXPECT_NE(s.find("  t2 = add.i32 t0, $0x10\n"), std::string::npos);
-  EXPECT_NE(s.find("  st_env.i32 rcx, t2\n"), std::string::npos);
-  EXPECT_NE(s.find("  t3 = ld_mem.i16 [t2] mmu1\n"), std::string::npos);
-  EXPECT_NE(s.find("  st_mem.i8 [t0], t3 mmu0\n"), std::string::npos);
-  EXPECT_NE(s.find("  t4 = zext.i64 t3 (from i8)\n"), std::string::npos);
-  EXPECT_NE(s.find("  t5 = setcond.i32 ltu t0, t4\n"), std::string::npos);
-  EXPECT_NE(s.find("  t6 = call PrintTestHelper t5 may_exit\n"), std::string::npos);
-  EXPECT_NE(s.find("  st_env.i64 env+0x40, t6\n"), std::string::npos);
-  EXPECT_NE(s.find("  branch t5 ? 0x1000 : 0x1005\n"), std::string::npos);
+  for (const char* line : {
+           "OP: pc=0xfff0 insns=1 bytes=3",
+           " ---- 0xfff0\n",
+           "  t0 = ld_env.i64 rax\n",
+           "  t2 = add.i32 t0, $0x10\n",
+           "  st_env.i32 rcx, t2\n",
+           "  t3 = ld_mem.i16 [t2] mmu1\n",
+           "  st_mem.i8 [t0], t3 mmu0\n",
+           "  t4 = zext.i64 t3 (from i8)\n",
+           "  t5 = setcond.i32 ltu t0, t4\n",
+           "  t6 = call PrintTestHelper t5 may_exit\n",
+           "  st_env.i64 env+0x40, t6\n",
+           "  branch t5 ? 0x1000 : 0x1005\n",
+       })
+    EXPECT_NE(s.find(line), std::string::npos) << line;
   // Without names: offsets; without a title: no header.
   std::string plain = PrintBlock(b);
   EXPECT_EQ(plain.find("OP:"), std::string::npos);
