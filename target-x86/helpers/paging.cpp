@@ -15,6 +15,11 @@ namespace {
 constexpr uint64_t kPteP = 1, kPteRw = 2, kPteUs = 4, kPteA = 0x20, kPteD = 0x40, kPtePs = 0x80;
 constexpr uint64_t kPteNx = 1ull << 63;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;  // 52-bit physical addresses
+// MAXPHYADDR as CPUID 0x80000008 reports it (cpuid_msr.cpp): address bits above it
+// are reserved in paging entries.
+constexpr unsigned kMaxPhysBits = 40;
+constexpr uint64_t kAboveMaxPhys = ~((1ull << kMaxPhysBits) - 1);
+constexpr uint64_t kPfRsvd = 8;  // error code: a reserved bit was set
 }  // namespace
 
 bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
@@ -45,8 +50,8 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
   uint64_t ent_addr[5];
   uint64_t ent_val[5];
   unsigned ents = 0;
-  auto fault = [&](bool present) {
-    uint32_t err = (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) |
+  auto fault = [&](bool present, uint32_t extra = 0) {
+    uint32_t err = (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) | extra |
                    (exec && (nxe || (s.cr4 & kCr4SMEP)) ? 0x10 : 0);
     env.s.cr2 = vaddr;
     Raise(kPF, err, true);
@@ -78,12 +83,21 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
       table = pdpte & kAddrMask;
       levels = 2;
     }
+    // Reserved bits of present entries (SDM vol. 3, 4.4.2 and 4.5.4): address bits
+    // at or above MAXPHYADDR (PAE: up to bit 62), XD without EFER.NXE, PS in a
+    // PML4E, and the low address bits of a large page below its alignment.
+    const uint64_t rsvd_high =
+        (lma ? kAboveMaxPhys & ((1ull << 52) - 1) : kAboveMaxPhys & ~kPteNx) | (nxe ? 0 : kPteNx);
     for (int level = levels; level >= 1; level--) {
       unsigned shift = 12 + 9 * (level - 1);
       uint64_t e = load(table + ((vaddr >> shift) & 511) * 8, true);
       if (!(e & kPteP)) return fault(false);
+      const bool large = (level == 2 || (level == 3 && lma)) && (e & kPtePs);
+      uint64_t rsvd = rsvd_high | (level == 4 ? kPtePs : 0);
+      if (large) rsvd |= ((1ull << shift) - 1) & ~0x1fffull;  // bits shift-1..13
+      if (e & rsvd) return fault(true, kPfRsvd);
       perms(e);
-      if (level == 1 || ((level == 2 || (level == 3 && lma)) && (e & kPtePs))) {
+      if (level == 1 || large) {
         uint64_t size = 1ull << shift;
         pa = (e & kAddrMask & ~(size - 1)) | (vaddr & (size - 1));
         *page_size = size;
@@ -97,6 +111,8 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
     if (!(pde & kPteP)) return fault(false);
     perms(pde);
     if ((pde & kPtePs) && (s.cr4 & kCr4PSE)) {
+      // 4 MiB page: bits 20:13 hold physical address bits 39:32, bit 21 is reserved.
+      if (pde & (1u << 21)) return fault(true, kPfRsvd);
       pa = (pde & 0xffc00000ull) | (((pde >> 13) & 0xff) << 32) | (vaddr & 0x3fffff);
       *page_size = 4u << 20;
     } else {

@@ -8,6 +8,7 @@
 // values against a second implementation, and under KVM where it can run them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -60,20 +61,55 @@ void RunTcg(const std::string& kernel) {
   EXPECT_EQ(r.status, 33) << r.out << r.err;
 }
 
-// kvm_pvm (this host's /dev/kvm) cannot emulate INT n in ring 0 (docs/kvm.md): the
-// run then stops with an emulation failure, which is a skip, not a result.
+// kvm_pvm (this host's /dev/kvm, docs/kvm.md) cannot run most of these kernels to
+// the end: it fails to emulate INT n in ring 0, and refuses 2-level paging (#GP on
+// CR0.PG without CR4.PAE). An incomplete run must still agree with the expected
+// report as far as it got; then the test skips, saying where KVM stopped.
 void RunKvm(const std::string& kernel) {
   std::string why = KvmUnavailableReason();
   if (!why.empty()) GTEST_SKIP() << why;
   EmuRun r = RunEmu(Args("kvm", kernel), 30);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
-  if (r.err.find("KVM internal error") != std::string::npos)
-    GTEST_SKIP() << "this KVM cannot run the kernel's ring-0 code (emulation failure): " << r.err;
-  EXPECT_EQ(Report(r.out), Expected(kernel)) << r.err;
+  std::string report = Report(r.out), expected = Expected(kernel);
+  const std::string unexpected = "FAIL unexpected exception";
+  size_t stop = report.find(unexpected);
+  if (r.err.find("KVM internal error") != std::string::npos || stop != std::string::npos) {
+    std::string done = report.substr(0, stop);
+    EXPECT_EQ(expected.compare(0, done.size(), done), 0) << report;
+    GTEST_SKIP() << "KVM stopped the kernel after " << std::count(done.begin(), done.end(), '\n')
+                 << " agreeing checks: "
+                 << (stop != std::string::npos ? report.substr(stop) : r.err);
+  }
+  EXPECT_EQ(report, expected) << r.err;
   EXPECT_EQ(r.status, 33) << r.out << r.err;
 }
 
-// QEMU's TCG as a second implementation of the same checks.
+// Checks where QEMU's TCG (Debian 12's 7.2) is known to differ from the SDM, and why.
+// Its FAIL line for one of these is accepted in place of the `ok` line.
+bool QemuKnownWrong(const std::string& line) {
+  // SDM vol. 3, 4.7: "bit 3 of the error code can be set only if bit 0 is also
+  // set"; QEMU reports a reserved-bit #PF with P = 0 (error code 8, not 9).
+  if (line.find("reserved bit: error code: expected 00000009 got 00000008") != std::string::npos)
+    return true;
+  // SDM vol. 3, 6.13: the error code's index field (bits 15:3) is the vector, also
+  // for 16-byte long-mode gates; QEMU puts vector * 16 there (0x422 for vector 0x42).
+  // Linux's "general protection fault: 0402" for INT 0x80 without a gate agrees.
+  return (line.find("not-present gate: error code: expected 0000000000000212 got "
+                    "0000000000000422") != std::string::npos ||
+          line.find("int through a dpl 0 gate: error code: expected 0000000000000182 got "
+                    "0000000000000302") != std::string::npos);
+}
+
+// QEMU's TCG as a second implementation of the same checks: the same report, but
+// for QemuKnownWrong lines (the totals line then differs, so it is not compared).
+std::string WithoutTotals(const std::string& report) {
+  std::istringstream in(report);
+  std::string line, r;
+  while (std::getline(in, line))
+    if (line.rfind("done: ", 0) != 0) r += line + "\n";
+  return r;
+}
+
 void RunQemu(const std::string& kernel) {
   const char* qemu = "/usr/bin/qemu-system-x86_64";
   if (!FileExists(qemu)) GTEST_SKIP() << qemu << " not installed (package qemu-system-x86)";
@@ -91,8 +127,23 @@ void RunQemu(const std::string& kernel) {
   // The kernel's output follows SeaBIOS's on the same line.
   const std::string booting = "Booting from ROM..";
   if (size_t b = out.find(booting); b != std::string::npos) out = out.substr(b + booting.size());
-  EXPECT_EQ(Report(out), Expected(kernel)) << out;
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 33) << out;
+  std::istringstream in(Report(out));
+  std::string line, report;
+  int known = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("FAIL ", 0) == 0 && QemuKnownWrong(line)) {
+      line = "ok " + line.substr(5, line.find(": expected") - 5);
+      known++;
+    }
+    report += line + "\n";
+  }
+  if (known == 0) {
+    EXPECT_EQ(report, Expected(kernel)) << out;
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 33) << out;
+  } else {
+    EXPECT_EQ(WithoutTotals(report), WithoutTotals(Expected(kernel))) << out;
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 35) << out;
+  }
 }
 
 #define SYSTEST(Name, kernel)                     \
@@ -101,6 +152,9 @@ void RunQemu(const std::string& kernel) {
   TEST(SystestKvm, Name) { RunKvm(kernel); }
 
 SYSTEST(ProtectedMode32, "pm32")
+SYSTEST(Paging, "paging")
+SYSTEST(LongMode, "long")
+SYSTEST(RealModeAnd16BitProtectedMode, "real16")
 
 }  // namespace
 }  // namespace emu::test

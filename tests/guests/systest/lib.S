@@ -12,7 +12,9 @@
 #     failed (35), 0x12 an unexpected exception (37);
 #   - a 32-bit IDT whose 256 stubs all enter `common32`, which records the
 #     vector, error code, frame, EFLAGS inside the handler and CR2, then applies
-#     the test's `fixup` (called) and `resume` (new EIP) and returns with IRET.
+#     the test's fix-up (`*fix_addr = *fix_addr & fix_and | fix_or`, e.g. to
+#     repair a PTE so the faulting instruction restarts) and `resume` (new EIP),
+#     and returns with IRET. The 64-bit IDT (setup_long) does the same.
 #     A test arms `armed` before an instruction that must trap; a trap while not
 #     armed is reported and ends the run;
 #   - run_user32: ring 3 through IRET; ring-3 code returns with `int $0x81`;
@@ -29,6 +31,8 @@
         .set PIC_BASE, 0x20              # IRQ0-7 -> 0x20-0x27, IRQ8-15 -> 0x28-0x2f
         .set VEC_LAPIC_TIMER, 0x40
         .set VEC_BACK, 0x81              # ring 3 -> kernel (DPL 3 gate)
+        .set VEC_BACK64, 0x82            # same, for run_user64 (long mode)
+        .set RESUME_KERNEL, 1            # ARM32 RESUME_KERNEL: the trap ends run_user32
 
 # GDT layout, shared by all kernels (SYSRET needs user code32, data, code64 in a row).
         .set SEL_CODE32, 0x08
@@ -227,6 +231,70 @@ exit\sfx:
         movl $1, armed
 .endm
 
+# The same for 64-bit code (values are 64-bit; immediates sign-extended from 32).
+.macro CHECK64 name, got, expected
+        .pushsection .rodata
+777:    .asciz "\name"
+        .popsection
+        push %rax
+        push %rdx
+        push %rsi
+        push \got
+        push \expected
+        pop %rdx
+        pop %rax
+        mov $777b, %esi
+        call check64
+        pop %rsi
+        pop %rdx
+        pop %rax
+.endm
+
+.macro ARM64 resume=0
+        movq $\resume, resume
+        movl $1, armed
+.endm
+
+# EOI: vector in %eax; acknowledges the 8259 or the LAPIC when it was theirs.
+# Clobbers %eax. (A macro: used by the 32- and 64-bit handlers.)
+.macro EOI
+        cmp $PIC_BASE, %eax
+        jb 2f
+        cmp $(PIC_BASE + 16), %eax
+        jae 1f
+        cmp $(PIC_BASE + 8), %eax
+        mov $0x20, %al
+        jb 3f
+        out %al, $0xa0
+3:      out %al, $0x20
+        jmp 2f
+1:      cmp $VEC_LAPIC_TIMER, %eax
+        jne 2f
+        mov $(LAPIC + 0xb0), %ecx        # through a register: 64-bit code too
+        movl $0, (%ecx)
+2:
+.endm
+
+# FIXUP: applies and clears the armed fix-up. Clobbers %eax, %ecx.
+.macro FIXUP
+        mov fix_addr, %ecx
+        test %ecx, %ecx
+        jz 1f
+        mov (%ecx), %eax
+        and fix_and, %eax
+        or fix_or, %eax
+        mov %eax, (%ecx)
+        movl $0, fix_addr
+1:
+.endm
+
+# FIX addr, and, or: arm a fix-up for the next trap.
+.macro FIX addr, and, or
+        movl \addr, fix_addr
+        movl \and, fix_and
+        movl \or, fix_or
+.endm
+
         .code32
 LIB_PRINT 32, e, 8
 finish: jmp finish32
@@ -309,6 +377,13 @@ stubs32:
 common32:
         pusha
         mov %esp, %ebp
+        mov %ds, %eax                    # null when coming from virtual-8086 mode
+        mov %eax, h_ds
+        push %ds
+        push %es
+        mov $SEL_DATA, %ax
+        mov %ax, %ds
+        mov %ax, %es
         pushf
         pop %eax
         mov %eax, h_eflags
@@ -328,6 +403,10 @@ common32:
         mov %eax, last_esp
         mov 16(%ebx), %eax
         mov %eax, last_ss
+        mov 20(%ebx), %eax               # from virtual-8086 mode: ES, DS
+        mov %eax, last_v86_es
+        mov 24(%ebx), %eax
+        mov %eax, last_v86_ds
         mov %cr2, %eax
         mov %eax, last_cr2
         incl exc_count
@@ -342,40 +421,21 @@ common32:
         mov %ecx, last_dr6
         xor %ecx, %ecx
         mov %ecx, %dr6
-1:      call eoi
-        mov fixup, %ecx
-        test %ecx, %ecx
-        jz 2f
-        movl $0, fixup
-        call *%ecx
-2:      mov resume, %ecx
+1:      EOI
+        FIXUP
+        mov resume, %ecx
         test %ecx, %ecx
         jz 3f
         movl $0, resume
+        cmp $RESUME_KERNEL, %ecx
+        je back32
         mov last_frame, %ebx
         mov %ecx, (%ebx)
-3:      popa
+3:      pop %es
+        pop %ds
+        popa
         add $8, %esp
         iret
-
-# eoi: vector %eax; acknowledges the 8259 or the LAPIC when it was theirs.
-eoi:
-        push %eax
-        cmp $PIC_BASE, %eax
-        jb 2f
-        cmp $(PIC_BASE + 16), %eax
-        jae 1f
-        cmp $(PIC_BASE + 8), %eax
-        mov $0x20, %al
-        jb 3f
-        out %al, $0xa0
-3:      out %al, $0x20
-        jmp 2f
-1:      cmp $VEC_LAPIC_TIMER, %eax
-        jne 2f
-        movl $0, LAPIC + 0xb0
-2:      pop %eax
-        ret
 
 unexpected32:
         mov $msg_unexpected, %esi
@@ -483,6 +543,324 @@ lapic_oneshot:
         mov %eax, 0x380(%edi)
         ret
 
+# --- paging and long mode ----------------------------------------------------------
+# Page tables (build_page_tables, paging off). Everything is identity-mapped,
+# user-accessible and writable, except two windows the tests control:
+#   TESTVA (1 GiB): a 4 KiB page table (pt32 / pt64, entry 0 is the test PTE);
+#   BIGVA (2 GiB): the test large page (PDE big32 / big64, empty at first).
+#   2-level: pd32, 4 MiB pages (CR4.PSE).
+#   PAE: pdpt_pae -> pd_pae (4 pages: 0-1 GiB, 1 GiB -> pt64, 2 GiB, 3-4 GiB).
+#   4-level: pml4[0] -> pdpt_lm -> the same four PDs.
+        .set TESTVA, 0x40000000
+        .set BIGVA, 0x80000000
+        .set pte32, pt32
+        .set pte64, pt64
+        .set pde32, pd32 + 256 * 4       # -> pt32
+        .set pde64, pd_pae + 512 * 8     # -> pt64
+        .set big32, pd32 + 512 * 4
+        .set big64, pd_pae + 1024 * 8
+
+build_page_tables:
+        xor %ecx, %ecx
+1:      mov %ecx, %eax
+        shl $22, %eax
+        or $0x87, %eax                   # present, writable, user, 4 MiB
+        mov %eax, pd32(,%ecx,4)
+        inc %ecx
+        cmp $1024, %ecx
+        jb 1b
+        movl $(pt32 + 7), pde32
+        movl $0, big32
+        xor %ecx, %ecx
+2:      mov %ecx, %eax
+        shl $21, %eax
+        or $0x87, %eax                   # 2 MiB
+        mov %eax, pd_pae(,%ecx,8)
+        movl $0, pd_pae + 4(,%ecx,8)
+        inc %ecx
+        cmp $2048, %ecx
+        jb 2b
+        movl $(pt64 + 7), pde64
+        movl $0, big64
+        xor %ecx, %ecx
+3:      mov %ecx, %eax
+        shl $12, %eax
+        add $pd_pae, %eax
+        lea 1(%eax), %edx
+        mov %edx, pdpt_pae(,%ecx,8)      # PAE PDPTEs: present only
+        lea 7(%eax), %edx
+        mov %edx, pdpt_lm(,%ecx,8)
+        inc %ecx
+        cmp $4, %ecx
+        jb 3b
+        movl $(pdpt_lm + 7), pml4
+        ret
+
+paging_off:
+        mov %cr0, %eax
+        and $0x7fffffff, %eax
+        mov %eax, %cr0
+        ret
+
+paging_on:
+        mov %cr0, %eax
+        or $0x80000000, %eax
+        mov %eax, %cr0
+        ret
+
+# set_efer: ORs %eax into IA32_EFER.
+set_efer:
+        push %eax
+        mov $0xC0000080, %ecx
+        rdmsr
+        or (%esp), %eax
+        wrmsr
+        pop %eax
+        ret
+
+enable_legacy_paging:
+        mov %cr4, %eax
+        or $0x10, %eax                   # PSE
+        mov %eax, %cr4
+        mov $pd32, %eax
+        mov %eax, %cr3
+        jmp paging_on
+
+enable_pae_paging:
+        call paging_off
+        mov %cr4, %eax
+        or $0x20, %eax                   # PAE
+        mov %eax, %cr4
+        mov $0x800, %eax                 # NXE
+        call set_efer
+        mov $pdpt_pae, %eax
+        mov %eax, %cr3
+        jmp paging_on
+
+# set_gate64: vector %eax, handler %ebx, type/attribute %dl, IST %dh. Clobbers %edi.
+.macro SET_GATE64
+        mov %eax, %edi
+        shl $4, %edi
+        add $idt64, %edi
+        mov %bx, (%edi)
+        movw $SEL_CODE64, 2(%edi)
+        mov %dh, 4(%edi)
+        mov %dl, 5(%edi)
+        push %ebx
+        shr $16, %ebx
+        mov %bx, 6(%edi)
+        pop %ebx
+        movl $0, 8(%edi)
+        movl $0, 12(%edi)
+        ret
+.endm
+set_gate64_32:
+        SET_GATE64
+
+# setup_long: from 32-bit protected mode (ring 0, paging on or off) into IA-32e
+# mode: 4-level paging, EFER.LME/NXE/SCE, the 64-bit IDT (all stubs64; VEC_BACK
+# -> back64_to32) and TSS (RSP0 = tss_stack_top, IST1 = ist1_top). Returns in
+# compatibility mode (CS is still the 32-bit SEL_CODE32).
+setup_long:
+        mov $tss64, %eax
+        movw $103, gdt + SEL_TSS64
+        mov %ax, gdt + SEL_TSS64 + 2
+        shr $16, %eax
+        mov %al, gdt + SEL_TSS64 + 4
+        movb $0x89, gdt + SEL_TSS64 + 5
+        movb $0, gdt + SEL_TSS64 + 6
+        mov %ah, gdt + SEL_TSS64 + 7
+        movl $tss_stack_top, tss64 + 4
+        movl $ist1_top, tss64 + 0x24
+        movw $104, tss64 + 102
+        xor %eax, %eax
+1:      mov %eax, %ebx
+        shl $4, %ebx
+        add $stubs64, %ebx
+        mov $0x008e, %dx
+        call set_gate64_32
+        inc %eax
+        cmp $256, %eax
+        jb 1b
+        mov $VEC_BACK, %eax
+        mov $back64_to32, %ebx
+        mov $0x00ee, %dx
+        call set_gate64_32
+        mov $VEC_BACK64, %eax
+        mov $back64, %ebx
+        mov $0x00ee, %dx
+        call set_gate64_32
+        call paging_off
+        mov %cr4, %eax
+        or $0x20, %eax
+        mov %eax, %cr4
+        mov $pml4, %eax
+        mov %eax, %cr3
+        mov $0x901, %eax                 # LME | NXE | SCE
+        call set_efer
+        call paging_on
+        lidt idt64_ptr
+        mov $SEL_TSS64, %ax
+        ltr %ax
+        ret
+
+        .code64
+LIB_PRINT 64, r, 16
+
+        .balign 16
+stubs64:
+        .set vec, 0
+        .rept 256
+        .balign 16
+        .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+        .else
+        push $0
+        .endif
+        push $vec
+        jmp common64
+        .set vec, vec + 1
+        .endr
+
+# Same contract as common32; the frame is RIP, CS, RFLAGS, RSP, SS (8 bytes each).
+common64:
+        push %rax
+        push %rbx
+        push %rcx
+        push %rdx
+        push %rsi
+        push %rdi
+        push %rbp
+        push %r8
+        push %r9
+        push %r10
+        push %r11
+        push %r12
+        push %r13
+        push %r14
+        push %r15
+        mov %rsp, %rbp
+        pushfq
+        pop %rax
+        mov %rax, h_eflags
+        mov 120(%rbp), %rax
+        mov %rax, last_vec
+        mov 128(%rbp), %rax
+        mov %rax, last_err
+        lea 136(%rbp), %rbx
+        mov %rbx, last_frame
+        mov (%rbx), %rax
+        mov %rax, last_eip
+        mov 8(%rbx), %rax
+        mov %rax, last_cs
+        mov 16(%rbx), %rax
+        mov %rax, last_eflags
+        mov 24(%rbx), %rax
+        mov %rax, last_esp
+        mov 32(%rbx), %rax
+        mov %rax, last_ss
+        mov %cr2, %rax
+        mov %rax, last_cr2
+        mov %rsp, %rax
+        mov %rax, h_rsp
+        incl exc_count
+        cmpl $0, armed
+        je unexpected64
+        movl $0, armed
+        mov last_vec, %eax
+        cmp $1, %eax
+        jne 1f
+        andq $~0x100, 16(%rbx)
+        mov %dr6, %rcx
+        mov %rcx, last_dr6
+        xor %ecx, %ecx
+        mov %rcx, %dr6
+1:      EOI
+        FIXUP
+        mov resume, %rcx
+        test %rcx, %rcx
+        jz 3f
+        movq $0, resume
+        mov %rcx, (%rbx)
+3:      pop %r15
+        pop %r14
+        pop %r13
+        pop %r12
+        pop %r11
+        pop %r10
+        pop %r9
+        pop %r8
+        pop %rbp
+        pop %rdi
+        pop %rsi
+        pop %rdx
+        pop %rcx
+        pop %rbx
+        pop %rax
+        add $16, %rsp
+        iretq
+
+unexpected64:
+        mov $msg_unexpected, %esi
+        call puts64
+        mov last_vec, %rax
+        call puthex64
+        mov $msg_err, %esi
+        call puts64
+        mov last_err, %rax
+        call puthex64
+        mov $msg_at, %esi
+        call puts64
+        mov last_cs, %rax
+        call puthex64
+        mov $':', %al
+        call putc64
+        mov last_eip, %rax
+        call puthex64
+        mov $'\n', %al
+        call putc64
+        mov $EXIT_UNEXPECTED, %al
+        jmp exit64
+
+# run_user64: runs 64-bit ring-3 code at %rax (RFLAGS from user_eflags, stack
+# user_stack_top) until it executes `int $VEC_BACK64`. Preserves the registers.
+run_user64:
+        push %rbx
+        push %rbp
+        push %r12
+        push %r13
+        push %r14
+        push %r15
+        mov %rsp, kernel_esp
+        push $(SEL_UDATA + 3)
+        push $user_stack_top
+        pushq user_eflags
+        push $(SEL_UCODE64 + 3)
+        push %rax
+        iretq
+back64:
+        mov $SEL_DATA, %ax               # the interrupt left a null SS
+        mov %ax, %ss
+        mov kernel_esp, %rsp
+        pop %r15
+        pop %r14
+        pop %r13
+        pop %r12
+        pop %rbp
+        pop %rbx
+        ret
+
+# VEC_BACK while the kernel runs 32-bit code in compatibility mode (run_user32):
+# IRETQ to back32 on the kernel stack.
+back64_to32:
+        mov kernel_esp, %eax
+        push $SEL_DATA
+        push %rax
+        pushfq
+        push $SEL_CODE32
+        push $back32
+        iretq
+        .code32
+
 # --- data ------------------------------------------------------------------------
         .section .rodata
 msg_ok:         .asciz "ok "
@@ -526,13 +904,19 @@ gdt_ptr:
 idt32_ptr:
         .word 256 * 8 - 1
         .long idt32
+        .word 0
+idt64_ptr:
+        .word 256 * 16 - 1
+        .quad idt64
 
         .balign 4
 n_checks:       .long 0
 n_failed:       .long 0
 armed:          .long 0
 resume:         .long 0, 0
-fixup:          .long 0, 0
+fix_addr:       .long 0, 0
+fix_and:        .long 0, 0
+fix_or:         .long 0, 0
 exc_count:      .long 0
 last_vec:       .long 0, 0
 last_err:       .long 0, 0
@@ -543,10 +927,14 @@ last_eflags:    .long 0, 0
 last_cr2:       .long 0, 0
 last_esp:       .long 0, 0
 last_ss:        .long 0, 0
+last_v86_es:    .long 0, 0
+last_v86_ds:    .long 0, 0
+h_ds:           .long 0, 0
 last_dr6:       .long 0, 0
 h_eflags:       .long 0, 0
 kernel_esp:     .long 0, 0
 user_eflags:    .long 0x2, 0
+h_rsp:          .long 0, 0
 
         .bss
         .balign 4096
@@ -559,4 +947,17 @@ stack_top:
 tss_stack_top:
                 .skip 8192
 user_stack_top:
+                .skip 4096
+ist1_top:
+        .balign 4096
+idt64:          .skip 256 * 16
+tss64:          .skip 104
+        .balign 4096
+pd32:           .skip 4096
+pt32:           .skip 4096
+pd_pae:         .skip 4 * 4096
+pt64:           .skip 4096
+pdpt_lm:        .skip 4096
+pml4:           .skip 4096
+pdpt_pae:       .skip 32
         .text
