@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "hw/core/log.h"
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
@@ -106,13 +107,19 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
         s.efer &= ~kEferLMA;
       }
       s.cr0 = v;
-      if ((old ^ v) & (kCr0PG | kCr0WP | kCr0PE)) FlushTlb();
+      if ((old ^ v) & (kCr0PG | kCr0WP | kCr0PE)) {
+        hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: CR0 0x%llx -> 0x%llx (PG/WP/PE changed)",
+                static_cast<unsigned long long>(old), static_cast<unsigned long long>(v));
+        FlushTlb();
+      }
       if (!(v & kCr0PE)) env.cpl = 0;
       return true;
     }
     case 2: s.cr2 = v; return true;
     case 3:
       s.cr3 = (s.efer & kEferLMA) ? v : (v & 0xffffffffu);
+      hw::Log(hw::LogMask::kMmu, "mmu: CR3 load 0x%llx (TLB flush)",
+              static_cast<unsigned long long>(s.cr3));
       FlushTlb();
       return true;
     case 4: {
@@ -120,7 +127,11 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
                                  kCr4MCE | kCr4PGE | kCr4PCE | kCr4OSFXSR | kCr4OSXMMEXCPT;
       if (v & ~supported) break;
       if ((s.efer & kEferLMA) && !(v & kCr4PAE)) break;
-      if ((s.cr4 ^ v) & (kCr4PAE | kCr4PGE | kCr4PSE)) FlushTlb();
+      if ((s.cr4 ^ v) & (kCr4PAE | kCr4PGE | kCr4PSE)) {
+        hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: CR4 0x%llx -> 0x%llx (PAE/PGE/PSE changed)",
+                static_cast<unsigned long long>(s.cr4), static_cast<unsigned long long>(v));
+        FlushTlb();
+      }
       s.cr4 = v;
       return true;
     }
@@ -135,12 +146,12 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
 }
 
 namespace {
+// Each time under -d guest_errors; once per MSR on stderr (it may be one emu lacks).
 void UnknownMsrOnce(uint32_t msr, bool write) {
-  static std::mutex mu;
-  static std::set<uint32_t> seen;
-  std::lock_guard<std::mutex> lock(mu);
-  if (seen.insert(msr).second)
-    std::fprintf(stderr, "emu: tcg: guest %s unknown MSR 0x%x (#GP)\n", write ? "wrote" : "read", msr);
+  hw::Log(hw::LogMask::kGuestErrors, "tcg: guest %s unknown MSR 0x%x (#GP)",
+          write ? "wrote" : "read", msr);
+  hw::WarnOnce("msr:" + std::to_string(msr), "tcg: guest %s unknown MSR 0x%x (#GP)",
+               write ? "wrote" : "read", msr);
 }
 }  // namespace
 
@@ -213,7 +224,10 @@ bool X86Cpu::WriteMsr(uint32_t msr, uint64_t v) {
       if ((s.cr0 & kCr0PG) && ((v ^ s.efer) & kEferLME)) break;
       uint64_t old = s.efer;
       s.efer = (v & allowed) | (s.efer & kEferLMA);
-      if ((old ^ s.efer) & kEferNXE) FlushTlb();
+      if ((old ^ s.efer) & kEferNXE) {
+        hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: EFER.NXE changed");
+        FlushTlb();
+      }
       return true;
     }
     case 0xc0000081: s.star = v; return true;

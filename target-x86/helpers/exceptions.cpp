@@ -2,6 +2,7 @@
 // vol. 3, chapter 6), #DF and triple-fault rules, INT n and IRET.
 #include <cstdio>
 
+#include "hw/core/log.h"
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
@@ -33,6 +34,9 @@ void X86Cpu::DeliverPendingException() {
     if (vec == kDF || depth > 3) {
       event = CpuEvent::kShutdown;
       event_detail = "triple fault";
+      hw::Log(hw::LogMask::kGuestErrors,
+              "tcg: triple fault: exception %d while delivering exception %d at %04x:%llx", nv, vec,
+              env.s.seg[CS].selector, static_cast<unsigned long long>(ctx.insn_pc));
       return;
     }
     if ((Contributory(vec) && Contributory(nv)) || (vec == kPF && (nv == kPF || Contributory(nv)))) {

@@ -1,6 +1,10 @@
 // The page walk behind the soft TLB: no paging, 32-bit (with PSE), PAE and
 // 4-level paging; U/S, R/W with CR0.WP, NX, accessed and dirty bits (SDM vol. 3,
 // chapter 4). Global pages are flushed with everything else (always correct).
+#include <cstdio>
+#include <string>
+
+#include "hw/core/log.h"
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
@@ -15,6 +19,26 @@ namespace {
 constexpr uint64_t kPteP = 1, kPteRw = 2, kPteUs = 4, kPteA = 0x20, kPteD = 0x40, kPtePs = 0x80;
 constexpr uint64_t kPteNx = 1ull << 63;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;  // 52-bit physical addresses
+
+// -d mmu: one line per walk with every entry read (top level first), as it was
+// before the walk set accessed/dirty bits.
+void LogWalk(uint64_t vaddr, Access acc, bool user, bool lma, const uint64_t* addr,
+             const uint64_t* val, unsigned n, const char* result) {
+  static const char* const kLong[] = {"pml4e", "pdpte", "pde", "pte"};
+  static const char* const kShort[] = {"pde", "pte"};
+  std::string ents;
+  char buf[80];
+  for (unsigned i = 0; i < n; i++) {
+    const char* name = lma ? (i < 4 ? kLong[i] : "?") : (i < 2 ? kShort[i] : "?");
+    std::snprintf(buf, sizeof buf, "%s%s@0x%llx=0x%llx", i ? " " : "", name,
+                  static_cast<unsigned long long>(addr[i]), static_cast<unsigned long long>(val[i]));
+    ents += buf;
+  }
+  hw::Log(hw::LogMask::kMmu, "mmu: walk 0x%llx %s %s -> %s [%s]",
+          static_cast<unsigned long long>(vaddr),
+          acc == Access::kRead ? "read" : acc == Access::kWrite ? "write" : "exec",
+          user ? "user" : "sup", result, ents.c_str());
+}
 // MAXPHYADDR as CPUID 0x80000008 reports it (cpuid_msr.cpp): address bits above it
 // are reserved in paging entries.
 constexpr unsigned kMaxPhysBits = 40;
@@ -55,6 +79,11 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
                    (exec && (nxe || (s.cr4 & kCr4SMEP)) ? 0x10 : 0);
     env.s.cr2 = vaddr;
     Raise(kPF, err, true);
+    if (hw::LogEnabled(hw::LogMask::kMmu)) {
+      char res[32];
+      std::snprintf(res, sizeof res, "#PF err=0x%x", err);
+      LogWalk(vaddr, acc, user, lma, ent_addr, ent_val, ents, res);
+    }
     return false;
   };
   auto load = [&](uint64_t addr, bool wide) -> uint64_t {
@@ -136,10 +165,20 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
   bool dirty = (ent_val[ents - 1] & kPteD) || write;
   *paddr = pa & env.a20_mask;
   *prot = kProtRead | (can_write && dirty ? kProtWrite : 0u) | (nx ? 0u : kProtExec);
+  if (hw::LogEnabled(hw::LogMask::kMmu)) {
+    char res[64];
+    const uint64_t sz = *page_size;
+    const unsigned shift = sz >= (1u << 30) ? 30 : sz >= (1u << 20) ? 20 : 10;
+    std::snprintf(res, sizeof res, "0x%llx %llu%c r%c%c", static_cast<unsigned long long>(*paddr),
+                  static_cast<unsigned long long>(sz >> shift), "KMG"[(shift - 10) / 10],
+                  *prot & kProtWrite ? 'w' : '-', *prot & kProtExec ? 'x' : '-');
+    LogWalk(vaddr, acc, user, lma, ent_addr, ent_val, ents, res);
+  }
   return true;
 }
 
 X86_HELPER(HelperInvlpg) {
+  hw::Log(hw::LogMask::kMmu, "mmu: INVLPG 0x%llx", static_cast<unsigned long long>(a));
   CpuOf(ctx)->FlushTlbPage(a);
   return 0;
 }
