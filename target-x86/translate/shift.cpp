@@ -40,7 +40,12 @@ bool Shift(Tx& tx) {
   Val src2 = dbl ? tx.ReadOp(tx.in.ops[1]) : Val{};
   bool const_count = cnt_op.kind == OperandKind::kImm;
   uint64_t count = const_count ? (static_cast<uint64_t>(cnt_op.imm) & cmask) : 0;
-  if (const_count && count == 0) return true;  // no change, flags untouched
+  if (const_count && count == 0) {
+    // Value and flags unchanged, but a 32-bit register destination is still written, so
+    // its upper half is cleared in 64-bit mode (as the CPU does).
+    if (dst.kind == OperandKind::kReg && size == 4) tx.WriteOp(dst, v, addr);
+    return true;
+  }
   if (const_count && (kind == kShShl || kind == kShShr || kind == kShSar) && count < 8 * size) {
     Val r, last;
     if (kind == kShShl) {
