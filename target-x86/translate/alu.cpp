@@ -174,7 +174,14 @@ bool Cmpxchg(Tx& tx) {
   Val r = tx.b.Sub(t, acc, d);
   if (dst.kind == OperandKind::kMem) {
     tx.WriteOp(dst, tx.b.Select(t, eq, s, d), addr);  // the processor always writes
-    tx.SetReg(RAX, size, tx.b.Select(t, eq, acc, d));
+    if (size == 4) {
+      // The accumulator is written only when the compare fails: a success leaves the upper
+      // half of RAX alone in 64-bit mode.
+      Val olda64 = tx.GetReg(RAX, 8);
+      tx.SetReg(RAX, 8, tx.b.Select(Type::kI64, eq, olda64, tx.b.Zext(Type::kI64, t, d)));
+    } else {
+      tx.SetReg(RAX, size, tx.b.Select(t, eq, acc, d));
+    }
   } else {
     Val newd = tx.b.Select(t, eq, s, d);
     Val newacc = tx.b.Select(t, eq, acc, d);
