@@ -122,7 +122,7 @@ X86_HELPER(HelperBcd) {
       uint16_t ax = rax & 0xffff;
       if ((al & 0xf) > 9 || af) {
         if (a == 2) ax = static_cast<uint16_t>(ax + 0x106);
-        else ax = static_cast<uint16_t>(((ax - 6) & 0xff) | (((ah - 1) & 0xff) << 8));
+        else ax = static_cast<uint16_t>(ax - 6 - 0x100);  // AX - 6 borrows from AH (SDM), then AH - 1
         nf = kFlagAF | kFlagCF;
       }
       ax &= 0xff0f;
