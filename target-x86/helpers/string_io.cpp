@@ -113,7 +113,17 @@ X86_HELPER(HelperString) {
         }
       }
     }
-    if (rep && (rcx & amask) == 0) break;
+    if (rep && (rcx & amask) == 0) {
+      // Nothing to do, but with a 32-bit address size the CPU still writes back ECX (and
+      // the index registers of MOVS and STOS), clearing their upper halves: what Intel
+      // CPUs do.
+      if (amask == 0xffffffffull) {
+        SetReg(rcx, rcx, amask);
+        if (kind == kStrMovs) SetReg(rsi, rsi, amask);
+        if (kind == kStrMovs || kind == kStrStos) SetReg(rdi, rdi, amask);
+      }
+      break;
+    }
     uint64_t si = rsi & amask, di = rdi & amask;
     uint64_t v = 0, w = 0;
     switch (kind) {
