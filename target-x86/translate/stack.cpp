@@ -38,9 +38,14 @@ bool Pop(Tx& tx) {
     return true;
   }
   if (op.kind == OperandKind::kMem) {
-    // The address is computed with the incremented rsp.
+    // The address is computed with the incremented rsp, but rsp is committed only after
+    // the store, so a faulting store leaves it unchanged (precise exceptions).
+    Val old = tx.GetReg(RSP, 8);
     tx.SetReg(RSP, tx.stack_size(), nsp);
-    tx.WriteOp(op, v);
+    Val addr = tx.MemAddr(op);
+    tx.SetReg(RSP, 8, old);
+    tx.WriteOp(op, v, addr);
+    tx.SetReg(RSP, tx.stack_size(), nsp);
     return true;
   }
   tx.SetReg(RSP, tx.stack_size(), nsp);
@@ -55,7 +60,8 @@ bool Pusha(Tx& tx) {
   Val cur = sp;
   for (unsigned r = RAX; r <= RDI; r++) {
     cur = tx.b.Sub(st, cur, tx.C(size));
-    Val v = r == RSP ? tx.b.Mov(SizeType(size), sp) : tx.GetReg(r, size);
+    // The original (E)SP at the operand size: a 32-bit PUSHAD on a 16-bit stack pushes ESP.
+    Val v = tx.GetReg(r, size);
     tx.StoreMem(size, tx.StackLin(cur), v);
   }
   tx.SetReg(RSP, tx.stack_size(), cur);
@@ -107,7 +113,13 @@ bool Enter(Tx& tx) {
   unsigned level = static_cast<unsigned>(tx.in.ops[1].imm) & 31;
   Val sp = tx.b.Sub(st, tx.Sp(), tx.C(size));
   tx.StoreMem(size, tx.StackLin(sp), tx.GetReg(RBP, size));
+  // FrameTemp is (E)SP at the operand size: a 32-bit ENTER on a 16-bit stack keeps the
+  // upper half of ESP in it.
   Val frame = sp;
+  if (size > ss) {
+    Val hi = tx.b.AndI(SizeType(size), tx.GetReg(RSP, size), ~uint64_t{0xffff});
+    frame = tx.b.Or(SizeType(size), hi, tx.b.Zext(SizeType(size), st, sp));
+  }
   if (level > 0) {
     Val bp = tx.GetReg(RBP, ss);
     for (unsigned i = 1; i < level; i++) {
@@ -120,7 +132,10 @@ bool Enter(Tx& tx) {
     tx.StoreMem(size, tx.StackLin(sp), tx.b.Mov(SizeType(size), frame));
   }
   sp = tx.b.Sub(st, sp, tx.C(alloc));
-  // The final rsp must be writable too (the SDM faults on it); probe one byte.
+  // The final rsp must be writable (the SDM faults on it). Intel CPUs check it after the
+  // frame pushes (those stay written) and before any register changes.
+  Val fl = tx.StackLin(sp);
+  tx.StoreMem(1, fl, tx.LoadMem(1, fl));
   tx.SetReg(RBP, size, tx.b.Mov(SizeType(size), frame));
   tx.SetReg(RSP, ss, sp);
   return true;
