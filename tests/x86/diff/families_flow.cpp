@@ -112,7 +112,7 @@ void AppendConsumer(Gen& g) {
       g.Emit(in, "rcl/rcr,1");
       return;
     }
-    if (kind == 6 && !(undef & (kArith | DF))) {  // PUSHF; POP r
+    if (kind == 6 && !(undef & (kArith | DF)) && !g.c().sp_operand) {  // PUSHF; POP r
       bool o16 = g.Chance(30);
       if (o16) g.EmitBytes({0x66, 0x9c}, "pushf16"); else g.EmitBytes({0x9c}, "pushf");
       Insn p;
@@ -138,6 +138,8 @@ void GenCond(Gen& g) {
   }
   int cc = DefinedCond(g);
   if (cc < 0 || g.c().regs_undefined) return;
+  // After a producer, registers may no longer hold what memory operands would need.
+  g.set_no_memory(!g.c().notes.empty());
   Insn in;
   switch (g.Below(3)) {
     case 0: {  // CMOVcc Gv, Ev (a memory source is read whatever the condition)

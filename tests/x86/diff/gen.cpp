@@ -367,6 +367,7 @@ size_t Gen::Emit(Insn in, const std::string& note) {
     if (asize == 32) d &= 0xffffffff;
     for (int i = 0; i < 4; i++) code[disp_at + i] = static_cast<uint8_t>(d >> (8 * i));
   }
+  if ((in.modrm && (in.reg == SP || (!in.rm_mem && in.rm == SP))) || in.opreg == SP) case_.sp_operand = true;
   case_.notes.push_back(note);
   return start;
 }

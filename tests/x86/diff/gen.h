@@ -40,6 +40,7 @@ struct Case {
   oracle::Request req;
   uint64_t flags_undefined = 0;  // flags the SDM calls undefined here (see the families)
   uint16_t regs_undefined = 0;   // GPRs whose final value the SDM calls undefined
+  bool sp_operand = false;       // an instruction names rSP as an operand (it may move it)
   std::vector<std::string> notes;  // one per instruction: what it is (for messages)
 };
 

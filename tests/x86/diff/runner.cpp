@@ -75,11 +75,37 @@ uint64_t CaseSeed(uint64_t seed, const std::string& family, Mode mode, uint64_t 
 TcgRunner::TcgRunner() {
   m_.Enter(test::Mode::kLong64);
   ready_ = m_.Read64(0xb000) != 0;  // the exception stubs were assembled
-  // Page directory 0: the oracle's harness and data pages onto RAM; 0x30000000 absent.
-  m_.Write64(kPd0 + 8 * (kHarnessVirt / kPage2M), kHarnessPhys | 0x87);
-  m_.Write64(kPd0 + 8 * (kDataVirt / kPage2M), kDataPhys | 0x87);
-  m_.Write64(kPd0 + 8 * (kEdgeVirt / kPage2M), kEdgePhys | 0x87);
-  m_.Write64(kPd0 + 8 * (kUnmappedVirt / kPage2M), 0);
+  // Page directory 0 with 4 KiB page tables that map, for CPL 3, exactly what the oracle's
+  // child has mapped: its harness area, the case regions' pages, 32-bit mode's low region.
+  // Everything else a case could reach is absent (or supervisor-only), so wild accesses
+  // fault with #PF on both sides.
+  struct Map {
+    uint64_t virt, phys, pt;  // 2 MiB page, its home in RAM, its page table
+    std::vector<std::pair<uint64_t, uint64_t>> user;  // user-accessible [from, to)
+  };
+  const Map maps[] = {
+      {0, 0, 0xa000, {{0xc000, 0xd000}}},  // identity; the rest stays the harness's (CPL 0)
+      {kHarnessVirt, kHarnessPhys, 0xd000, {{kHarnessVirt, kHarnessVirt + 0x80000}}},
+      {kDataVirt, kDataPhys, 0xe000, {{kDataVirt, kDataVirt + 0x3000}}},
+      {kEdgeVirt, kEdgePhys, 0xf000, {{kUnmappedVirt - 0x1000, kUnmappedVirt}}},
+  };
+  for (const Map& mp : maps) {
+    for (uint64_t i = 0; i < 512; i++) {
+      uint64_t v = mp.virt + i * 4096;
+      bool user = false;
+      for (auto [from, to] : mp.user) user |= v >= from && v < to;
+      uint64_t pte = mp.virt == 0 ? (mp.phys + i * 4096) | 3 | (user ? 4 : 0)
+                                  : user ? (mp.phys + i * 4096) | 7 : 0;
+      m_.Write64(mp.pt + 8 * i, pte);
+    }
+    m_.Write64(kPd0 + 8 * (mp.virt / kPage2M), mp.pt | 7);
+  }
+  for (uint64_t i = 1; i < 512; i++) {
+    bool ours = false;
+    for (const Map& mp : maps) ours |= mp.virt / kPage2M == i;
+    if (!ours) m_.Write64(kPd0 + 8 * i, 0);
+  }
+  for (uint64_t i = 1; i < 4; i++) m_.Write64(TestMachine::kPml4 + 0x1000 + 8 * i, 0);  // 1-4 GiB
   // Ring-3 16-bit code and data segments at the oracle's bases (GDT 0x58, 0x60).
   m_.Write64(TestMachine::kGdt + 0x58, Desc(static_cast<uint32_t>(oracle::Code16Base()), 0xffff, 0xfb, 0));
   m_.Write64(TestMachine::kGdt + 0x60, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf3, 0));
@@ -206,7 +232,6 @@ std::string Compare(const Case& c, const oracle::Result& nat, const Outcome& emu
     }
   }
   uint64_t fmask = kCompared & ~c.flags_undefined;
-  if (c.req.mode == Mode::k16 && !nat.faulted) fmask &= 0xffff;  // 16-bit PUSHF
   if ((nat.out.flags & fmask) != (emu.regs.flags & fmask)) {
     std::snprintf(b, sizeof b, "flags (mask %" PRIx64 "): host %" PRIx64 ", translator %" PRIx64 "\n", fmask,
                   nat.out.flags & fmask, emu.regs.flags & fmask);

@@ -160,8 +160,8 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   c.B({0xb8}).D16(kDataSel16);                   // mov ax, data selector
   c.B({0x8e, 0xd0, 0x8e, 0xd8, 0x8e, 0xc0});     // mov ss/ds/es, ax
   c.B({0xbc}).D16(kScratchSp16);                 // mov sp, scratch
-  c.B({0xff, 0x36}).D16(kInFlags16);             // push word [disp16]
-  c.B({0x9d});
+  c.B({0x66, 0xff, 0x36}).D16(kInFlags16);       // push dword [disp16]
+  c.B({0x66, 0x9d});                             // popfd: all 32 bits, as in 32/64-bit mode
   for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x6f, int((r << 3) | 6)}).D16(kInXmm16 + 16 * r);
   for (unsigned r = 0; r < 8; r++) {
     if (r != 4) c.B({0x66, 0x8b, int((r << 3) | 6)}).D16(kIn16 + 8 * r);
@@ -173,7 +173,7 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   for (unsigned r = 0; r < 8; r++) c.B({0x66, 0x89, int((r << 3) | 6)}).D16(kOut16 + 8 * r);
   for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x7f, int((r << 3) | 6)}).D16(kOutXmm16 + 16 * r);
   c.B({0xbc}).D16(kScratchSp16);
-  c.B({0x9c, 0x8f, 0x06}).D16(kOutFlags16);  // pushf; pop word [disp16]
+  c.B({0x66, 0x9c, 0x66, 0x8f, 0x06}).D16(kOutFlags16);  // pushfd; pop dword [disp16]
   c.B({0xb8}).D16(flat_data_sel);
   c.B({0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0});
   c.B({0x66, 0x67, 0x8b, 0x25}).D32(kSavedEsp);
@@ -340,8 +340,8 @@ void ReadOutputs(Mode mode, Regs* out) {
       std::memcpy(&v, reinterpret_cast<void*>(kData16 + kOut16 + 8 * i), 4);
       out->gpr[i] = v;
     }
-    uint16_t f;
-    std::memcpy(&f, reinterpret_cast<void*>(kData16 + kOutFlags16), 2);
+    uint32_t f;
+    std::memcpy(&f, reinterpret_cast<void*>(kData16 + kOutFlags16), 4);
     out->flags = f;
     std::memcpy(out->xmm, reinterpret_cast<void*>(kData16 + kOutXmm16), 8 * 16);
   } else {

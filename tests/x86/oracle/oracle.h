@@ -27,7 +27,7 @@ struct Regs {
   // only their low 32 bits).
   uint64_t gpr[16] = {};
   // On input only CF, PF, AF, ZF, SF, DF, OF are taken; on output the CPU's whole
-  // (E/R)FLAGS as PUSHF stores it (16 bits in 16-bit mode).
+  // (E/R)FLAGS as PUSHF stores it (PUSHFD in 16-bit mode).
   uint64_t flags = 0;
   // XMM0-15 (16/32-bit modes: XMM0-7), loaded before and stored after the snippet.
   uint8_t xmm[16][16] = {};
