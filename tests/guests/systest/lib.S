@@ -231,6 +231,13 @@ exit\sfx:
         movl $1, armed
 .endm
 
+# CHECK_BLOB16 name, var, expected: a 16-bit variable of the kernel's 16-bit code,
+# assembled at `blob` and copied to LOW_BLOB.
+.macro CHECK_BLOB16 name, var, expected
+        movzwl LOW_BLOB + (\var - blob), %ecx
+        CHECK32 "\name", %ecx, \expected
+.endm
+
 # The same for 64-bit code (values are 64-bit; immediates sign-extended from 32).
 .macro CHECK64 name, got, expected
         .pushsection .rodata
@@ -275,6 +282,39 @@ exit\sfx:
 2:
 .endm
 
+# RECORD reg-prefix, slot-size, vector, error, frame: the handlers' common part:
+# last_vec/err/frame/eip/cs/eflags/esp/ss and CR2 (SS:ESP only meaningful from an
+# outer ring or 64-bit mode). Leaves the frame address in %ebx/%rbx.
+.macro RECORD r, w, vec, err, frame
+        mov \vec, %\r\()ax
+        mov %\r\()ax, last_vec
+        mov \err, %\r\()ax
+        mov %\r\()ax, last_err
+        lea \frame, %\r\()bx
+        mov %\r\()bx, last_frame
+        .irp v, last_eip, last_cs, last_eflags, last_esp, last_ss
+        mov (%\r\()bx), %\r\()ax
+        mov %\r\()ax, \v
+        add $\w, %\r\()bx
+        .endr
+        mov %cr2, %\r\()ax
+        mov %\r\()ax, last_cr2
+        mov last_frame, %\r\()bx
+.endm
+
+# PIT_START count: 8254 channel 0 one-shot (mode 0, interrupt on terminal count),
+# IRQ0 unmasked at the 8259. Any code size; clobbers %al.
+.macro PIT_START count
+        mov $0x30, %al
+        out %al, $0x43
+        mov $(\count & 0xff), %al
+        out %al, $0x40
+        mov $(\count >> 8), %al
+        out %al, $0x40
+        mov $0xfa, %al
+        out %al, $0x21
+.endm
+
 # FIXUP: applies and clears the armed fix-up. Clobbers %eax, %ecx.
 .macro FIXUP
         mov fix_addr, %ecx
@@ -293,6 +333,24 @@ exit\sfx:
         movl \addr, fix_addr
         movl \and, fix_and
         movl \or, fix_or
+.endm
+
+# STUBS 32|64: the 256 IDT entry points (16 bytes apart) stubs32/stubs64: push a
+# zero where the CPU pushes no error code, push the vector, go to common32/64.
+.macro STUBS bits
+        .balign 16
+stubs\bits:
+        .set vec, 0
+        .rept 256
+        .balign 16
+        .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+        .else
+        push $0
+        .endif
+        push $vec
+        jmp common\bits
+        .set vec, vec + 1
+        .endr
 .endm
 
         .code32
@@ -360,55 +418,25 @@ setup_tss32:
         andb $~0x80, tss32 + TSS32_IOMAP + 0x3ff / 8
         ret
 
-        .balign 16
-stubs32:
-        .set vec, 0
-        .rept 256
-        .balign 16
-        .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
-        .else
-        push $0
-        .endif
-        push $vec
-        jmp common32
-        .set vec, vec + 1
-        .endr
-
+STUBS 32
 common32:
         pusha
         mov %esp, %ebp
-        mov %ds, %eax                    # null when coming from virtual-8086 mode
-        mov %eax, h_ds
-        push %ds
+        push %ds                         # null when coming from virtual-8086 mode
         push %es
         mov $SEL_DATA, %ax
         mov %ax, %ds
         mov %ax, %es
+        mov 4(%esp), %eax
+        mov %eax, h_ds
         pushf
         pop %eax
         mov %eax, h_eflags
-        mov 32(%ebp), %eax
-        mov %eax, last_vec
-        mov 36(%ebp), %eax
-        mov %eax, last_err
-        lea 40(%ebp), %ebx
-        mov %ebx, last_frame
-        mov (%ebx), %eax
-        mov %eax, last_eip
-        mov 4(%ebx), %eax
-        mov %eax, last_cs
-        mov 8(%ebx), %eax
-        mov %eax, last_eflags
-        mov 12(%ebx), %eax               # outer SS:ESP (meaningful from ring 3)
-        mov %eax, last_esp
-        mov 16(%ebx), %eax
-        mov %eax, last_ss
+        RECORD e, 4, 32(%ebp), 36(%ebp), 40(%ebp)
         mov 20(%ebx), %eax               # from virtual-8086 mode: ES, DS
         mov %eax, last_v86_es
         mov 24(%ebx), %eax
         mov %eax, last_v86_ds
-        mov %cr2, %eax
-        mov %eax, last_cr2
         incl exc_count
         cmpl $0, armed
         je unexpected32
@@ -517,17 +545,12 @@ lapic_init:
         movl $0x10000, LAPIC + 0x320
         ret
 
-# pit_oneshot: channel 0, mode 0 (interrupt on terminal count), count %ax; unmasks IRQ0.
-pit_oneshot:
-        push %eax
-        mov $0x30, %al
-        out %al, $0x43
-        pop %eax
-        out %al, $0x40
-        mov %ah, %al
-        out %al, $0x40
-        mov $0xfa, %al
-        out %al, $0x21
+# copy_blob: copies the kernel's 16-bit code (blob .. blob_end) to LOW_BLOB.
+copy_blob:
+        mov $blob, %esi
+        mov $LOW_BLOB, %edi
+        mov $(blob_end - blob), %ecx
+        rep movsb
         ret
 
 pic_mask_all:
@@ -707,20 +730,7 @@ setup_long:
         .code64
 LIB_PRINT 64, r, 16
 
-        .balign 16
-stubs64:
-        .set vec, 0
-        .rept 256
-        .balign 16
-        .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
-        .else
-        push $0
-        .endif
-        push $vec
-        jmp common64
-        .set vec, vec + 1
-        .endr
-
+STUBS 64
 # Same contract as common32; the frame is RIP, CS, RFLAGS, RSP, SS (8 bytes each).
 common64:
         push %rax
@@ -742,26 +752,7 @@ common64:
         pushfq
         pop %rax
         mov %rax, h_eflags
-        mov 120(%rbp), %rax
-        mov %rax, last_vec
-        mov 128(%rbp), %rax
-        mov %rax, last_err
-        lea 136(%rbp), %rbx
-        mov %rbx, last_frame
-        mov (%rbx), %rax
-        mov %rax, last_eip
-        mov 8(%rbx), %rax
-        mov %rax, last_cs
-        mov 16(%rbx), %rax
-        mov %rax, last_eflags
-        mov 24(%rbx), %rax
-        mov %rax, last_esp
-        mov 32(%rbx), %rax
-        mov %rax, last_ss
-        mov %cr2, %rax
-        mov %rax, last_cr2
-        mov %rsp, %rax
-        mov %rax, h_rsp
+        RECORD r, 8, 120(%rbp), 128(%rbp), 136(%rbp)
         incl exc_count
         cmpl $0, armed
         je unexpected64
@@ -934,7 +925,6 @@ last_dr6:       .long 0, 0
 h_eflags:       .long 0, 0
 kernel_esp:     .long 0, 0
 user_eflags:    .long 0x2, 0
-h_rsp:          .long 0, 0
 
         .bss
         .balign 4096

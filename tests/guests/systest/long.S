@@ -15,33 +15,22 @@
         .set VEC_ABSENT, 0x42
         .set NONCANON, 0x0000800000000000
 
+.macro GATE64 vec, attr
+        mov $\vec, %eax
+        mov $stubs64 + \vec * 16, %ebx
+        mov $\attr, %dx
+        call set_gate64_32
+.endm
+
 main:
         call build_page_tables
         call setup_long                  # returns in compatibility mode
-        mov $VEC_TRAP, %eax              # gates (from 32-bit code: set_gate64_32)
-        mov $stubs64 + VEC_TRAP * 16, %ebx
-        mov $0x008f, %dx
-        call set_gate64_32
-        mov $VEC_USER, %eax
-        mov $stubs64 + VEC_USER * 16, %ebx
-        mov $0x00ee, %dx
-        call set_gate64_32
-        mov $VEC_IST, %eax
-        mov $stubs64 + VEC_IST * 16, %ebx
-        mov $0x018e, %dx
-        call set_gate64_32
-        mov $VEC_ABSENT, %eax
-        mov $stubs64 + VEC_ABSENT * 16, %ebx
-        mov $0x000e, %dx
-        call set_gate64_32
-        mov $8, %eax                     # #DF on IST1
-        mov $stubs64 + 8 * 16, %ebx
-        mov $0x018e, %dx
-        call set_gate64_32
-        mov $12, %eax                    # #SS on IST1 (its fault may be on the stack)
-        mov $stubs64 + 12 * 16, %ebx
-        mov $0x018e, %dx
-        call set_gate64_32
+        GATE64 VEC_TRAP, 0x008f          # (32-bit code: set_gate64_32)
+        GATE64 VEC_USER, 0x00ee
+        GATE64 VEC_IST, 0x018e           # IST1
+        GATE64 VEC_ABSENT, 0x000e
+        GATE64 8, 0x018e                 # #DF on IST1
+        GATE64 12, 0x018e                # #SS on IST1 (its fault may be on the stack)
         ljmp $SEL_CODE64, $main64
 
         .code64
@@ -191,8 +180,7 @@ compat_done:
 
         # --- timers waking HLT in 64-bit mode -----------------------------------------
         ARM64
-        mov $11932, %ax
-        call pit_oneshot64
+        PIT_START 11932
         sti
         hlt
 pit_ret:
@@ -212,18 +200,6 @@ pit_ret:
         cli
         CHECK64 "lapic timer wakes hlt", last_vec, $VEC_LAPIC_TIMER
         jmp finish64
-
-pit_oneshot64:
-        push %rax
-        mov $0x30, %al
-        out %al, $0x43
-        pop %rax
-        out %al, $0x40
-        mov %ah, %al
-        out %al, $0x40
-        mov $0xfa, %al
-        out %al, $0x21
-        ret
 
 syscall_entry:
         mov %cs, %eax

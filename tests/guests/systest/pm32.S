@@ -224,8 +224,7 @@ db_ret:
 
         # --- external interrupts waking HLT ---------------------------------------
         ARM32
-        mov $11932, %ax                  # 10 ms
-        call pit_oneshot
+        PIT_START 11932                  # 10 ms
         sti
         hlt
 pit_ret:

@@ -17,12 +17,6 @@
         .set VEC_TRAP, 0x31
         .set PM16_SP, 0xf000             # stack: offset in the blob's segment
 
-# CHECKB name, var, expected: checks a 16-bit result kept in the blob.
-.macro CHECKB name, var, expected
-        movzwl B + (\var - blob), %ecx
-        CHECK32 "\name", %ecx, \expected
-.endm
-
 # ARM16 [resume]: the next instruction must trap (16-bit code, DS = the blob).
 .macro ARM16 resume=blob
         movw $(\resume - blob), resume16 - blob
@@ -38,10 +32,7 @@
 
 main:
         # copy the blob, fill the IVT and the 16-bit IDT
-        mov $blob, %esi
-        mov $B, %edi
-        mov $(blob_end - blob), %ecx
-        rep movsb
+        call copy_blob
         xor %ecx, %ecx
 1:      movl $(((B >> 4) << 16) | (h_unexpected - blob)), (,%ecx,4)
         lea idt16(,%ecx,8), %edi
@@ -63,59 +54,55 @@ main:
         movw $(hp_pit - blob), idt16 + PIC_BASE * 8
         movw $(hp_lapic - blob), idt16 + VEC_LAPIC_TIMER * 8
         lidt idt16_ptr
-        mov %esp, saved_esp
+        call run_blob
+        lidt idt32_ptr
+        CHECK_BLOB16 "pm16: interrupt gate vector", p_int_vec, $VEC_INT
+        CHECK_BLOB16 "pm16: 286 interrupt gate clears IF", p_int_if, $0
+        CHECK_BLOB16 "pm16: 16-bit frame ip", p_int_ip, $(pm16_int_ret - blob)
+        CHECK_BLOB16 "pm16: 16-bit frame cs", p_int_cs, $SEL_CODE16
+        CHECK_BLOB16 "pm16: 16-bit frame is 6 bytes", p_int_sp, $(PM16_SP - 6)
+        CHECK_BLOB16 "pm16: 286 trap gate keeps IF", p_trap_if, $0x200
+        CHECK_BLOB16 "pm16: mov ds beyond the gdt limit: #GP", p_gp_vec, $13
+        CHECK_BLOB16 "pm16: #GP error code (16-bit push)", p_gp_err, $0x108
+        CHECK_BLOB16 "pm16: #GP frame with error code is 8 bytes", p_gp_sp, $(PM16_SP - 8)
+        CHECK_BLOB16 "pm16: mov es not present: #NP", p_np_vec, $11
+        CHECK_BLOB16 "pm16: #NP error code", p_np_err, $SEL_NOTPRESENT
+        CHECK_BLOB16 "pm16: ud2: #UD", p_ud_vec, $6
+        CHECK_BLOB16 "pm16: #UD is a fault", p_ud_ip, $(pm16_ud - blob)
+        CHECK_BLOB16 "pm16: pit wakes hlt", p_pit_vec, $PIC_BASE
+        CHECK_BLOB16 "pm16: pit: hlt resumes after hlt", p_pit_ip, $(pm16_pit_ret - blob)
+        CHECK_BLOB16 "pm16: lapic timer wakes hlt", p_lapic_vec, $VEC_LAPIC_TIMER
+        CHECK_BLOB16 "real: cs after the switch", r_cs, $(B >> 4)
+        CHECK_BLOB16 "real: int n through the ivt", r_int_vec, $VEC_INT
+        CHECK_BLOB16 "real: int n pushes the next ip", r_int_ip, $(real_int_ret - blob)
+        CHECK_BLOB16 "real: int n pushes cs", r_int_cs, $(B >> 4)
+        CHECK_BLOB16 "real: int n clears IF", r_int_flags, $0
+        CHECK_BLOB16 "real: int n pushes flags with IF", r_int_pflags, $0x200
+        CHECK_BLOB16 "real: iret restores flags (CF set by the handler)", r_iret_cf, $1
+        CHECK_BLOB16 "real: #DE vector", r_de_vec, $0
+        CHECK_BLOB16 "real: #DE is a fault", r_de_ip, $(real_div - blob)
+        CHECK_BLOB16 "real: #UD vector", r_ud_vec, $6
+        CHECK_BLOB16 "real: #UD is a fault", r_ud_ip, $(real_ud - blob)
+        CHECK_BLOB16 "real: #BR vector", r_br_vec, $5
+        CHECK_BLOB16 "real: #BR is a fault", r_br_ip, $(real_bound - blob)
+        CHECK_BLOB16 "real: bound in range does not trap", r_bound_ok, $1
+        CHECK_BLOB16 "real: int3 vector", r_bp_vec, $3
+        CHECK_BLOB16 "real: int3 is a trap", r_bp_ip, $(real_bp_ret - blob)
+        CHECK_BLOB16 "real: into vector", r_of_vec, $4
+        CHECK_BLOB16 "real: into is a trap", r_of_ip, $(real_of_ret - blob)
+        CHECK_BLOB16 "real: pit irq0 wakes hlt", r_pit_vec, $PIC_BASE
+        CHECK_BLOB16 "real: pit: hlt resumes after hlt", r_pit_ip, $(real_pit_ret - blob)
+        CHECK_BLOB16 "real: lapic timer wakes hlt", r_lapic_vec, $VEC_LAPIC_TIMER
+        CHECK_BLOB16 "unexpected 16-bit exceptions", unexpected16, $0
+        jmp finish
+
+# run_blob: runs the 16-bit code; it comes back in 32-bit protected mode at back32.
+run_blob:
+        pusha
+        mov %esp, kernel_esp
         mov $SEL_DATA, %ax               # FS stays flat (4 GiB) into real mode
         mov %ax, %fs
         ljmp $SEL_CODE16, $(pm16 - blob)
-
-back_in_pm32:                            # from real mode, CR0.PE set again
-        mov $SEL_DATA, %ax
-        mov %ax, %ds
-        mov %ax, %es
-        mov %ax, %fs
-        mov %ax, %gs
-        mov %ax, %ss
-        mov saved_esp, %esp
-        lidt idt32_ptr
-        CHECKB "pm16: interrupt gate vector", p_int_vec, $VEC_INT
-        CHECKB "pm16: 286 interrupt gate clears IF", p_int_if, $0
-        CHECKB "pm16: 16-bit frame ip", p_int_ip, $(pm16_int_ret - blob)
-        CHECKB "pm16: 16-bit frame cs", p_int_cs, $SEL_CODE16
-        CHECKB "pm16: 16-bit frame is 6 bytes", p_int_sp, $(PM16_SP - 6)
-        CHECKB "pm16: 286 trap gate keeps IF", p_trap_if, $0x200
-        CHECKB "pm16: mov ds beyond the gdt limit: #GP", p_gp_vec, $13
-        CHECKB "pm16: #GP error code (16-bit push)", p_gp_err, $0x108
-        CHECKB "pm16: #GP frame with error code is 8 bytes", p_gp_sp, $(PM16_SP - 8)
-        CHECKB "pm16: mov es not present: #NP", p_np_vec, $11
-        CHECKB "pm16: #NP error code", p_np_err, $SEL_NOTPRESENT
-        CHECKB "pm16: ud2: #UD", p_ud_vec, $6
-        CHECKB "pm16: #UD is a fault", p_ud_ip, $(pm16_ud - blob)
-        CHECKB "pm16: pit wakes hlt", p_pit_vec, $PIC_BASE
-        CHECKB "pm16: pit: hlt resumes after hlt", p_pit_ip, $(pm16_pit_ret - blob)
-        CHECKB "pm16: lapic timer wakes hlt", p_lapic_vec, $VEC_LAPIC_TIMER
-        CHECKB "real: cs after the switch", r_cs, $(B >> 4)
-        CHECKB "real: int n through the ivt", r_int_vec, $VEC_INT
-        CHECKB "real: int n pushes the next ip", r_int_ip, $(real_int_ret - blob)
-        CHECKB "real: int n pushes cs", r_int_cs, $(B >> 4)
-        CHECKB "real: int n clears IF", r_int_flags, $0
-        CHECKB "real: int n pushes flags with IF", r_int_pflags, $0x200
-        CHECKB "real: iret restores flags (CF set by the handler)", r_iret_cf, $1
-        CHECKB "real: #DE vector", r_de_vec, $0
-        CHECKB "real: #DE is a fault", r_de_ip, $(real_div - blob)
-        CHECKB "real: #UD vector", r_ud_vec, $6
-        CHECKB "real: #UD is a fault", r_ud_ip, $(real_ud - blob)
-        CHECKB "real: #BR vector", r_br_vec, $5
-        CHECKB "real: #BR is a fault", r_br_ip, $(real_bound - blob)
-        CHECKB "real: bound in range does not trap", r_bound_ok, $1
-        CHECKB "real: int3 vector", r_bp_vec, $3
-        CHECKB "real: int3 is a trap", r_bp_ip, $(real_bp_ret - blob)
-        CHECKB "real: into vector", r_of_vec, $4
-        CHECKB "real: into is a trap", r_of_ip, $(real_of_ret - blob)
-        CHECKB "real: pit irq0 wakes hlt", r_pit_vec, $PIC_BASE
-        CHECKB "real: pit: hlt resumes after hlt", r_pit_ip, $(real_pit_ret - blob)
-        CHECKB "real: lapic timer wakes hlt", r_lapic_vec, $VEC_LAPIC_TIMER
-        CHECKB "unexpected 16-bit exceptions", unexpected16, $0
-        jmp finish
 
 # --- the 16-bit blob (copied to B) -------------------------------------------------
         .code16
@@ -162,14 +149,7 @@ pm16_ud:
         KEEP b_ip, p_ud_ip
 
         ARM16
-        mov $0x30, %al                   # PIT: channel 0, mode 0, 10 ms
-        out %al, $0x43
-        mov $(11932 & 0xff), %al
-        out %al, $0x40
-        mov $(11932 >> 8), %al
-        out %al, $0x40
-        mov $0xfa, %al
-        out %al, $0x21
+        PIT_START 11932                  # 10 ms
         sti
         hlt
 pm16_pit_ret:
@@ -259,14 +239,7 @@ real_of_ret:
         KEEP b_ip, r_of_ip
 
         ARM16
-        mov $0x30, %al
-        out %al, $0x43
-        mov $(11932 & 0xff), %al
-        out %al, $0x40
-        mov $(11932 >> 8), %al
-        out %al, $0x40
-        mov $0xfa, %al
-        out %al, $0x21
+        PIT_START 11932
         sti
         hlt
 real_pit_ret:
@@ -287,7 +260,7 @@ real_pit_ret:
         mov %cr0, %eax
         or $1, %eax
         mov %eax, %cr0
-        ljmpl $SEL_CODE32, $back_in_pm32
+        ljmpl $SEL_CODE32, $back32
 
 # lapic16: one-shot LAPIC timer through FS (flat 4 GiB, base 0).
 lapic16:
@@ -408,7 +381,6 @@ blob_end:
 idt16_ptr:
         .word 256 * 8 - 1
         .long idt16
-saved_esp:      .long 0
 
         .bss
         .balign 8
