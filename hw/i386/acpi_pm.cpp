@@ -89,6 +89,7 @@ uint64_t AcpiPm::Read(uint64_t offset, unsigned size) {
 void AcpiPm::Write(uint64_t offset, uint64_t value, unsigned size) {
   // Group the written bytes by 16-bit register; `mask` says which bits were written
   // (a byte write to a write-1-to-clear register leaves the other byte alone).
+  bool hit = false;
   for (uint16_t reg : {kRegPm1Sts, kRegPm1En, kRegPm1Cnt, kRegGpeSts, kRegGpeEn}) {
     uint16_t v = 0, mask = 0;
     for (unsigned i = 0; i < size; i++) {
@@ -99,6 +100,7 @@ void AcpiPm::Write(uint64_t offset, uint64_t value, unsigned size) {
       mask |= uint16_t(0xff << sh);
     }
     if (!mask) continue;
+    hit = true;
     switch (reg) {
       case kRegPm1Sts:
         pm1_sts_ &= uint16_t(~(v & mask));
@@ -129,6 +131,11 @@ void AcpiPm::Write(uint64_t offset, uint64_t value, unsigned size) {
         break;
     }
   }
+  if (!hit)
+    Log(LogMask::kGuestErrors, "acpi-pm: %u-byte write 0x%llx to offset 0x%02x, which is %s", size,
+        static_cast<unsigned long long>(value), unsigned(offset),
+        offset >= kRegTimer && offset < kRegTimer + 4u ? "the read-only PM timer"
+                                                      : "not a register");
   UpdateSci();
 }
 
