@@ -282,6 +282,14 @@ exit\sfx:
 2:
 .endm
 
+# COPY_BLOB: copies the kernel's 16-bit code (blob .. blob_end) to LOW_BLOB.
+.macro COPY_BLOB
+        mov $blob, %esi
+        mov $LOW_BLOB, %edi
+        mov $(blob_end - blob), %ecx
+        rep movsb
+.endm
+
 # RECORD reg-prefix, slot-size, vector, error, frame: the handlers' common part:
 # last_vec/err/frame/eip/cs/eflags/esp/ss and CR2 (SS:ESP only meaningful from an
 # outer ring or 64-bit mode). Leaves the frame address in %ebx/%rbx.
@@ -543,14 +551,6 @@ lapic_init:
         movl $0x1ff, LAPIC + 0xf0
         movl $0x700, LAPIC + 0x350
         movl $0x10000, LAPIC + 0x320
-        ret
-
-# copy_blob: copies the kernel's 16-bit code (blob .. blob_end) to LOW_BLOB.
-copy_blob:
-        mov $blob, %esi
-        mov $LOW_BLOB, %edi
-        mov $(blob_end - blob), %ecx
-        rep movsb
         ret
 
 pic_mask_all:

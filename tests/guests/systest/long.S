@@ -1,5 +1,6 @@
 # long: IA-32e mode. 64-bit IDT delivery (interrupt vs trap gates, the frame with
 # SS:RSP always pushed, RSP aligned to 16 bytes), IST stacks, #DF on an IST stack,
+# TF single-step,
 # #GP on non-canonical addresses, INTO -> #UD in 64-bit mode, SYSCALL/SYSRET
 # round trip (STAR/LSTAR/FMASK), ring 3 <-> ring 0 by interrupt and IRETQ (RSP0
 # from the 64-bit TSS), INT n through a DPL 0 gate from ring 3; compatibility mode
@@ -86,6 +87,15 @@ int_ret:
         CHECK64 "#DF from #NP during #NP", last_vec, $8
         CHECK64 "#DF error code", last_err, $0
         CHECK64 "#DF on ist1", last_frame, $(ist1_top - 40)
+
+        ARM64
+        pushfq
+        orq $0x100, (%rsp)
+        popfq
+        nop                              # runs, then #DB
+db_ret:
+        CHECK64 "single-step #DB in 64-bit mode", last_vec, $1
+        CHECK64 "single-step #DB after the next instruction", last_eip, $db_ret
 
         # --- canonical addresses --------------------------------------------------
         movabs $NONCANON, %rax

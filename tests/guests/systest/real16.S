@@ -32,7 +32,7 @@
 
 main:
         # copy the blob, fill the IVT and the 16-bit IDT
-        call copy_blob
+        COPY_BLOB
         xor %ecx, %ecx
 1:      movl $(((B >> 4) << 16) | (h_unexpected - blob)), (,%ecx,4)
         lea idt16(,%ecx,8), %edi
