@@ -1,6 +1,6 @@
 # long: IA-32e mode. 64-bit IDT delivery (interrupt vs trap gates, the frame with
 # SS:RSP always pushed, RSP aligned to 16 bytes), IST stacks, #DF on an IST stack,
-# TF single-step,
+# TF single-step, #PF during #PF delivery -> #DF,
 # #GP on non-canonical addresses, INTO -> #UD in 64-bit mode, SYSCALL/SYSRET
 # round trip (STAR/LSTAR/FMASK), ring 3 <-> ring 0 by interrupt and IRETQ (RSP0
 # from the 64-bit TSS), INT n through a DPL 0 gate from ring 3; compatibility mode
@@ -141,6 +141,17 @@ into_insn:
         CHECK64 "int through a dpl 0 gate from ring 3: #GP", last_vec, $13
         CHECK64 "int through a dpl 0 gate: error code", last_err, $(VEC_INT * 8 + 2)
 
+        # #PF while delivering #PF (the ring-0 stack is not mapped) -> #DF on IST1;
+        # the handler restores RSP0 and the user code goes back to the kernel.
+        movl $(TESTVA + 0x1000), tss64 + 4
+        FIX $(tss64 + 4), $0, $tss_stack_top
+        mov $user64_pf, %eax
+        call run_user64
+        CHECK64 "#PF during #PF delivery: #DF", last_vec, $8
+        CHECK64 "#PF during #PF delivery: error code", last_err, $0
+        CHECK64 "#PF during #PF delivery: cr2 of the frame push", last_cr2, $(TESTVA + 0xff8)
+        CHECK64 "#PF during #PF delivery: on ist1", last_frame, $(ist1_top - 40)
+
         # --- SYSCALL / SYSRET ------------------------------------------------------
         mov $0xC0000081, %ecx            # STAR: SYSRET base 0x18, SYSCALL CS 0x48
         xor %eax, %eax
@@ -243,6 +254,11 @@ user64_hlt:
 user64_int:
         ARM64 1f
         int $VEC_INT
+1:      int $VEC_BACK64
+
+user64_pf:
+        ARM64 1f
+        mov TESTVA, %rax                 # not present; so is the RSP0 stack
 1:      int $VEC_BACK64
 
 user_sys:
