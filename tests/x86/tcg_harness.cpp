@@ -55,8 +55,6 @@ bool Assemble(const std::string& src, int bits, std::vector<uint8_t>* out, std::
   return true;
 }
 
-namespace {
-
 uint64_t Desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
   return (limit & 0xffffull) | (static_cast<uint64_t>(base & 0xffffff) << 16) |
          (static_cast<uint64_t>(access) << 40) | (static_cast<uint64_t>((limit >> 16) & 0xf) << 48) |
@@ -71,6 +69,8 @@ Segment Seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr) {
   s.attr = attr;
   return s;
 }
+
+namespace {
 
 bool HasErr(int v) { return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21; }
 

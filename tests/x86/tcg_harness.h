@@ -42,6 +42,10 @@ struct FakeBus : accel::CpuBus {
 
 enum class Mode { kReal, kProt32, kProt16, kLong64, kCompat32 };
 
+// A GDT descriptor (flags: G, D/B, L, AVL in bits 3-0) and a descriptor-cache segment.
+uint64_t Desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+Segment Seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr);
+
 class TestMachine {
  public:
   static constexpr uint64_t kRamSize = 16u << 20;

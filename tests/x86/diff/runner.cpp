@@ -10,6 +10,8 @@
 namespace emu::x86::difftest {
 namespace {
 
+using test::Desc;
+using test::Seg;
 using test::TestMachine;
 
 // Guest-physical homes of the oracle's addresses (2 MiB pages remapped by the runner).
@@ -24,21 +26,6 @@ constexpr uint16_t kCs64 = 0x53, kCs32 = 0x43, kCs16 = 0x5b, kDs = 0x4b, kDs16 =
 // Flags compared at all (RF, VM, VIF, VIP and TF are not part of the state we set up).
 constexpr uint64_t kCompared = kArith | DF | 0x200 /*IF*/ | 0x3000 /*IOPL*/ | 0x4000 /*NT*/ |
                                (1u << 18) /*AC*/ | (1u << 21) /*ID*/;
-
-uint64_t Desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags) {
-  return (limit & 0xffffull) | (static_cast<uint64_t>(base & 0xffffff) << 16) |
-         (static_cast<uint64_t>(access) << 40) | (static_cast<uint64_t>((limit >> 16) & 0xf) << 48) |
-         (static_cast<uint64_t>(flags & 0xf) << 52) | (static_cast<uint64_t>(base >> 24) << 56);
-}
-
-Segment Seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr) {
-  Segment s;
-  s.selector = sel;
-  s.base = base;
-  s.limit = limit;
-  s.attr = attr;
-  return s;
-}
 
 int ModeIndex(Mode m) { return m == Mode::k64 ? 0 : m == Mode::k32 ? 1 : 2; }
 
