@@ -108,7 +108,7 @@ void AppendConsumer(Gen& g) {
       in.modrm = true;
       in.reg = g.Chance(50) ? 2 : 3;
       in.rm = g.PickReg();
-      g.c().flags_undefined &= ~(CF | OF);
+      // (Undefined flags stay masked: an earlier instruction may fault before this one.)
       g.Emit(in, "rcl/rcr,1");
       return;
     }
