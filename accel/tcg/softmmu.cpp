@@ -63,6 +63,7 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
       large_addr_ &= large_mask_;
     }
   }
+  if (watching_) prot |= walker_->WatchProt(vaddr);
   uint64_t vpage = vaddr & kPageMask, ppage = paddr & kPageMask;
   TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   uint8_t* host_r = as_->HostPtr(ppage, kPageSize, false);
@@ -70,7 +71,7 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
   e.phys = ppage;
   e.addend = host_r ? reinterpret_cast<uintptr_t>(host_r) - vpage : 0;
   uint64_t io = host_r ? 0 : kTlbMmio;
-  e.tag[0] = (prot & kProtRead) ? (vpage | io) : kTlbInvalid;
+  e.tag[0] = (prot & kProtRead) ? (vpage | io | (prot & kProtWatchRead ? kTlbWatch : 0)) : kTlbInvalid;
   e.tag[2] = (prot & kProtExec) ? (vpage | io) : kTlbInvalid;
   if (!(prot & kProtWrite)) {
     e.tag[1] = kTlbInvalid;
@@ -79,6 +80,7 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
   } else {
     e.tag[1] = vpage | (code_ && code_->IsCodePage(ppage) ? kTlbCodePage : 0);
   }
+  if ((prot & kProtWatchWrite) && !(e.tag[1] & kTlbInvalid)) e.tag[1] |= kTlbWatch;
   // The walker granted what it could; the access itself must be allowed.
   if (!TagHit(e.tag[static_cast<int>(acc)], vpage)) {
     // A walker that succeeds must grant the access it was asked for.
@@ -105,6 +107,7 @@ uint64_t SoftMmu::LoadSlow(ExecContext* ctx, uint64_t vaddr, unsigned size, int 
     e = Fill(ctx, vaddr, acc, mmu_idx);
     if (!e) return 0;
   }
+  if (e->tag[static_cast<int>(acc)] & kTlbWatch) walker_->WatchHit(ctx, vaddr, size, acc);
   if (!(e->tag[static_cast<int>(acc)] & kTlbMmio)) {
     const uint8_t* p = reinterpret_cast<const uint8_t*>(vaddr + e->addend);
     uint64_t v = 0;
@@ -143,6 +146,7 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
     if (!e) return;
   }
   uint64_t paddr = e->phys | (vaddr & (kPageSize - 1));
+  if (e->tag[1] & kTlbWatch) walker_->WatchHit(ctx, vaddr, size, Access::kWrite);
   if (e->tag[1] & kTlbMmio) {
     bus_->MmioWrite(paddr, value, size);
     return;
@@ -163,7 +167,7 @@ uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu
     e = Fill(ctx, vaddr, acc, mmu_idx);
     if (!e) return nullptr;
   }
-  if (e->tag[a] & (kTlbMmio | kTlbCodePage)) return nullptr;
+  if (e->tag[a] & (kTlbMmio | kTlbCodePage | kTlbWatch)) return nullptr;
   return reinterpret_cast<uint8_t*>(vaddr + e->addend);
 }
 

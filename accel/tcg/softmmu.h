@@ -27,10 +27,15 @@ inline constexpr unsigned kTlbSize = 1u << kTlbBits;
 inline constexpr unsigned kMmuModes = 4;
 
 enum class Access : uint8_t { kRead, kWrite, kExec };
-enum Prot : unsigned { kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+enum Prot : unsigned {
+  kProtRead = 1, kProtWrite = 2, kProtExec = 4,
+  // The guest watches part of this page (debug registers): reads / writes to it
+  // take the slow path, which reports them through PageWalker::WatchHit.
+  kProtWatchRead = 8, kProtWatchWrite = 16,
+};
 
 // Tag flag bits (below the page bits): any of them makes the fast path miss.
-inline constexpr uint64_t kTlbInvalid = 1, kTlbMmio = 2, kTlbCodePage = 4;
+inline constexpr uint64_t kTlbInvalid = 1, kTlbMmio = 2, kTlbCodePage = 4, kTlbWatch = 8;
 
 struct TlbEntry {
   uint64_t tag[3];       // indexed by Access; page vaddr | flags
@@ -50,6 +55,10 @@ class PageWalker {
   // front end's state and returns false.
   virtual bool Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
                     uint64_t* page_size) = 0;
+  // Guest watchpoints (asked on a TLB fill only while SetWatching(true)): which of
+  // kProtWatchRead/Write apply to the page of `vaddr`; WatchHit reports an access.
+  virtual unsigned WatchProt(uint64_t /*vaddr*/) { return 0; }
+  virtual void WatchHit(ExecContext*, uint64_t /*vaddr*/, unsigned /*size*/, Access) {}
 };
 
 // What the TLB needs from the TB cache for self-modifying code.
@@ -106,6 +115,15 @@ class SoftMmu {
   // (filling the TLB; for writes, not a page holding translated code), else
   // nullptr. A fault is recorded as by Load/Store. For bulk string operations.
   uint8_t* HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx);
+  // Physical address of code at vaddr when the TLB already holds its page with
+  // execute permission (no walk, no fill): how the jump cache checks that a block
+  // found by virtual pc still maps to the bytes it was translated from.
+  bool CodePhysCached(uint64_t vaddr, int mmu_idx, uint64_t* paddr) const {
+    const TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    if ((e.tag[2] & (kPageMask | kTlbInvalid)) != (vaddr & kPageMask)) return false;
+    *paddr = e.phys | (vaddr & (kPageSize - 1));
+    return true;
+  }
   // Physical address of a code fetch at vaddr (fills the exec tag). Returns false
   // after recording a fault. *host is set for RAM pages, nullptr for MMIO/ROM-less.
   bool TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr);
@@ -114,7 +132,13 @@ class SoftMmu {
   void FlushPage(uint64_t vaddr);
   // The TB cache made `ppage` a code page: route writes to it through the slow path.
   void ProtectCodePage(uint64_t ppage);
+  // Watchpoints are enabled: TLB fills ask PageWalker::WatchProt (flush after a change).
+  void SetWatching(bool on) { watching_ = on; }
 
+  // The entries of one MMU mode, for backends that inline the fast path of Load
+  // and Store (a hit: tag[0]/tag[1] equal to the page address, the access
+  // inside the page; anything else goes through Load/Store).
+  const TlbEntry* tlb_row(int mmu_idx) const { return tlb_[mmu_idx]; }
   hw::AddressSpace* address_space() const { return as_; }
   CpuBus* bus() const { return bus_; }
   // Physical memory accessors for helpers (page-table walks, descriptor tables).
@@ -139,6 +163,7 @@ class SoftMmu {
   // it flushes everything (large pages are cached as 4 KiB entries).
   uint64_t large_addr_ = 0, large_mask_ = 0;
   bool have_large_ = false;
+  bool watching_ = false;
 };
 
 }  // namespace emu::accel::tcg

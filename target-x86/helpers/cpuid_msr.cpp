@@ -123,7 +123,8 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
       FlushTlb();
       return true;
     case 4: {
-      const uint64_t supported = kCr4VME | kCr4PVI | kCr4TSD | kCr4DE | kCr4PSE | kCr4PAE |
+      // VME/PVI are not implemented (nor advertised by CPUID): setting them #GPs.
+      const uint64_t supported = kCr4TSD | kCr4DE | kCr4PSE | kCr4PAE |
                                  kCr4MCE | kCr4PGE | kCr4PCE | kCr4OSFXSR | kCr4OSXMMEXCPT;
       if (v & ~supported) break;
       if ((s.efer & kEferLMA) && !(v & kCr4PAE)) break;
@@ -303,15 +304,6 @@ X86_HELPER(HelperMovToCr) {
 }
 
 X86_HELPER(HelperMovFromCr) { return CpuOf(ctx)->ReadCr(static_cast<int>(a)); }
-
-X86_HELPER(HelperMovToDr) {
-  X86Cpu* cpu = CpuOf(ctx);
-  unsigned n = static_cast<unsigned>(a) & 7;
-  if (n == 4) n = 6;
-  if (n == 5) n = 7;
-  cpu->env.s.dr[n] = b;
-  return 0;
-}
 
 X86_HELPER(HelperLmsw) {
   X86Cpu* cpu = CpuOf(ctx);

@@ -27,10 +27,19 @@ void X86Cpu::DeliverPendingException() {
   if (vec < 0) return;
   env.s.rip = ctx.insn_pc;  // the state is that of the faulting instruction
   for (int depth = 0;; depth++) {
+    fault_in_new_task = false;
     if (DoInterrupt(vec, soft, has_err, err, ret)) return;
     int nv = env.exc_vector;
     env.exc_vector = -1;
     ctx.exit = ExitStatus::kNone;
+    if (fault_in_new_task && depth < 8) {
+      vec = nv;
+      err = env.exc_error;
+      has_err = env.exc_has_error;
+      soft = false;
+      ret = ctx.insn_pc;
+      continue;
+    }
     if (vec == kDF || depth > 3) {
       event = CpuEvent::kShutdown;
       event_detail = "triple fault";
@@ -97,23 +106,23 @@ bool X86Cpu::DoInterrupt(int vector, bool soft, bool has_error, uint32_t error,
   bool present = (lo >> 47) & 1;
   bool gate32 = type == 0xe || type == 0xf;
   bool gate16 = type == 0x6 || type == 0x7;
-  if (type == 0x5) {
-    event = CpuEvent::kError;
-    event_detail = "unimplemented: task gate in the IDT (vector " + std::to_string(vector) + ")";
+  const bool task_gate = type == 0x5 && !lma;
+  if (!gate32 && !gate16 && !task_gate) {
     Raise(kGP, idt_err, true);
     return false;
   }
-  if ((!gate32 && !gate16) || (lma && !gate32)) {
-    Raise(kGP, idt_err, true);
-    return false;
-  }
-  if (soft && gate_dpl < env.cpl) {
+  if ((lma && !gate32) || (soft && gate_dpl < env.cpl)) {
     Raise(kGP, idt_err, true);
     return false;
   }
   if (!present) {
     Raise(kNP, idt_err, true);
     return false;
+  }
+  if (task_gate) {
+    // The error code goes on the new task's stack (SDM vol. 3, 6.12.2).
+    return TaskSwitch(static_cast<uint16_t>(lo >> 16), TaskReason::kInt, ret_rip,
+                      has_error ? int64_t{error} : -1);
   }
   const bool trap = type & 1;
   uint16_t sel = static_cast<uint16_t>(lo >> 16);
@@ -139,13 +148,13 @@ bool X86Cpu::DoInterrupt(int vector, bool soft, bool has_error, uint32_t error,
     Raise(kGP, sel & 0xfffc, true);
     return false;
   }
-  if (s.rflags & kFlagVM) {
-    event = CpuEvent::kError;
-    event_detail = "unimplemented: interrupt delivery from virtual-8086 mode";
-    Raise(kGP, 0, true);
+  // From virtual-8086 mode only a non-conforming ring-0 handler can be reached.
+  const bool from_vm86 = s.rflags & kFlagVM;
+  const bool conforming = cs.type() & 4;
+  if (from_vm86 && (conforming || cs.dpl() != 0)) {
+    Raise(kGP, sel & 0xfffc, true);
     return false;
   }
-  const bool conforming = cs.type() & 4;
   unsigned new_cpl = conforming ? env.cpl : cs.dpl();
   unsigned ist = lma ? (lo >> 32) & 7 : 0;
   bool stack_switch = new_cpl < env.cpl;
@@ -205,6 +214,9 @@ bool X86Cpu::DoInterrupt(int vector, bool soft, bool has_error, uint32_t error,
   const int mmu = new_cpl == 3 ? 1 : 0;
   uint64_t sp_work = sp;
   bool ok = true;
+  if (from_vm86) {
+    for (int sr : {GS, FS, DS, ES}) ok = ok && PushAt(ssb, &sp_work, sp_size, s.seg[sr].selector, psize, mmu);
+  }
   if (lma || stack_switch) {
     ok = ok && PushAt(ssb, &sp_work, sp_size, old_ss, psize, mmu);
     ok = ok && PushAt(ssb, &sp_work, sp_size, old_sp, psize, mmu);
@@ -221,6 +233,13 @@ bool X86Cpu::DoInterrupt(int vector, bool soft, bool has_error, uint32_t error,
   if (sp_size == 8) s.regs[RSP] = sp_work;
   else if (sp_size == 4) s.regs[RSP] = sp_work & 0xffffffffu;
   else s.regs[RSP] = (s.regs[RSP] & ~0xffffull) | (sp_work & 0xffff);
+  if (from_vm86) {
+    for (int sr : {ES, DS, FS, GS}) {
+      s.seg[sr] = Segment{};
+      s.seg[sr].limit = 0;
+      s.seg[sr].attr = 0;  // null: unusable in protected mode
+    }
+  }
   cs.selector = static_cast<uint16_t>((sel & 0xfffc) | new_cpl);
   s.seg[CS] = cs;
   env.cpl = static_cast<uint8_t>(new_cpl);
@@ -247,31 +266,35 @@ X86_HELPER(HelperIntN) {
   return 0;
 }
 
-// IRET in all modes. a = operand size.
+// IRET in all modes. a = operand size, b = rip of the next instruction (saved in
+// the old TSS by a task return).
 X86_HELPER(HelperIret) {
   X86Cpu* cpu = CpuOf(ctx);
   X86Env& e = cpu->env;
   CpuState& s = e.s;
   unsigned os = static_cast<unsigned>(a);
   const bool lma = s.efer & kEferLMA;
-  const bool code64 = lma && s.seg[CS].l();
-  unsigned sp_size = code64 ? 8 : (s.seg[SS].db() ? 4 : 2);
-  uint64_t spmask = sp_size == 8 ? ~0ull : sp_size == 4 ? 0xffffffffull : 0xffffull;
-  uint64_t sp = s.regs[RSP] & spmask;
-  const int mmu = cpu->mmu_idx();
-  auto pop = [&](uint64_t* v) {
-    uint64_t lin = s.seg[SS].base + sp;
-    if (!code64) lin &= 0xffffffffu;
-    if (code64) lin = sp;
-    if (!cpu->Read(lin, os, v, mmu)) return false;
-    sp = (sp + os) & spmask;
-    return true;
-  };
+  const bool pe = s.cr0 & kCr0PE;
+  if (pe && !(s.rflags & kFlagVM) && (s.rflags & kFlagNT)) {
+    // Task return through the back link (SDM vol. 3, 7.3); not in IA-32e mode.
+    if (lma) {
+      cpu->Raise(kGP, 0, true);
+      return 0;
+    }
+    uint64_t link = 0;
+    if (!cpu->Read(s.tr.base, 2, &link, 0)) return 0;
+    if (cpu->TaskSwitch(static_cast<uint16_t>(link), X86Cpu::TaskReason::kIret, b, -1)) cpu->SettleRf();
+    return 0;
+  }
+  X86Cpu::StackPops st(cpu, os);
+  const bool code64 = st.code64;
+  const uint64_t spmask = st.mask;
+  auto pop = [&](uint64_t* v) { return st.Pop(v); };
   uint64_t ip, csv, fl;
   if (!pop(&ip) || !pop(&csv) || !pop(&fl)) return 0;
   uint16_t cs_sel = static_cast<uint16_t>(csv);
   uint64_t cur = ComputeEflags(e);
-  if (!(s.cr0 & kCr0PE) || (s.rflags & kFlagVM)) {
+  if (!pe || (s.rflags & kFlagVM)) {
     if ((s.rflags & kFlagVM) && ((s.rflags >> 12) & 3) < 3) {
       cpu->Raise(kGP, 0, true);
       return 0;
@@ -279,72 +302,36 @@ X86_HELPER(HelperIret) {
     uint64_t mask = os == 2 ? 0xffffull : 0x257fd5ull;  // not VM, VIF, VIP
     if (s.rflags & kFlagVM) mask &= ~kFlagIOPL;
     SetEflags(e, (cur & ~mask) | (fl & mask));
-    if (s.rflags & kFlagVM) {
-      s.seg[CS].selector = cs_sel;
-      s.seg[CS].base = static_cast<uint64_t>(cs_sel) << 4;
-    } else {
-      cpu->LoadSegReal(CS, cs_sel);
-    }
+    cpu->LoadSegReal(CS, cs_sel);
     s.rip = ip & (os == 2 ? 0xffff : 0xffffffff);
-    s.regs[RSP] = (s.regs[RSP] & ~spmask) | sp;
+    s.regs[RSP] = (s.regs[RSP] & ~spmask) | st.sp;
+    cpu->SettleRf();
     return 0;
   }
-  if (s.rflags & kFlagNT) {
-    cpu->event = CpuEvent::kError;
-    cpu->event_detail = "unimplemented: IRET with NT set (task return)";
-    cpu->Raise(kGP, 0, true);
+  if (!lma && (fl & kFlagVM) && e.cpl == 0 && os == 4) {
+    // Return to virtual-8086 mode: ESP, SS, ES, DS, FS, GS follow on the stack.
+    uint64_t v[6];
+    for (uint64_t& x : v)
+      if (!pop(&x)) return 0;
+    SetEflags(e, (fl & 0x3f7fd5ull) | 2);
+    const int order[5] = {SS, ES, DS, FS, GS};
+    for (int i = 0; i < 5; i++) cpu->LoadSegReal(order[i], static_cast<uint16_t>(v[i + 1]));
+    cpu->LoadSegReal(CS, cs_sel);
+    e.cpl = 3;
+    s.rip = ip & 0xffff;
+    s.regs[RSP] = v[0] & 0xffffffffu;
+    cpu->SettleRf();
     return 0;
   }
-  if (!lma && (fl & kFlagVM) && e.cpl == 0) {
-    cpu->event = CpuEvent::kError;
-    cpu->event_detail = "unimplemented: IRET to virtual-8086 mode";
-    cpu->Raise(kGP, 0, true);
-    return 0;
-  }
-  unsigned rpl = cs_sel & 3;
-  if ((cs_sel & 0xfffc) == 0 || rpl < e.cpl) {
-    cpu->Raise(kGP, cs_sel & 0xfffc, true);
-    return 0;
-  }
-  uint64_t clo, chi;
-  if (!cpu->ReadDescriptor(cs_sel, &clo, &chi, kGP)) return 0;
   Segment cs;
-  X86Cpu::DescToSeg(cs_sel, clo, 0, &cs);
-  if (!cs.s() || !(cs.type() & 8) || ((cs.type() & 4) ? cs.dpl() > rpl : cs.dpl() != rpl)) {
-    cpu->Raise(kGP, cs_sel & 0xfffc, true);
-    return 0;
-  }
-  if (!cs.present()) {
-    cpu->Raise(kNP, cs_sel & 0xfffc, true);
-    return 0;
-  }
+  if (!cpu->CheckReturnCs(cs_sel, &cs)) return 0;
+  unsigned rpl = cs_sel & 3;
   bool outer = rpl > e.cpl;
   uint64_t new_sp = 0, ss_v = 0;
   Segment ss = s.seg[SS];
   if (outer || code64) {
     if (!pop(&new_sp) || !pop(&ss_v)) return 0;
-    uint16_t ss_sel = static_cast<uint16_t>(ss_v);
-    if ((ss_sel & 0xfffc) == 0) {
-      if (!(lma && cs.l() && rpl < 3)) {
-        cpu->Raise(kGP, 0, true);
-        return 0;
-      }
-      ss = Segment{};
-      ss.selector = ss_sel;
-      ss.attr = 0;
-    } else {
-      uint64_t slo, shi;
-      if (!cpu->ReadDescriptor(ss_sel, &slo, &shi, kGP)) return 0;
-      X86Cpu::DescToSeg(ss_sel, slo, 0, &ss);
-      if ((ss_sel & 3) != rpl || !ss.s() || (ss.type() & 8) || !(ss.type() & 2) || ss.dpl() != rpl) {
-        cpu->Raise(kGP, ss_sel & 0xfffc, true);
-        return 0;
-      }
-      if (!ss.present()) {
-        cpu->Raise(kSS, ss_sel & 0xfffc, true);
-        return 0;
-      }
-    }
+    if (!cpu->CheckReturnSs(static_cast<uint16_t>(ss_v), rpl, lma && cs.l(), &ss)) return 0;
   }
   // Flags: IOPL only at CPL 0, IF only when CPL <= IOPL.
   uint64_t mask = kArithFlags | kFlagTF | kFlagDF | kFlagNT | kFlagRF | kFlagAC | kFlagID;
@@ -360,19 +347,10 @@ X86_HELPER(HelperIret) {
     s.seg[SS] = ss;
     s.regs[RSP] = (lma && cs.l()) ? new_sp : (ss.db() ? new_sp & 0xffffffffu : ((s.regs[RSP] & ~0xffffull) | (new_sp & 0xffff)));
   } else {
-    s.regs[RSP] = (s.regs[RSP] & ~spmask) | sp;
+    s.regs[RSP] = (s.regs[RSP] & ~spmask) | st.sp;
   }
-  if (rpl > old_cpl) {
-    // Data segments not accessible at the new CPL become null.
-    for (int sr : {ES, DS, FS, GS}) {
-      Segment& d = s.seg[sr];
-      bool conforming_code = (d.type() & 0xc) == 0xc;
-      if (d.s() && !conforming_code && d.dpl() < rpl) {
-        d.selector = 0;
-        d.attr = 0;
-      }
-    }
-  }
+  if (rpl > old_cpl) cpu->NullInaccessibleDataSegs(rpl);
+  cpu->SettleRf();
   return 0;
 }
 

@@ -40,16 +40,20 @@ X86_HELPER(HelperHlt);          // a = next rip
 X86_HELPER(HelperMovToCr);      // a = cr, b = value
 X86_HELPER(HelperMovFromCr);    // a = cr
 X86_HELPER(HelperMovToDr);      // a = dr, b = value
+X86_HELPER(HelperMovFromDr);    // a = dr
+X86_HELPER(HelperDebugInsn);    // a = linear pc: #DB at an enabled instruction breakpoint
+X86_HELPER(HelperDebugData);    // #DB for data breakpoints hit by the previous instruction
+X86_HELPER(HelperDebugStep);    // single-step #DB (DR6.BS)
 X86_HELPER(HelperLoadSeg);      // a = seg, b = selector
 X86_HELPER(HelperDescTable);    // a = which (0 LGDT 1 LIDT 2 SGDT 3 SIDT), b = linear address, c = opsize
 X86_HELPER(HelperLldtLtr);      // a = 0 LLDT / 1 LTR, b = selector
 X86_HELPER(HelperInvlpg);       // a = linear address
 X86_HELPER(HelperLmsw);         // a = value
 X86_HELPER(HelperClts);
-X86_HELPER(HelperFarJmp);       // a = selector, b = offset, c = opsize
+X86_HELPER(HelperFarJmp);       // a = selector, b = offset, c = opsize | next_rip << 8
 X86_HELPER(HelperFarCall);      // a = selector, b = offset, c = opsize | next_rip << 8
 X86_HELPER(HelperFarRet);       // a = opsize, b = extra pop bytes
-X86_HELPER(HelperIret);         // a = opsize
+X86_HELPER(HelperIret);         // a = opsize, b = next rip
 X86_HELPER(HelperSyscall);      // a = next rip
 X86_HELPER(HelperSysret);       // a = opsize
 X86_HELPER(HelperSysenter);

@@ -1,4 +1,4 @@
-// Segment loads with protected-mode checks, descriptor tables, far JMP/CALL/RET,
+// Segment loads with protected-mode checks, descriptor tables,
 // LLDT/LTR, LAR/LSL/VERR/VERW (Intel SDM vol. 3, chapter 5).
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
@@ -68,7 +68,7 @@ bool X86Cpu::LoadSeg(int seg, uint16_t sel) {
   return LoadSegProt(seg, sel);
 }
 
-bool X86Cpu::LoadSegProt(int seg, uint16_t sel) {
+bool X86Cpu::LoadSegProt(int seg, uint16_t sel, int fault_vec) {
   CpuState& s = env.s;
   const bool lma = s.efer & kEferLMA;
   const unsigned cpl = env.cpl;
@@ -85,13 +85,13 @@ bool X86Cpu::LoadSegProt(int seg, uint16_t sel) {
     return true;
   }
   uint64_t lo, hi;
-  if (!ReadDescriptor(sel, &lo, &hi, kGP)) return false;
+  if (!ReadDescriptor(sel, &lo, &hi, fault_vec)) return false;
   Segment n;
   DescToSeg(sel, lo, 0, &n);
   unsigned rpl = sel & 3;
   if (seg == SS) {
     if (rpl != cpl || !n.s() || (n.type() & 8) || !(n.type() & 2) || n.dpl() != cpl) {
-      Raise(kGP, sel & 0xfffc, true);
+      Raise(fault_vec, sel & 0xfffc, true);
       return false;
     }
     if (!n.present()) {
@@ -101,12 +101,12 @@ bool X86Cpu::LoadSegProt(int seg, uint16_t sel) {
   } else {
     bool code = n.type() & 8;
     if (!n.s() || (code && !(n.type() & 2))) {
-      Raise(kGP, sel & 0xfffc, true);
+      Raise(fault_vec, sel & 0xfffc, true);
       return false;
     }
     bool conforming_code = code && (n.type() & 4);
     if (!conforming_code && (rpl > n.dpl() || cpl > n.dpl())) {
-      Raise(kGP, sel & 0xfffc, true);
+      Raise(fault_vec, sel & 0xfffc, true);
       return false;
     }
     if (!n.present()) {
@@ -126,224 +126,6 @@ bool X86Cpu::LoadSegProt(int seg, uint16_t sel) {
 X86_HELPER(HelperLoadSeg) {
   X86Cpu* cpu = CpuOf(ctx);
   cpu->LoadSeg(static_cast<int>(a), static_cast<uint16_t>(b));
-  return 0;
-}
-
-namespace {
-
-// Loads CS for a far JMP/CALL to a code segment descriptor (no gate) after the
-// SDM's checks; does not commit. Returns false after recording a fault.
-bool CheckCodeTarget(X86Cpu* cpu, uint16_t sel, uint64_t lo, Segment* cs) {
-  X86Cpu::DescToSeg(sel, lo, 0, cs);
-  unsigned cpl = cpu->env.cpl, rpl = sel & 3;
-  if (!cs->s() || !(cs->type() & 8)) {
-    cpu->Raise(kGP, sel & 0xfffc, true);
-    return false;
-  }
-  if (cs->type() & 4) {
-    if (cs->dpl() > cpl) {
-      cpu->Raise(kGP, sel & 0xfffc, true);
-      return false;
-    }
-  } else if (rpl > cpl || cs->dpl() != cpl) {
-    cpu->Raise(kGP, sel & 0xfffc, true);
-    return false;
-  }
-  if (!cs->present()) {
-    cpu->Raise(kNP, sel & 0xfffc, true);
-    return false;
-  }
-  cs->selector = static_cast<uint16_t>((sel & 0xfffc) | cpl);
-  return true;
-}
-
-uint64_t MaskIp(uint64_t ip, unsigned os) {
-  return os == 8 ? ip : os == 4 ? (ip & 0xffffffffu) : (ip & 0xffff);
-}
-
-// Resolves a far transfer target: a code segment, or a call gate to one (same
-// privilege only). Fills *cs and *ip; false after a fault.
-bool ResolveFar(X86Cpu* cpu, uint16_t sel, uint64_t off, unsigned os, Segment* cs, uint64_t* ip,
-                bool* gate_out) {
-  *gate_out = false;
-  if ((sel & 0xfffc) == 0) {
-    cpu->Raise(kGP, 0, true);
-    return false;
-  }
-  uint64_t lo, hi;
-  if (!cpu->ReadDescriptor(sel, &lo, &hi, kGP)) return false;
-  if ((lo >> 44) & 1) {
-    if (!CheckCodeTarget(cpu, sel, lo, cs)) return false;
-    *ip = MaskIp(off, os);
-    return true;
-  }
-  unsigned type = (lo >> 40) & 0xf;
-  if (type == 0xc || type == 0x4) {  // call gate (32/64-bit or 16-bit)
-    unsigned dpl = (lo >> 45) & 3;
-    if (dpl < cpu->env.cpl || dpl < (sel & 3)) {
-      cpu->Raise(kGP, sel & 0xfffc, true);
-      return false;
-    }
-    if (!((lo >> 47) & 1)) {
-      cpu->Raise(kNP, sel & 0xfffc, true);
-      return false;
-    }
-    uint16_t tsel = static_cast<uint16_t>(lo >> 16);
-    uint64_t toff = (lo & 0xffff) | (type == 0xc ? ((lo >> 32) & 0xffff0000ull) : 0);
-    if (cpu->env.s.efer & kEferLMA) toff |= hi << 32;
-    uint64_t tlo, thi;
-    if ((tsel & 0xfffc) == 0) {
-      cpu->Raise(kGP, 0, true);
-      return false;
-    }
-    if (!cpu->ReadDescriptor(tsel, &tlo, &thi, kGP)) return false;
-    Segment t;
-    X86Cpu::DescToSeg(tsel, tlo, 0, &t);
-    if (!(t.type() & 4) && t.dpl() < cpu->env.cpl) {
-      cpu->event = CpuEvent::kError;
-      cpu->event_detail = "unimplemented: call gate to a more privileged level";
-      cpu->Raise(kGP, tsel & 0xfffc, true);
-      return false;
-    }
-    if (!CheckCodeTarget(cpu, static_cast<uint16_t>((tsel & 0xfffc) | cpu->env.cpl), tlo, cs))
-      return false;
-    *ip = toff;
-    *gate_out = true;
-    return true;
-  }
-  cpu->event = CpuEvent::kError;
-  cpu->event_detail = "unimplemented: far transfer to a TSS or task gate";
-  cpu->Raise(kGP, sel & 0xfffc, true);
-  return false;
-}
-
-}  // namespace
-
-X86_HELPER(HelperFarJmp) {
-  X86Cpu* cpu = CpuOf(ctx);
-  CpuState& s = cpu->env.s;
-  uint16_t sel = static_cast<uint16_t>(a);
-  unsigned os = static_cast<unsigned>(c);
-  if (!(s.cr0 & kCr0PE) || (s.rflags & kFlagVM)) {
-    cpu->LoadSegReal(CS, sel);
-    s.rip = MaskIp(b, os);
-    return 0;
-  }
-  Segment cs;
-  uint64_t ip;
-  bool gate;
-  if (!ResolveFar(cpu, sel, b, os, &cs, &ip, &gate)) return 0;
-  s.seg[CS] = cs;
-  s.rip = ip;
-  return 0;
-}
-
-X86_HELPER(HelperFarCall) {
-  X86Cpu* cpu = CpuOf(ctx);
-  CpuState& s = cpu->env.s;
-  uint16_t sel = static_cast<uint16_t>(a);
-  unsigned os = c & 0xff;
-  uint64_t next = c >> 8;
-  const bool code64 = (s.efer & kEferLMA) && s.seg[CS].l();
-  unsigned sp_size = code64 ? 8 : (s.seg[SS].db() ? 4 : 2);
-  uint64_t sp = s.regs[RSP];
-  uint64_t ssb = code64 ? 0 : s.seg[SS].base;
-  if (!(s.cr0 & kCr0PE) || (s.rflags & kFlagVM)) {
-    if (!cpu->PushAt(ssb, &sp, sp_size, s.seg[CS].selector, os, cpu->mmu_idx()) ||
-        !cpu->PushAt(ssb, &sp, sp_size, next, os, cpu->mmu_idx()))
-      return 0;
-    cpu->LoadSegReal(CS, sel);
-    s.rip = MaskIp(b, os);
-  } else {
-    Segment cs;
-    uint64_t ip;
-    bool gate;
-    if (!ResolveFar(cpu, sel, b, os, &cs, &ip, &gate)) return 0;
-    if (!cpu->PushAt(ssb, &sp, sp_size, s.seg[CS].selector, os, cpu->mmu_idx()) ||
-        !cpu->PushAt(ssb, &sp, sp_size, next, os, cpu->mmu_idx()))
-      return 0;
-    s.seg[CS] = cs;
-    s.rip = ip;
-  }
-  if (sp_size == 2) s.regs[RSP] = (s.regs[RSP] & ~0xffffull) | (sp & 0xffff);
-  else s.regs[RSP] = sp;
-  return 0;
-}
-
-X86_HELPER(HelperFarRet) {
-  X86Cpu* cpu = CpuOf(ctx);
-  X86Env& e = cpu->env;
-  CpuState& s = e.s;
-  unsigned os = static_cast<unsigned>(a);
-  const bool code64 = (s.efer & kEferLMA) && s.seg[CS].l();
-  unsigned sp_size = code64 ? 8 : (s.seg[SS].db() ? 4 : 2);
-  uint64_t spmask = sp_size == 8 ? ~0ull : sp_size == 4 ? 0xffffffffull : 0xffffull;
-  uint64_t sp = s.regs[RSP] & spmask;
-  auto pop = [&](uint64_t* v) {
-    uint64_t lin = code64 ? sp : ((s.seg[SS].base + sp) & 0xffffffffu);
-    if (!cpu->Read(lin, os, v, cpu->mmu_idx())) return false;
-    sp = (sp + os) & spmask;
-    return true;
-  };
-  uint64_t ip, csv;
-  if (!pop(&ip) || !pop(&csv)) return 0;
-  uint16_t sel = static_cast<uint16_t>(csv);
-  auto commit_sp = [&](uint64_t v, unsigned size) {
-    if (size == 2) s.regs[RSP] = (s.regs[RSP] & ~0xffffull) | (v & 0xffff);
-    else if (size == 4) s.regs[RSP] = v & 0xffffffffu;
-    else s.regs[RSP] = v;
-  };
-  if (!(s.cr0 & kCr0PE) || (s.rflags & kFlagVM)) {
-    cpu->LoadSegReal(CS, sel);
-    s.rip = MaskIp(ip, os);
-    commit_sp((sp + b) & spmask, sp_size);
-    return 0;
-  }
-  unsigned rpl = sel & 3;
-  if ((sel & 0xfffc) == 0 || rpl < e.cpl) {
-    cpu->Raise(kGP, sel & 0xfffc, true);
-    return 0;
-  }
-  uint64_t lo, hi;
-  if (!cpu->ReadDescriptor(sel, &lo, &hi, kGP)) return 0;
-  Segment cs;
-  X86Cpu::DescToSeg(sel, lo, 0, &cs);
-  if (!cs.s() || !(cs.type() & 8) || ((cs.type() & 4) ? cs.dpl() > rpl : cs.dpl() != rpl)) {
-    cpu->Raise(kGP, sel & 0xfffc, true);
-    return 0;
-  }
-  if (!cs.present()) {
-    cpu->Raise(kNP, sel & 0xfffc, true);
-    return 0;
-  }
-  if (rpl == e.cpl) {
-    s.seg[CS] = cs;
-    s.rip = MaskIp(ip, os);
-    commit_sp((sp + b) & spmask, sp_size);
-    return 0;
-  }
-  // Return to an outer level: pop SS:rSP as well.
-  sp = (sp + b) & spmask;
-  uint64_t nsp, ssv;
-  if (!pop(&nsp) || !pop(&ssv)) return 0;
-  uint16_t ss_sel = static_cast<uint16_t>(ssv);
-  Segment ss;
-  if ((ss_sel & 0xfffc) == 0) {
-    cpu->Raise(kGP, 0, true);
-    return 0;
-  }
-  uint64_t slo, shi;
-  if (!cpu->ReadDescriptor(ss_sel, &slo, &shi, kGP)) return 0;
-  X86Cpu::DescToSeg(ss_sel, slo, 0, &ss);
-  if ((ss_sel & 3) != rpl || !ss.s() || (ss.type() & 8) || !(ss.type() & 2) || ss.dpl() != rpl) {
-    cpu->Raise(kGP, ss_sel & 0xfffc, true);
-    return 0;
-  }
-  s.seg[CS] = cs;
-  s.seg[SS] = ss;
-  e.cpl = static_cast<uint8_t>(rpl);
-  s.rip = MaskIp(ip, os);
-  commit_sp(nsp + b, code64 && cs.l() ? 8 : (ss.db() ? 4 : 2));
   return 0;
 }
 

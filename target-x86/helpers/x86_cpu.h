@@ -64,16 +64,52 @@ class X86Cpu : public accel::tcg::PageWalker {
   // PageWalker:
   bool Walk(uint64_t vaddr, accel::tcg::Access acc, int mmu_idx, uint64_t* paddr,
             unsigned* prot, uint64_t* page_size) override;
+  unsigned WatchProt(uint64_t vaddr) override;
+  void WatchHit(accel::tcg::ExecContext* ctx, uint64_t vaddr, unsigned size,
+                accel::tcg::Access acc) override;
 
   // Segments.
   void LoadSegReal(int seg, uint16_t sel);
   // Protected-mode load with checks; false after recording #GP/#NP/#SS/#TS.
-  bool LoadSegProt(int seg, uint16_t sel);
+  // `fault_vec` replaces #GP for type/privilege errors (#TS during a task switch).
+  bool LoadSegProt(int seg, uint16_t sel, int fault_vec = kGP);
   bool LoadSeg(int seg, uint16_t sel);  // by current mode
   bool ReadDescriptor(uint16_t sel, uint64_t* lo, uint64_t* hi, int fault_vec);
   bool WriteDescriptorLow(uint16_t sel, uint64_t lo);
   static void DescToSeg(uint16_t sel, uint64_t lo, uint64_t hi, Segment* s);
   void UpdateCpl() { env.cpl = static_cast<uint8_t>(env.s.seg[CS].dpl()); }
+  // Checks shared by far RET and IRET (SDM: "return to same/outer privilege
+  // level"): the return CS, the outer SS, and data segments the outer level may
+  // not use. False after recording the fault.
+  bool CheckReturnCs(uint16_t sel, Segment* cs);
+  bool CheckReturnSs(uint16_t sel, unsigned rpl, bool to64, Segment* ss);
+  void NullInaccessibleDataSegs(unsigned new_cpl);
+  // Reads the stack upward from rSP without committing (far RET, IRET).
+  struct StackPops {
+    StackPops(X86Cpu* c, unsigned operand_size);
+    bool Pop(uint64_t* v);  // false after recording a fault
+    X86Cpu* cpu;
+    unsigned os, sp_size;
+    bool code64;
+    uint64_t mask, sp;
+  };
+
+  // Hardware task switch (task.cpp). `sel` names the new TSS; `ret_eip` is saved
+  // as the old task's EIP; `error` >= 0 is pushed on the new task's stack.
+  enum class TaskReason { kJmp, kCall, kIret, kInt };
+  bool TaskSwitch(uint16_t sel, TaskReason why, uint64_t ret_eip, int64_t error);
+  // Set when a task switch failed after committing: the fault is delivered in the
+  // new task as a new event (not combined into #DF with the one that switched).
+  bool fault_in_new_task = false;
+
+  // Debug registers (debug.cpp).
+  // Enabled instruction breakpoints matching linear `lin` (bits 0-3).
+  unsigned ExecBreakpoints(uint64_t lin) const;
+  void WriteDr(unsigned n, uint64_t v);
+  // RF only suppresses an instruction breakpoint at the next instruction: drop it
+  // when that instruction has none (called after IRET and task switches).
+  void SettleRf();
+  unsigned pending_data_hits = 0;  // data breakpoints hit by the current instruction
 
   // Control registers / MSRs / CPUID.
   bool WriteCr(int cr, uint64_t v);  // false after recording #GP
@@ -83,9 +119,13 @@ class X86Cpu : public accel::tcg::PageWalker {
   void Cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
   uint64_t ReadTsc();
   void FlushTlb() {
-    if (mmu_) mmu_->FlushAll();
+    if (mmu_) {
+      mmu_->SetWatching(DataBreakpointsEnabled());  // DR7 may have changed (SetState)
+      mmu_->FlushAll();
+    }
     tlb_generation++;
   }
+  bool DataBreakpointsEnabled() const;
   void FlushTlbPage(uint64_t lin) {
     if (mmu_) mmu_->FlushPage(lin);
     tlb_generation++;

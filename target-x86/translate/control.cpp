@@ -97,7 +97,7 @@ bool Into(Tx& tx) {
 }
 
 bool Iret(Tx& tx) {
-  tx.Call(HelperIret, tx.C(tx.osize()));
+  tx.Call(HelperIret, tx.C(tx.osize()), tx.C(tx.Mask(tx.next_pc)));
   tx.b.Exit();
   tx.end_block = true;
   tx.cc_op = kCcEflags;
@@ -123,9 +123,10 @@ bool FarJmpCall(Tx& tx, bool call) {
   if (call)
     tx.Call(HelperFarCall, sel, off, tx.C(os | (tx.Mask(tx.next_pc) << 8)));
   else
-    tx.Call(HelperFarJmp, sel, off, tx.C(os));
+    tx.Call(HelperFarJmp, sel, off, tx.C(os | (tx.Mask(tx.next_pc) << 8)));
   tx.b.Exit();
   tx.end_block = true;
+  tx.cc_op = kCcEflags;  // a task switch loads EFLAGS
   return true;
 }
 

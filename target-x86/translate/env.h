@@ -51,6 +51,13 @@ struct X86Env {
 
 #define X86_OFF(field) static_cast<uint32_t>(offsetof(::emu::x86::X86Env, field))
 
+// TB-key bits owned by the debug registers (target-x86/helpers/debug.cpp): set
+// while data breakpoints are enabled, and a nonzero hash of the enabled
+// instruction-breakpoint addresses in the top 16 bits. 0 when DR7 enables none.
+inline constexpr uint32_t kTbDebugData = 1u << 15;
+inline constexpr unsigned kTbDebugExecShift = 16;
+uint32_t DebugTbFlags(const X86Env& e);
+
 // Full RFLAGS from the lazy state.
 uint64_t ComputeEflags(const X86Env& e);
 // Arithmetic flags only (kArithFlags bits).

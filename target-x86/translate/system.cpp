@@ -265,12 +265,10 @@ bool MovCrDr(Tx& tx) {
   }
   if (dst.reg_class == RegClass::kDr) {
     tx.Call(HelperMovToDr, tx.C(dst.reg), tx.GetReg(src.reg, size));
+    tx.EndBlockAfter();  // breakpoints are part of the TB key
     return true;
   }
-  unsigned n = src.reg;
-  if (n == 4) n = 6;
-  if (n == 5) n = 7;
-  tx.SetReg(dst.reg, size, tx.b.LdEnv(SizeType(size), X86_OFF(s.dr) + 8 * (n & 7)));
+  tx.SetReg(dst.reg, size, tx.b.Mov(SizeType(size), tx.Call(HelperMovFromDr, tx.C(src.reg))));
   return true;
 }
 

@@ -121,6 +121,13 @@ TranslateResult TranslateBlock(X86Cpu* cpu, uint64_t pc, uint64_t cs_base, uint3
     }
     b.InsnStart(eip);
     out->guest_insns++;
+    if (flags & (kTbDebugData | (~0u << kTbDebugExecShift))) {
+      // Breakpoints enabled (see helpers/debug.cpp): data traps of the previous
+      // instruction, then an instruction breakpoint at this one.
+      if (flags & kTbDebugData) b.Call(HelperDebugData, accel::tcg::kHelperMayExit);
+      if (cpu->ExecBreakpoints(lin))
+        b.Call(HelperDebugInsn, accel::tcg::kHelperMayExit, b.Const(lin));
+    }
     Tx tx(b, d, cpu, flags, cs_base, eip, cc_op);
     if (st == DecodeStatus::kOk) {
       if (g_trace) g_trace(g_trace_opaque, lin, buf, d.length, tx.code_bits());
@@ -148,7 +155,7 @@ TranslateResult TranslateBlock(X86Cpu* cpu, uint64_t pc, uint64_t cs_base, uint3
       // Single-step trap after the instruction.
       b.StEnv(Type::kI64, X86_OFF(s.rip), b.Const(eip));
       b.InsnStart(eip);
-      b.Call(HelperRaise, accel::tcg::kHelperMayExit, b.Const(kDB), b.Const(0));
+      b.Call(HelperDebugStep, accel::tcg::kHelperMayExit);
       b.Exit();
       break;
     }

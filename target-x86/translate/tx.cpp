@@ -24,6 +24,7 @@ uint32_t ComputeTbFlags(const X86Env& e) {
   if (s.cr0 & (kCr0TS | kCr0EM)) f |= kTbFpuTrap;
   if (s.rflags & kFlagTF) f |= kTbTf | kTbOneInsn;
   if (s.cr4 & kCr4OSFXSR) f |= kTbOsfxsr;
+  if (s.dr[7] & 0xff) f |= DebugTbFlags(e);  // breakpoints enabled (rare)
   return f;
 }
 
