@@ -1,7 +1,7 @@
 # pm32: 32-bit protected mode without paging.
 #   IDT delivery through interrupt vs trap gates (IF in the handler), the frame
 #   (CS:EIP of faults vs traps), #DE #UD #BR #BP #OF #DB(TF), segment-load faults
-#   with selector error codes (#GP #NP #SS), a not-present IDT gate (#NP with the
+#   with selector error codes (#GP #NP #SS; LDT selectors), a not-present IDT gate (#NP with the
 #   IDT bit), #DF (contributory during contributory); ring 3 through IRET:
 #   privileged instructions -> #GP(0), INT n through a DPL 0 gate -> #GP(vec*8+2),
 #   the ring-0 stack from the TSS, #TS for a bad TSS.SS0 (handled by a conforming
@@ -16,6 +16,10 @@
         .set VEC_ABSENT, 0x42            # not present
         .set USER_PORT, 0x3ff            # allowed by the I/O bitmap (COM1 scratch)
         .set DENIED_PORT, 0x3fe          # denied by the I/O bitmap
+        .set SEL_LDT, SEL_SPARE          # LDT descriptor (base filled in)
+        .set LSEL_DATA, 0x04             # LDT entry 0, TI set: flat data
+        .set LSEL_ABSENT, 0x0c           # LDT entry 1: not present
+        .set LSEL_BEYOND, 0x14           # past the LDT limit
 
 # A ring-3 snippet that must trap with `vec` and error code `err`.
 .macro USER_FAULT name, insn, vec, err
@@ -153,6 +157,31 @@ db_ret:
         KERNEL_FAULT "int n through a not-present gate", "int $VEC_ABSENT", 11, (VEC_ABSENT * 8 + 2)
         mov $0x108, %ax
         KERNEL_FAULT "ljmp beyond the GDT limit", "ljmp $0x108, $0", 13, 0x108
+
+        # --- LDT: selectors with TI set -----------------------------------------------
+        movw $15, gdt + SEL_LDT          # limit: two entries
+        movb $0x82, gdt + SEL_LDT + 5    # present, LDT
+        mov $ldt, %eax
+        mov %ax, gdt + SEL_LDT + 2
+        shr $16, %eax
+        mov %al, gdt + SEL_LDT + 4
+        mov %ah, gdt + SEL_LDT + 7
+        mov $SEL_LDT, %ax
+        lldt %ax
+        mov $LSEL_DATA, %ax
+        mov %ax, %es
+        mov %es, %eax
+        CHECK32 "mov es from the ldt", %eax, $LSEL_DATA
+        mov $SEL_DATA, %ax
+        mov %ax, %es
+        mov $LSEL_ABSENT, %ax
+        KERNEL_FAULT "ldt segment not present", "mov %ax, %es", 11, LSEL_ABSENT
+        mov $LSEL_BEYOND, %ax
+        KERNEL_FAULT "beyond the ldt limit", "mov %ax, %es", 13, LSEL_BEYOND
+        xor %eax, %eax
+        lldt %ax
+        mov $LSEL_DATA, %ax
+        KERNEL_FAULT "ti selector with a null ldtr", "mov %ax, %es", 13, LSEL_DATA
 
         # --- #DF: #NP while delivering #NP ----------------------------------------
         mov $11, %eax
@@ -295,6 +324,8 @@ ts_conforming:
 
         .data
         .balign 8
+ldt:    .quad 0x00cf93000000ffff         # data
+        .quad 0x00cf13000000ffff         # data, not present
 bounds:         .long 0, 10
 user_cs:        .long 0
 user_ss:        .long 0
