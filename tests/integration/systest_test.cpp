@@ -155,6 +155,7 @@ SYSTEST(ProtectedMode32, "pm32")
 SYSTEST(Paging, "paging")
 SYSTEST(LongMode, "long")
 SYSTEST(RealModeAnd16BitProtectedMode, "real16")
+SYSTEST(DebugRegisters, "debug")
 
 }  // namespace
 }  // namespace emu::test
