@@ -367,6 +367,14 @@ void OptLogItems(ParseState& st, const std::string& arg) {
   }
 }
 
+void OptLogFilter(ParseState& st, const std::string& arg) {
+  std::vector<hw::AddrRange> ranges;
+  std::string err;
+  if (!hw::ParseLogFilter(arg, &ranges, &err)) throw CliError("-dfilter " + arg + ": " + err);
+  st.cfg.log_filter.clear();
+  for (const hw::AddrRange& r : ranges) st.cfg.log_filter.emplace_back(r.first, r.last);
+}
+
 void OptLogFile(ParseState& st, const std::string& arg) { st.cfg.log_file = arg; }
 void OptSinglestep(ParseState& st, const std::string&) { st.cfg.singlestep = true; }
 void OptVersion(ParseState& st, const std::string&) { st.result.action = CliAction::kVersion; }
@@ -465,6 +473,8 @@ const std::vector<OptionDesc>& CliOptions() {
       {"no-shutdown", false, OptNoShutdown, kDebug, "", "stop instead of exiting on guest poweroff"},
       {"d", true, OptLogItems, kDebug, "item1,...", "log these items (-d help for a list)"},
       {"D", true, OptLogFile, kDebug, "logfile", "write the log to this file (default stderr)"},
+      {"dfilter", true, OptLogFilter, kDebug, "range1[,...]",
+       "limit in_asm/op/op_opt/exec/cpu to code in these ranges (start..end, start+size)"},
       {"singlestep", false, OptSinglestep, kDebug, "", "one guest instruction per translated block"},
       {"icount", true, nullptr, kDebug, "shift=N", "(not supported yet)"},
       {"gdb", true, nullptr, kDebug, "dev", "(not supported yet)"},

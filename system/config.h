@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace emu::system {
@@ -53,6 +54,7 @@ struct MachineConfig {
   // Tracing (-d/-D) and debugging.
   std::vector<std::string> log_items;
   std::string log_file;
+  std::vector<std::pair<uint64_t, uint64_t>> log_filter;  // -dfilter: inclusive ranges
   bool singlestep = false;
 };
 

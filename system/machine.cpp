@@ -227,6 +227,9 @@ int Machine::Run() {
   uint32_t log_mask = 0;
   for (const std::string& item : cfg_.log_items) log_mask |= hw::LogMaskForName(item);
   hw::SetLog(log_mask, log_);
+  std::vector<hw::AddrRange> filter;
+  for (const auto& [first, last] : cfg_.log_filter) filter.push_back({first, last});
+  hw::SetLogFilter(std::move(filter));
   loop_ = std::make_unique<MainLoop>(&vclock_);
   loop_->InstallSignalHandlers();
   {

@@ -8,6 +8,7 @@
 #include "accel/tcg/ir/passes/passes.h"
 #include "accel/tcg/ir/print.h"
 #include "accel/tcg/tcg_accel.h"
+#include "hw/core/log.h"
 #include "target-x86/disas.h"
 #include "target-x86/helpers/x86_cpu.h"
 #include "target-x86/ir_names.h"
@@ -44,6 +45,7 @@ struct TraceCtx {
 
 void TraceInsn(void* opaque, uint64_t pc, const uint8_t* bytes, unsigned len, unsigned bits) {
   auto* t = static_cast<TraceCtx*>(opaque);
+  if (!t->f) return;  // outside the -dfilter ranges
   x86::CpuMode m = bits == 64 ? x86::CpuMode::k64 : bits == 32 ? x86::CpuMode::k32 : x86::CpuMode::k16;
   std::fputs(x86::Disassemble(bytes, len, pc, m, 1).c_str(), t->f);
 }
@@ -196,7 +198,10 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
           last_tb = nullptr;
         }
         Block blk;
-        if (opt.log_in_asm) std::fprintf(opt.log, "IN: %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
+        const bool show = hw::LogInRange(pc);  // -dfilter
+        trace.f = show ? opt.log : nullptr;
+        if (opt.log_in_asm && show)
+          std::fprintf(opt.log, "IN: %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
         ctx.insn_pc = s.rip;
         x86::TranslateResult tr = x86::TranslateBlock(&cpu, pc, cs_base, flags, opt.max_block_insns, &blk);
         if (!tr.ok) {
@@ -207,9 +212,9 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
           if (v.stepping_) return {ExitReason::kStopped, "step"};
           continue;
         }
-        if (opt.log_op) std::fputs(PrintBlock(blk, "OP:", x86::X86IrNames()).c_str(), opt.log);
+        if (opt.log_op && show) std::fputs(PrintBlock(blk, "OP:", x86::X86IrNames()).c_str(), opt.log);
         RunPasses(blk);
-        if (opt.log_op_opt)
+        if (opt.log_op_opt && show)
           std::fputs(PrintBlock(blk, "OP after passes:", x86::X86IrNames()).c_str(), opt.log);
         auto nt = std::make_unique<TranslationBlock>();
         nt->key = key;
@@ -226,10 +231,12 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         (last_tb->key.pc & kPageMask) == (tb->key.pc & kPageMask))
       acc.cache().Link(last_tb, last_slot, tb);
     if (shadow) s.interrupt_shadow = false;
-    if (opt.log_cpu) DumpCpu(opt.log, cpu);
-    if (opt.log_exec)
-      std::fprintf(opt.log, "Trace %d: [%016" PRIx64 "/%08x] %04x:%" PRIx64 "\n", v.index_, tb->key.pc,
-                   flags, s.seg[x86::CS].selector, s.rip);
+    if ((opt.log_cpu || opt.log_exec) && hw::LogInRange(tb->key.pc)) {
+      if (opt.log_cpu) DumpCpu(opt.log, cpu);
+      if (opt.log_exec)
+        std::fprintf(opt.log, "Trace %d: [%016" PRIx64 "/%08x] %04x:%" PRIx64 "\n", v.index_,
+                     tb->key.pc, flags, s.seg[x86::CS].selector, s.rip);
+    }
     // Run it and what it chains to.
     int slot;
     for (;;) {

@@ -1,6 +1,8 @@
 #include "hw/core/log.h"
 
+#include <cerrno>
 #include <cstdarg>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 
@@ -117,6 +119,68 @@ void LogUnimplemented(const std::string& key, const char* fmt, ...) {
     s = "emu: " + s;
     std::fwrite(s.data(), 1, s.size(), stderr);
   }
+}
+
+namespace {
+std::vector<AddrRange> g_filter;
+}  // namespace
+
+void SetLogFilter(std::vector<AddrRange> ranges) { g_filter = std::move(ranges); }
+
+bool LogInRange(uint64_t addr) {
+  if (g_filter.empty()) return true;
+  for (const AddrRange& r : g_filter)
+    if (addr >= r.first && addr <= r.last) return true;
+  return false;
+}
+
+bool ParseLogFilter(const std::string& text, std::vector<AddrRange>* out, std::string* err) {
+  auto number = [](const std::string& t, uint64_t* v) {
+    if (t.empty() || t[0] == '-' || t[0] == '+') return false;
+    errno = 0;
+    char* end = nullptr;
+    unsigned long long x = std::strtoull(t.c_str(), &end, 0);
+    if (errno || *end) return false;
+    *v = x;
+    return true;
+  };
+  out->clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string part = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    size_t op = part.find("..");
+    size_t oplen = 2;
+    if (op == std::string::npos) {
+      op = part.find_first_of("+-", 1);
+      oplen = 1;
+    }
+    uint64_t a = 0, b = 0;
+    if (op == std::string::npos || !number(part.substr(0, op), &a) ||
+        !number(part.substr(op + oplen), &b)) {
+      *err = "'" + part + "' is not start..end, start+size or start-size";
+      return false;
+    }
+    AddrRange r{a, b};
+    if (oplen == 1) {
+      if (b == 0) {
+        *err = "'" + part + "': the size must not be 0";
+        return false;
+      }
+      bool plus = part[op] == '+';
+      if (plus ? a + (b - 1) < a : a < b - 1) {
+        *err = "'" + part + "' goes " + (plus ? "past the end of the address space" : "below 0");
+        return false;
+      }
+      r = plus ? AddrRange{a, a + (b - 1)} : AddrRange{a - (b - 1), a};
+    } else if (b < a) {
+      *err = "'" + part + "': the end comes before the start";
+      return false;
+    }
+    out->push_back(r);
+  }
+  return true;
 }
 
 std::span<const LogItem> LogItems() { return kItems; }

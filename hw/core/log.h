@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace emu::hw {
 
@@ -61,6 +62,19 @@ void WarnOnce(const std::string& key, const char* fmt, ...) __attribute__((forma
 // stderr already).
 void LogUnimplemented(const std::string& key, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+// -dfilter: the per-instruction items (in_asm, op, op_opt, exec, cpu) are limited
+// to code whose address lies in one of these inclusive ranges; no ranges means
+// everywhere. Set before the vCPUs start (LogInRange takes no lock).
+struct AddrRange {
+  uint64_t first, last;
+};
+void SetLogFilter(std::vector<AddrRange> ranges);
+bool LogInRange(uint64_t addr);
+// Parses the -dfilter argument: comma-separated "start..end" (inclusive),
+// "start+size" or "start-size" (the size bytes ending at start), numbers in C
+// notation. Returns false with *err naming the bad part.
+bool ParseLogFilter(const std::string& text, std::vector<AddrRange>* out, std::string* err);
 
 // The -d items, in the order `-d help` lists them.
 struct LogItem {

@@ -116,6 +116,52 @@ TEST_F(LogTest, GuestErrorsFromPortsAndDevices) {
             "mc146818: write 0x55 to read-only register C\n");
 }
 
+TEST(LogFilter, ParsesTheThreeRangeFormsAndRejectsTheRest) {
+  std::vector<AddrRange> r;
+  std::string err;
+  ASSERT_TRUE(ParseLogFilter("0x1000..0x1fff,0x8000+0x100,0x500-0x10,42..42", &r, &err)) << err;
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].first, 0x1000u);
+  EXPECT_EQ(r[0].last, 0x1fffu);
+  EXPECT_EQ(r[1].first, 0x8000u);
+  EXPECT_EQ(r[1].last, 0x80ffu);
+  EXPECT_EQ(r[2].first, 0x4f1u);
+  EXPECT_EQ(r[2].last, 0x500u);
+  EXPECT_EQ(r[3].first, 42u);
+  EXPECT_EQ(r[3].last, 42u);
+  ASSERT_TRUE(ParseLogFilter("0xffffffffffffff00+0x100", &r, &err)) << err;
+  EXPECT_EQ(r[0].last, ~0ull);
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "is not start..end"},
+      {"0x10", "is not start..end"},
+      {"abc..0x10", "is not start..end"},
+      {"0x10..", "is not start..end"},
+      {"0x10,,0x20..0x30", "is not start..end"},
+      {"0x20..0x10", "the end comes before the start"},
+      {"0x10+0", "the size must not be 0"},
+      {"0x10-0x20", "below 0"},
+      {"0xffffffffffffffff+2", "past the end"},
+      {"0x10+-1", "is not start..end"},
+  };
+  for (const auto& [text, why] : bad) {
+    EXPECT_FALSE(ParseLogFilter(text, &r, &err)) << text;
+    EXPECT_NE(err.find(why), std::string::npos) << text << ": " << err;
+  }
+}
+
+TEST(LogFilter, InRange) {
+  EXPECT_TRUE(LogInRange(0x1234));  // no filter: everywhere
+  SetLogFilter({{0x1000, 0x1fff}, {0x8000, 0x8000}});
+  EXPECT_TRUE(LogInRange(0x1000));
+  EXPECT_TRUE(LogInRange(0x1fff));
+  EXPECT_FALSE(LogInRange(0x2000));
+  EXPECT_FALSE(LogInRange(0xfff));
+  EXPECT_TRUE(LogInRange(0x8000));
+  EXPECT_FALSE(LogInRange(0x8001));
+  SetLogFilter({});
+  EXPECT_TRUE(LogInRange(0x2000));
+}
+
 TEST(LogItems, NamesMapToDistinctBits) {
   std::set<uint32_t> bits;
   for (const LogItem& it : LogItems()) {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
+
 #include <unistd.h>
 
 #include "tests/integration/run_emu.h"
@@ -25,16 +27,18 @@ class Trace : public ::testing::Test {
   // Runs the guest with `-d items -D log`; returns the log. The guest powers off
   // (status 0) only when its page mapping worked.
   std::string Run(const std::string& items, EmuRun* out = nullptr) {
-    EmuRun r = RunEmu({"-accel", "tcg", "-m", "64", "-kernel", guest_, "-display", "none",
-                       "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-d",
-                       items, "-D", log_},
-                      60);
+    std::vector<std::string> args = {"-accel", "tcg", "-m", "64", "-kernel", guest_, "-display",
+                                      "none", "-serial", "stdio", "-device",
+                                      "isa-debug-exit,iobase=0xf4,iosize=4", "-d", items, "-D", log_};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    EmuRun r = RunEmu(args, 60);
     EXPECT_FALSE(r.timed_out) << r.err;
     EXPECT_EQ(r.status, 0) << r.err;
     if (out) *out = r;
     return ReadFile(log_);
   }
   std::string guest_, log_;
+  std::vector<std::string> extra_args_;  // more emu options
 };
 
 TEST_F(Trace, MmuIntOpsAndGuestErrorsGoToTheLogFile) {
@@ -75,6 +79,21 @@ TEST_F(Trace, DisassemblyExecAndCpu) {
   EXPECT_NE(log.find("invlpg"), std::string::npos) << log;  // capstone's spelling
   EXPECT_NE(log.find("Trace 0: "), std::string::npos) << log;
   EXPECT_NE(log.find("CR3=0000000000120000"), std::string::npos) << log;
+}
+
+TEST_F(Trace, DfilterKeepsOnlyCodeInItsRanges) {
+  // The block that reads the unassigned port starts at 0x100085 (see the op log
+  // of the first test); nothing before it is in range.
+  std::string log = Run("in_asm,op_opt,exec");
+  ASSERT_NE(log.find("IN: 0010:100085"), std::string::npos) << log;
+  extra_args_ = {"-dfilter", "0x100085..0x100090"};
+  log = Run("in_asm,op_opt,exec");
+  EXPECT_NE(log.find("IN: 0010:100085"), std::string::npos) << log;
+  EXPECT_NE(log.find("OP after passes: pc=0x100085"), std::string::npos) << log;
+  EXPECT_NE(log.find("Trace 0: [0000000000100085/"), std::string::npos) << log;
+  EXPECT_EQ(log.find("IN: 0010:10000c"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pc=0x10000c"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Trace 0: [000000000010000c/"), std::string::npos) << log;
 }
 
 }  // namespace

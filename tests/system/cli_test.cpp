@@ -267,6 +267,8 @@ TEST(Cli, InformationalActions) {
   EXPECT_EQ(ParseCommandLine({"-d", "help"}, &reg).action, CliAction::kLogHelp);
   EXPECT_EQ(ParseCommandLine({"-d", "mmu,unimp,guest_errors,op,op_opt,mmu"}, &reg).config.log_items,
             (std::vector<std::string>{"mmu", "unimp", "guest_errors", "op", "op_opt"}));
+  EXPECT_EQ(ParseCommandLine({"-dfilter", "0x1000..0x1fff,0x8000+0x10"}, &reg).config.log_filter,
+            (std::vector<std::pair<uint64_t, uint64_t>>{{0x1000, 0x1fff}, {0x8000, 0x800f}}));
   EXPECT_NE(DeviceHelpText(reg).find("isa-debug-exit"), std::string::npos);
   std::string usage = UsageText();
   for (const char* s : {"Standard options:", "Character device options:", "-serial dev",
@@ -318,6 +320,8 @@ TEST(Cli, ErrorsInProcess) {
       {{"-display", "fancy"}, "unknown display type"},
       {{"-d", "in_asm,bogus"}, "-d bogus: unknown log item"},
       {{"-d", "out_asm"}, "-d out_asm: emu's translator runs its IR in an interpreter"},
+      {{"-dfilter", "0x20..0x10"}, "-dfilter 0x20..0x10: '0x20..0x10': the end comes before"},
+      {{"-dfilter", "main"}, "-dfilter main: 'main' is not start..end, start+size or start-size"},
       {{"-append", "x"}, "-append requires -kernel"},
       {{"-initrd", "/etc/passwd"}, "-initrd requires -kernel"},
       {{"-bios", "/nonexistent/bios.bin"}, "-bios: cannot open '/nonexistent/bios.bin'"},
