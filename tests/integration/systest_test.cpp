@@ -155,6 +155,8 @@ SYSTEST(ProtectedMode32, "pm32")
 SYSTEST(Paging, "paging")
 SYSTEST(LongMode, "long")
 SYSTEST(RealModeAnd16BitProtectedMode, "real16")
+SYSTEST(TaskSwitchesAndCallGates, "task")
+SYSTEST(Virtual8086Mode, "v86")
 SYSTEST(DebugRegisters, "debug")
 
 }  // namespace

@@ -1,8 +1,9 @@
 # pm32: 32-bit protected mode without paging.
 #   IDT delivery through interrupt vs trap gates (IF in the handler), the frame
-#   (CS:EIP of faults vs traps), #DE #UD #BR #BP #OF #DB(TF), segment-load faults
-#   with selector error codes (#GP #NP #SS; LDT selectors), a not-present IDT gate (#NP with the
-#   IDT bit), #DF (contributory during contributory); ring 3 through IRET:
+#   (CS:EIP of faults vs traps), #DE #UD #BR #BP #OF #DB (TF, DR6.BS), segment-
+#   load faults with selector error codes (#GP #NP #SS; LDT selectors), a
+#   not-present IDT gate (#NP with the IDT bit), #DF (contributory during
+#   contributory); ring 3 through IRET:
 #   privileged instructions -> #GP(0), INT n through a DPL 0 gate -> #GP(vec*8+2),
 #   the ring-0 stack from the TSS, #TS for a bad TSS.SS0 (handled by a conforming
 #   segment), IOPL and the TSS I/O bitmap; the PIT (8259) and the LAPIC timer
@@ -131,6 +132,9 @@ of_ret:
 db_ret:
         CHECK32 "#DB single-step vector", last_vec, $1
         CHECK32 "#DB after the next instruction", last_eip, $db_ret
+        mov last_dr6, %eax
+        and $0x4000, %eax
+        CHECK32 "#DB sets DR6.BS", %eax, $0x4000
         mov exc_count, %ebx
         nop
         CHECK32 "TF cleared by the handler", exc_count, %ebx
