@@ -261,8 +261,10 @@ void Hpet::WriteTimer(int n, uint32_t sub, uint64_t value, uint64_t mask) {
     if (periodic) t.period = ((t.period & ~mask) | value) & Width(n);
     // A 64-bit comparator written as two dwords keeps VAL_SET until the high one.
     if ((t.config & kTn32Bit) || (mask >> 32)) t.config &= ~kTnValSet;
-  } else {
-    return;  // FSB route: not supported (no FSB capability)
+  } else {  // the capabilities say there is no FSB delivery
+    Log(LogMask::kGuestErrors, "hpet: timer %d: write to the FSB route register (no FSB delivery)",
+        n);
+    return;
   }
   UpdateOutput(n);
   Arm(n);
