@@ -117,12 +117,14 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       uint64_t mask = a20 ? ~0ull : ~(1ull << 20);
       if (mask != env.a20_mask) {
         env.a20_mask = mask;
+        hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: A20 gate %s", a20 ? "on" : "off");
         cpu.FlushTlb();
       }
     }
     uint64_t mg = acc.map_generation();
     if (mg != v.seen_map_generation_) {
       v.seen_map_generation_ = mg;
+      hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: the guest memory map changed");
       cpu.FlushTlb();
     }
     if (cpu.tlb_generation != v.seen_tlb_generation_) {

@@ -69,9 +69,9 @@ Mc146818::Mc146818(MemoryRegion* io, Clock* clock, IrqLine* irq8, std::optional<
   MmioOps ops;
   ops.min_size = ops.max_size = 1;
   ops.read = [this](uint64_t off, unsigned) -> uint64_t {
-    if (off != 0) return Read(index_);
-    Log(LogMask::kGuestErrors, "mc146818: read of the write-only index port 0x70");
-    return 0xff;
+    // The index port is write-only; firmware reads it anyway (to keep the NMI
+    // mask bit), so this is not logged as a guest error.
+    return off == 0 ? 0xff : Read(index_);
   };
   ops.write = [this](uint64_t off, uint64_t v, unsigned) {
     if (off == 0) {

@@ -147,10 +147,11 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
 }
 
 namespace {
-// Each time under -d guest_errors; once per MSR on stderr (it may be one emu lacks).
+// Each time under -d guest_errors or -d unimp (a real CPU may have it); once per
+// MSR on stderr.
 void UnknownMsrOnce(uint32_t msr, bool write) {
-  hw::Log(hw::LogMask::kGuestErrors, "tcg: guest %s unknown MSR 0x%x (#GP)",
-          write ? "wrote" : "read", msr);
+  hw::Log(hw::LogEnabled(hw::LogMask::kUnimp) ? hw::LogMask::kUnimp : hw::LogMask::kGuestErrors,
+          "tcg: guest %s unknown MSR 0x%x (#GP)", write ? "wrote" : "read", msr);
   hw::WarnOnce("msr:" + std::to_string(msr), "tcg: guest %s unknown MSR 0x%x (#GP)",
                write ? "wrote" : "read", msr);
 }
