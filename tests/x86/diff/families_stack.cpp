@@ -95,10 +95,14 @@ void GenEnterLeave(Gen& g) {
     g.Emit(in, "leave");
     return;
   }
-  // Nesting levels 2..31 (which copy frame pointers) still differ from the host in a way
-  // not understood yet: the suite keeps to levels 0 and 1 (mod 32); see docs/translator.md.
-  static const unsigned kLevels[] = {0, 1, 32, 33, 64, 65};
-  unsigned level = g.Pick(kLevels);
+  // Every nesting level 0-31, sometimes with bits above the 5 that count (mod 32).
+  unsigned level = static_cast<unsigned>(g.Below(32)) + (g.Chance(15) ? 32 * static_cast<unsigned>(1 + g.Below(7)) : 0);
+  if (g.Chance(30) && (level & 31) > 1) {
+    // The old frame just below SP: the copies read what the push of BP and the earlier
+    // copies (and the FrameTemp slot) write.
+    int osize = StackSize(g, o66) / 8;
+    g.SetReg(BP, keep | (l.sp - osize * g.Below(2 * (level & 31) + 2)));
+  }
   uint64_t frame = g.Chance(50) ? g.Below(64) * 2 : g.Rand() & 0xffff;
   in.opcode = {0xc8};
   in.imm = Imm(frame, 2);

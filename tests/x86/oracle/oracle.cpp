@@ -232,9 +232,13 @@ void OnFault(int sig, siginfo_t*, void* ctx) {
   _exit(kExitGlobalFailure);
 }
 
+// MAP_POPULATE: no page may fault on first touch. A demand-paging #PF in the middle of an
+// instruction that has already stored something (ENTER faults on its final RSP after the
+// frame pushes) restarts it on the changed memory: ENTER with nesting levels 2-31 then
+// copied frame pointers that it had itself just written.
 bool MapFixed(uint64_t addr, uint64_t size) {
   void* p = mmap(reinterpret_cast<void*>(addr), size, PROT_READ | PROT_WRITE | PROT_EXEC,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_POPULATE, -1, 0);
   return p == reinterpret_cast<void*>(addr);
 }
 
