@@ -2,11 +2,13 @@
 // for the current state, run it (following chained jumps), and turn every way
 // it can stop into the next step: an exception to deliver, a halt, a request
 // from another thread.
+#include <chrono>
 #include <cinttypes>
 #include <thread>
 
 #include "accel/tcg/ir/passes/passes.h"
 #include "accel/tcg/ir/print.h"
+#include "accel/tcg/profile.h"
 #include "accel/tcg/tcg_accel.h"
 #include "hw/core/log.h"
 #include "target-x86/disas.h"
@@ -50,6 +52,21 @@ void TraceInsn(void* opaque, uint64_t pc, const uint8_t* bytes, unsigned len, un
   std::fputs(x86::Disassemble(bytes, len, pc, m, 1).c_str(), t->f);
 }
 
+// A block found by virtual pc (jump cache) is the right one only while its
+// pages still map where they did when it was translated: TLB flushes (every CR3
+// write) no longer clear the jump cache, so this is checked on every hit. A page
+// missing from the TLB counts as a mismatch (the slow path fills it).
+inline bool StillMapped(const SoftMmu& mmu, const TranslationBlock* tb) {
+  int mmu_idx = ((tb->key.flags & x86::kTbCplMask) >> x86::kTbCplShift) == 3 ? 1 : 0;
+  uint64_t pa;
+  if (!mmu.CodePhysCached(tb->key.pc, mmu_idx, &pa) || pa != tb->key.phys_pc) return false;
+  if (tb->phys_page2 != ~0ull &&
+      (!mmu.CodePhysCached((tb->key.pc & kPageMask) + kPageSize, mmu_idx, &pa) ||
+       (pa & kPageMask) != tb->phys_page2))
+    return false;
+  return true;
+}
+
 }  // namespace
 
 struct CpuLoop {
@@ -74,13 +91,16 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
   TranslationBlock* last_tb = nullptr;
   int last_slot = -1;
   unsigned since_yield = 0;
+  TcgProfile* const prof = TcgProfile::Get();
+  bool requests = true;  // check every request flag on entry
   for (;;) {
-    // Requests from other threads.
-    if (v.kick_.exchange(false, std::memory_order_acq_rel)) {
+    // Requests from other threads: each sets its flag, then exit_request, so the
+    // flags only need a look (atomic exchanges) after exit_request was seen.
+    if (ctx.exit_request.exchange(0, std::memory_order_acq_rel)) requests = true;
+    if (requests && v.kick_.exchange(false, std::memory_order_acq_rel)) {
       ctx.exit_request.store(0);
       return {ExitReason::kStopped, {}};
     }
-    ctx.exit_request.store(0, std::memory_order_relaxed);
     if (cpu.event == x86::CpuEvent::kShutdown) {
       cpu.event = x86::CpuEvent::kNone;
       return {ExitReason::kShutdown, cpu.event_detail};
@@ -89,7 +109,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       cpu.event = x86::CpuEvent::kNone;
       return {ExitReason::kError, cpu.event_detail};
     }
-    if (v.init_request_.exchange(false)) {
+    if (requests && v.init_request_.exchange(false)) {
       // INIT: power-on state except the APIC base, then wait for a SIPI.
       uint64_t apic_base = s.apic_base;
       s.ResetToPowerOn();
@@ -102,7 +122,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       v.wait_sipi_.store(true);
       last_tb = nullptr;
     }
-    int sipi = v.sipi_request_.exchange(-1);
+    int sipi = requests ? v.sipi_request_.exchange(-1) : -1;
     if (sipi >= 0 && v.wait_sipi_.load()) {
       v.wait_sipi_.store(false);
       s.halted = false;
@@ -112,7 +132,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       last_tb = nullptr;
     }
     if (v.wait_sipi_.load()) return {ExitReason::kHalt, {}};
-    int a20 = v.a20_request_.exchange(-1);
+    int a20 = requests ? v.a20_request_.exchange(-1) : -1;
     if (a20 >= 0) {
       uint64_t mask = a20 ? ~0ull : ~(1ull << 20);
       if (mask != env.a20_mask) {
@@ -128,13 +148,13 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       cpu.FlushTlb();
     }
     if (cpu.tlb_generation != v.seen_tlb_generation_) {
+      if (prof) prof->tlb_generation_changes++;
       v.seen_tlb_generation_ = cpu.tlb_generation;
-      v.jc_.Clear();
-      last_tb = nullptr;
+      last_tb = nullptr;  // the jump cache stays: hits are checked (StillMapped)
     }
     // Interrupts at the block boundary.
     if (!s.interrupt_shadow) {
-      if (v.nmi_.exchange(false) || s.nmi_pending) {
+      if ((requests && v.nmi_.exchange(false)) || s.nmi_pending) {
         s.nmi_pending = false;
         if (opt.log_int) std::fprintf(opt.log, "tcg: NMI at %04x:%" PRIx64 "\n", s.seg[x86::CS].selector, s.rip);
         cpu.TakeInterrupt(x86::kNMI);
@@ -145,7 +165,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       // The source is only asked after InterruptRequest() (it may take the machine
       // lock). The hint is cleared before asking, so a request racing with a
       // "nothing pending" answer sets it again; it stays set while IF is clear.
-      bool ask = (s.rflags & x86::kFlagIF) && cpu.irq_source && v.irq_hint_.exchange(false);
+      bool ask = (s.rflags & x86::kFlagIF) && cpu.irq_source &&
+                 v.irq_hint_.load(std::memory_order_relaxed) && v.irq_hint_.exchange(false);
       if (ask && cpu.irq_source->Pending()) {
         v.irq_hint_.store(true);  // more may be pending after this one
         int vec = cpu.irq_source->Acknowledge();
@@ -154,12 +175,14 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
             std::fprintf(opt.log, "tcg: interrupt 0x%02x at %04x:%" PRIx64 "\n", vec,
                          s.seg[x86::CS].selector, s.rip);
           cpu.TakeInterrupt(vec);
+          if (prof) prof->interrupts++;
           last_tb = nullptr;
           if (v.stepping_) return {ExitReason::kStopped, "step"};
           continue;
         }
       }
     }
+    requests = false;
     if (s.halted) return {ExitReason::kHalt, {}};
     // Let other vCPUs in now and then.
     if (++since_yield >= 4096) {
@@ -180,6 +203,11 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     bool code64 = (flags & x86::kTbCodeMask) == x86::kTbCode64;
     uint64_t pc = code64 ? s.rip : ((cs_base + s.rip) & 0xffffffffu);
     TranslationBlock* tb = v.jc_.Find(pc, cs_base, flags, acc.cache().generation());
+    if (tb && !StillMapped(*v.mmu_, tb)) tb = nullptr;
+    if (prof) {
+      prof->dispatch++;
+      (tb ? prof->jc_hit : prof->jc_miss)++;
+    }
     if (!tb) {
       uint64_t phys = 0;
       int mmu_idx = env.cpl == 3 ? 1 : 0;
@@ -194,7 +222,10 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       }
       TbKey key{pc, phys, cs_base, flags};
       tb = acc.cache().Lookup(key);
+      if (tb && tb->phys_page2 != ~0ull && !StillMapped(*v.mmu_, tb)) tb = nullptr;  // retranslate
+      if (prof && tb) prof->hash_hit++;
       if (!tb) {
+        auto t0 = std::chrono::steady_clock::now();
         if (acc.cache().OverBudget()) {
           acc.cache().FlushAll();
           last_tb = nullptr;
@@ -225,6 +256,21 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         nt->phys_page2 = tr.phys_page2;
         if (!CompileInterp(blk, &nt->prog))
           return {ExitReason::kError, "tcg: block too large for the interpreter"};
+        if (prof) {
+          std::vector<uint8_t> bytes(blk.guest_size);
+          for (uint32_t i = 0; i < blk.guest_size; i++)
+            bytes[i] = static_cast<uint8_t>(v.mmu_->PhysRead(phys + i, 1));
+          x86::CpuMode m = (flags & x86::kTbCodeMask) == x86::kTbCode64   ? x86::CpuMode::k64
+                           : (flags & x86::kTbCodeMask) == x86::kTbCode32 ? x86::CpuMode::k32
+                                                                          : x86::CpuMode::k16;
+          nt->profile_text = std::make_unique<std::string>(
+              x86::Disassemble(bytes.data(), bytes.size(), pc, m) +
+              PrintBlock(blk, "", x86::X86IrNames()));
+          prof->translations++;
+          prof->translate_ns += static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+                  .count());
+        }
         tb = acc.cache().Insert(std::move(nt));
       }
       v.jc_.Put(tb);
@@ -240,22 +286,32 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
                      tb->key.pc, flags, s.seg[x86::CS].selector, s.rip);
     }
     // Run it and what it chains to.
+    // The interpreter follows chained jumps by itself; with several vCPUs it
+    // returns every 4096 blocks so that a spin loop (an AP spinning, a BSP
+    // waiting for one) lets the others in. Tracing, stepping and profiling see
+    // every block.
+    const bool one_block = opt.log_exec || opt.log_cpu || v.stepping_ || prof;
+    const bool smp = acc.num_vcpus() > 1;
+    const uint64_t chain_start = ctx.blocks;
     int slot;
     for (;;) {
       ctx.cur_tb = tb;
-      v.blocks_executed_++;
+      if (prof) tb->exec_count++;
+      ctx.chain_budget = one_block ? 0 : smp ? 4096 : ~0u;
       slot = RunInterp(&ctx, tb->prog, nullptr);
-      if (ctx.exit != ExitStatus::kNone || opt.log_exec || opt.log_cpu || v.stepping_) break;
+      tb = const_cast<TranslationBlock*>(ctx.cur_tb);  // the last block it ran
+      if (ctx.exit != ExitStatus::kNone || one_block) break;
       if (slot < 0) {
         // Indirect jumps (RET, JMP/CALL through registers) keep CS and the mode:
         // look the target up in the jump cache without a trip through the loop.
         if (tb->prog.term.kind != Terminal::Kind::kIndirect || (tb->key.flags & x86::kTbOneInsn) ||
-            ctx.exit_request.load(std::memory_order_relaxed) ||
-            cpu.tlb_generation != v.seen_tlb_generation_)
+            ctx.exit_request.load(std::memory_order_relaxed))
           break;
         bool c64 = (tb->key.flags & x86::kTbCodeMask) == x86::kTbCode64;
         uint64_t npc = c64 ? s.rip : ((tb->key.cs_base + s.rip) & 0xffffffffu);
         TranslationBlock* n = v.jc_.Find(npc, tb->key.cs_base, tb->key.flags, acc.cache().generation());
+        if (n && !StillMapped(*v.mmu_, n)) n = nullptr;
+        if (prof) (n ? prof->indirect_hit : prof->indirect_miss)++;
         if (!n) break;
         tb = n;
         continue;
@@ -264,7 +320,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       // A spin loop runs as chained blocks: leave the chain now and then so that
       // the outer loop lets the other vCPUs in (an AP spinning or a BSP waiting for
       // one would otherwise starve the other).
-      if (acc.num_vcpus() > 1 && (v.blocks_executed_ & 4095) == 0) {
+      if (smp && ctx.blocks - chain_start >= 4096) {
         since_yield = 4095;
         break;
       }
@@ -272,11 +328,17 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       if (!n) {
         // Not chained (another page, or not translated when this one was linked):
         // a direct jump keeps CS and the mode, so the jump cache can answer.
-        if ((tb->key.flags & x86::kTbOneInsn) || cpu.tlb_generation != v.seen_tlb_generation_) break;
+        if (tb->key.flags & x86::kTbOneInsn) break;
         n = v.jc_.Find(tb->prog.term.targets[slot], tb->key.cs_base, tb->key.flags,
                        acc.cache().generation());
+        if (n && !StillMapped(*v.mmu_, n)) n = nullptr;
+        if (prof) (n ? prof->direct_jc_hit : prof->direct_jc_miss)++;
         if (!n) break;
-        if ((tb->key.pc & kPageMask) == (n->key.pc & kPageMask)) acc.cache().Link(tb, slot, n);
+        if ((tb->key.pc & kPageMask) == (n->key.pc & kPageMask) &&
+            cpu.tlb_generation == v.seen_tlb_generation_)
+          acc.cache().Link(tb, slot, n);
+      } else if (prof) {
+        prof->chained++;
       }
       tb = n;
     }
@@ -284,6 +346,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
     last_tb = nullptr;
     last_slot = -1;
     bool stepped = v.stepping_;
+    if (prof) (ctx.exit == ExitStatus::kException ? prof->exits_exception : prof->exits_other)++;
     switch (ctx.exit) {
       case ExitStatus::kNone:
         last_tb = tb;

@@ -27,6 +27,10 @@ struct ExecContext {
   ExitStatus exit = ExitStatus::kNone;
   uint32_t exit_code = 0;     // for kHelperExit: meaning defined by the front end
   const TranslationBlock* cur_tb = nullptr;
+  // How many chained blocks the backend may enter before returning to the loop
+  // (0: return after every block, for tracing and single-stepping).
+  uint32_t chain_budget = 0;
+  uint64_t blocks = 0;        // blocks run by the backend (statistics, tests)
   // Set from other threads (Kick, interrupt request, TLB flush request): the
   // backend stops following chained jumps and returns to the dispatcher.
   std::atomic<uint32_t> exit_request{0};

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "accel/tcg/profile.h"
+
 namespace emu::accel::tcg {
 
 TbCache::TbCache(size_t budget_bytes) : budget_(budget_bytes) {}
@@ -28,6 +30,7 @@ void TbCache::RemoveFromPage(uint64_t ppage, TranslationBlock* tb) {
 
 TranslationBlock* TbCache::Insert(std::unique_ptr<TranslationBlock> tb) {
   TranslationBlock* p = tb.get();
+  p->prog.owner = p;
   bytes_ += sizeof(TranslationBlock) + p->prog.MemoryBytes();
   if (TranslationBlock* old = Lookup(p->key)) Invalidate(old);
   map_[p->key] = p;
@@ -44,6 +47,7 @@ void TbCache::Link(TranslationBlock* from, int slot, TranslationBlock* to) {
     in.erase(std::remove(in.begin(), in.end(), std::make_pair(from, slot)), in.end());
   }
   from->next[slot] = to;
+  from->prog.chain[slot] = &to->prog;
   to->incoming.emplace_back(from, slot);
 }
 
@@ -52,8 +56,12 @@ void TbCache::Invalidate(TranslationBlock* tb) {
   tb->invalid = true;
   invalidations++;
   for (auto [from, slot] : tb->incoming)
-    if (from->next[slot] == tb) from->next[slot] = nullptr;
+    if (from->next[slot] == tb) {
+      from->next[slot] = nullptr;
+      from->prog.chain[slot] = nullptr;
+    }
   tb->incoming.clear();
+  tb->prog.chain[0] = tb->prog.chain[1] = nullptr;
   for (TranslationBlock*& n : tb->next) {
     if (!n) continue;
     auto& in = n->incoming;
@@ -99,7 +107,19 @@ void TbCache::CodeWritten(ExecContext* ctx, uint64_t paddr, unsigned len) {
   if (cur && cur->invalid && ctx->exit == ExitStatus::kNone) ctx->exit = ExitStatus::kStopAtInsn;
 }
 
+void TbCache::RetireToProfile() {
+  TcgProfile* prof = TcgProfile::Get();
+  if (!prof) return;
+  for (auto& tb : all_) {
+    prof->Retire(*tb);
+    tb->exec_count = 0;
+  }
+  prof->cache_flushes = flushes;
+  prof->invalidations = invalidations;
+}
+
 void TbCache::FlushAll() {
+  RetireToProfile();
   map_.clear();
   pages_.clear();
   all_.clear();

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -44,7 +45,8 @@ struct TranslationBlock {
   TranslationBlock* next[2] = {nullptr, nullptr};
   std::vector<std::pair<TranslationBlock*, int>> incoming;  // (from, slot) links to us
   bool invalid = false;
-  uint64_t exec_count = 0;
+  uint64_t exec_count = 0;                    // counted under EMU_TCG_PROFILE only
+  std::unique_ptr<std::string> profile_text;  // guest code + IR, likewise
 };
 
 class TbCache : public CodeTracker {
@@ -60,6 +62,8 @@ class TbCache : public CodeTracker {
   // Invalidates all blocks with bytes in [paddr, paddr+len); returns how many.
   unsigned InvalidateRange(uint64_t paddr, uint64_t len);
   void FlushAll();
+  // Hands every block's execution counts to the profile (EMU_TCG_PROFILE).
+  void RetireToProfile();
   bool OverBudget() const { return bytes_ > budget_; }
   // Bumped by FlushAll: jump caches compare it and clear themselves.
   uint64_t generation() const { return generation_; }

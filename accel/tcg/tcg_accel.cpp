@@ -1,5 +1,7 @@
 #include "accel/tcg/tcg_accel.h"
 
+#include "accel/tcg/profile.h"
+
 #include "target-x86/helpers/x86_cpu.h"
 
 namespace emu::accel::tcg {
@@ -12,7 +14,13 @@ TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions
   });
 }
 
-TcgAccelerator::~TcgAccelerator() { memory_->RemoveListener(listener_); }
+TcgAccelerator::~TcgAccelerator() {
+  memory_->RemoveListener(listener_);
+  if (TcgProfile* prof = TcgProfile::Get()) {
+    cache_.RetireToProfile();
+    prof->Dump();
+  }
+}
 
 std::unique_ptr<Vcpu> TcgAccelerator::CreateVcpu(int index) {
   num_vcpus_++;
@@ -35,9 +43,15 @@ TcgVcpu::TcgVcpu(TcgAccelerator* accel, int index)
 
 TcgVcpu::~TcgVcpu() {
   std::lock_guard<FairLock> lock(accel_->exec_lock());
+  if (TcgProfile* prof = TcgProfile::Get()) {
+    prof->tlb_flushes += mmu_->flushes;
+    prof->tlb_misses += mmu_->misses;
+  }
   accel_->cache().UnregisterTlb(mmu_.get());
   accel_->VcpuGone();
 }
+
+uint64_t TcgVcpu::blocks_executed() const { return cpu_->ctx.blocks; }
 
 void TcgVcpu::RequestInit() {
   init_request_.store(true, std::memory_order_release);

@@ -109,7 +109,7 @@ class TcgVcpu : public Vcpu {
   // For tests and the monitor.
   x86::X86Cpu& cpu() { return *cpu_; }
   SoftMmu& mmu() { return *mmu_; }
-  uint64_t blocks_executed() const { return blocks_executed_; }
+  uint64_t blocks_executed() const;
 
  private:
   friend struct CpuLoop;
@@ -127,7 +127,6 @@ class TcgVcpu : public Vcpu {
   std::atomic<bool> wait_sipi_{false};
   uint64_t seen_map_generation_ = 0;
   uint64_t seen_tlb_generation_ = 0;
-  uint64_t blocks_executed_ = 0;
   bool stepping_ = false;
 };
 

@@ -8,6 +8,250 @@
 
 namespace emu::accel::tcg {
 
+namespace {
+
+// Handler kinds: one per (op, width) or (setcond, condition) where a shared
+// handler would branch on it. Order: the label table in Run follows it.
+#define INTERP_HANDLERS(X)                                                                  \
+  X(mov) X(add) X(sub) X(mul) X(and) X(or) X(xor) X(shl) X(shr) X(sar) X(not) X(neg)       \
+  X(zext) X(sext) X(select)                                                                 \
+  X(eq) X(ne) X(ltu) X(leu) X(gtu) X(geu) X(lt) X(le) X(gt) X(ge)                           \
+  X(generic)                                                                                \
+  X(ld_env8) X(ld_env16) X(ld_env32) X(ld_env64) X(st_env8) X(st_env16) X(st_env32)        \
+  X(st_env64)                                                                               \
+  X(ld_mem8) X(ld_mem16) X(ld_mem32) X(ld_mem64) X(st_mem8) X(st_mem16) X(st_mem32)        \
+  X(st_mem64)                                                                               \
+  X(call) X(call_exit) X(insn_start) X(end)
+
+enum Kind : uint16_t {
+#define X(n) kH_##n,
+  INTERP_HANDLERS(X)
+#undef X
+  kHandlerCount
+};
+
+uint16_t KindOf(const Op& o) {
+  const unsigned w = static_cast<unsigned>(o.type);  // 0..3 = 8..64 bits
+  switch (o.opc) {
+    case Opcode::k_mov: return kH_mov;
+    case Opcode::k_add: return kH_add;
+    case Opcode::k_sub: return kH_sub;
+    case Opcode::k_mul: return kH_mul;
+    case Opcode::k_and: return kH_and;
+    case Opcode::k_or: return kH_or;
+    case Opcode::k_xor: return kH_xor;
+    case Opcode::k_shl: return kH_shl;
+    case Opcode::k_shr: return kH_shr;
+    case Opcode::k_sar: return kH_sar;
+    case Opcode::k_not: return kH_not;
+    case Opcode::k_neg: return kH_neg;
+    case Opcode::k_zext: return kH_zext;
+    case Opcode::k_sext: return kH_sext;
+    case Opcode::k_select: return kH_select;
+    case Opcode::k_setcond: return static_cast<uint16_t>(kH_eq + o.aux);
+    case Opcode::k_ld_env: return static_cast<uint16_t>(kH_ld_env8 + w);
+    case Opcode::k_st_env: return static_cast<uint16_t>(kH_st_env8 + w);
+    case Opcode::k_ld_mem: return static_cast<uint16_t>(kH_ld_mem8 + w);
+    case Opcode::k_st_mem: return static_cast<uint16_t>(kH_st_mem8 + w);
+    case Opcode::k_call: return (o.aux & kHelperMayExit) ? kH_call_exit : kH_call;
+    case Opcode::k_insn_start: return kH_insn_start;
+    default: return kH_generic;
+  }
+}
+
+// Sign-extends the low `bits` of v (shift form: no branch on the width).
+inline int64_t Sx(uint64_t v, unsigned bits) {
+  return static_cast<int64_t>(v << (64 - bits)) >> (64 - bits);
+}
+
+// The run loop. Called once with ctx == nullptr to publish its label table.
+int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const** table);
+
+const void* const* Labels() {
+  static const void* const* table = [] {
+    const void* const* tab = nullptr;
+    Run(nullptr, nullptr, nullptr, &tab);
+    return tab;
+  }();
+  return table;
+}
+
+// Dispatch: with GCC/Clang, direct threading through handler addresses stored
+// in the ops (one indirect jump per handler predicts far better than a single
+// switch); any other compiler gets the same handlers in a switch.
+#if defined(__GNUC__)
+#define INTERP_THREADED 1
+#endif
+
+#if defined(__GNUC__)
+#define INTERP_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define INTERP_LIKELY(x) (x)
+#endif
+
+int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const** table) {
+#ifdef INTERP_THREADED
+  static const void* const kLabels[] = {
+#define X(n) &&L_##n,
+      INTERP_HANDLERS(X)
+#undef X
+  };
+  if (!ctx) {
+    *table = kLabels;
+    return 0;
+  }
+#define CASE(name) L_##name:
+#define DISPATCH() goto* o->h
+#else
+  if (!ctx) {
+    *table = nullptr;
+    return 0;
+  }
+#define CASE(name) case kH_##name:
+#define DISPATCH() goto dispatch
+#endif
+#define NEXT() \
+  do {         \
+    ++o;       \
+    DISPATCH(); \
+  } while (0)
+  uint8_t* const env = ctx->env;
+  SoftMmu* const mmu = ctx->mmu;
+  const bool own_frame = !t;
+  const InterpOp* o;
+  int slot;
+enter:
+  if (own_frame) t = p->frame.data();
+  o = p->ops.data();
+  ctx->blocks++;
+#ifdef INTERP_THREADED
+  DISPATCH();
+#else
+dispatch:
+  switch (o->kind) {
+#endif
+  CASE(mov) t[o->d] = t[o->a] & o->imm; NEXT();
+  CASE(add) t[o->d] = (t[o->a] + t[o->b]) & o->imm; NEXT();
+  CASE(sub) t[o->d] = (t[o->a] - t[o->b]) & o->imm; NEXT();
+  CASE(mul) t[o->d] = (t[o->a] * t[o->b]) & o->imm; NEXT();
+  CASE(and) t[o->d] = t[o->a] & t[o->b] & o->imm; NEXT();
+  CASE(or) t[o->d] = (t[o->a] | t[o->b]) & o->imm; NEXT();
+  CASE(xor) t[o->d] = (t[o->a] ^ t[o->b]) & o->imm; NEXT();
+  CASE(shl) t[o->d] = (t[o->a] << (t[o->b] & (Bits(o->type) - 1))) & o->imm; NEXT();
+  CASE(shr) t[o->d] = (t[o->a] & o->imm) >> (t[o->b] & (Bits(o->type) - 1)); NEXT();
+  CASE(sar) {
+    unsigned bits = Bits(o->type);
+    t[o->d] = static_cast<uint64_t>(Sx(t[o->a], bits) >> (t[o->b] & (bits - 1))) & o->imm;
+    NEXT();
+  }
+  CASE(not) t[o->d] = ~t[o->a] & o->imm; NEXT();
+  CASE(neg) t[o->d] = (0 - t[o->a]) & o->imm; NEXT();
+  CASE(zext) t[o->d] = t[o->a] & Mask(static_cast<Type>(o->aux)) & o->imm; NEXT();
+  CASE(sext)
+    t[o->d] = static_cast<uint64_t>(Sx(t[o->a], Bits(static_cast<Type>(o->aux)))) & o->imm;
+    NEXT();
+  CASE(select) t[o->d] = (t[o->a] ? t[o->b] : t[o->c]) & o->imm; NEXT();
+  CASE(eq) t[o->d] = ((t[o->a] ^ t[o->b]) & o->imm) == 0; NEXT();
+  CASE(ne) t[o->d] = ((t[o->a] ^ t[o->b]) & o->imm) != 0; NEXT();
+  CASE(ltu) t[o->d] = (t[o->a] & o->imm) < (t[o->b] & o->imm); NEXT();
+  CASE(leu) t[o->d] = (t[o->a] & o->imm) <= (t[o->b] & o->imm); NEXT();
+  CASE(gtu) t[o->d] = (t[o->a] & o->imm) > (t[o->b] & o->imm); NEXT();
+  CASE(geu) t[o->d] = (t[o->a] & o->imm) >= (t[o->b] & o->imm); NEXT();
+  CASE(lt) t[o->d] = Sx(t[o->a], Bits(o->type)) < Sx(t[o->b], Bits(o->type)); NEXT();
+  CASE(le) t[o->d] = Sx(t[o->a], Bits(o->type)) <= Sx(t[o->b], Bits(o->type)); NEXT();
+  CASE(gt) t[o->d] = Sx(t[o->a], Bits(o->type)) > Sx(t[o->b], Bits(o->type)); NEXT();
+  CASE(ge) t[o->d] = Sx(t[o->a], Bits(o->type)) >= Sx(t[o->b], Bits(o->type)); NEXT();
+  CASE(generic)
+    t[o->d] = EvalValueOp(o->opc, o->type, o->aux, t[o->a], t[o->b], t[o->c]);
+    NEXT();
+  CASE(ld_env8) t[o->d] = env[o->imm]; NEXT();
+  CASE(ld_env16) { uint16_t v; std::memcpy(&v, env + o->imm, 2); t[o->d] = v; NEXT(); }
+  CASE(ld_env32) { uint32_t v; std::memcpy(&v, env + o->imm, 4); t[o->d] = v; NEXT(); }
+  CASE(ld_env64) std::memcpy(&t[o->d], env + o->imm, 8); NEXT();
+  CASE(st_env8) env[o->imm] = static_cast<uint8_t>(t[o->a]); NEXT();
+  CASE(st_env16) { uint16_t w = static_cast<uint16_t>(t[o->a]); std::memcpy(env + o->imm, &w, 2); NEXT(); }
+  CASE(st_env32) { uint32_t w = static_cast<uint32_t>(t[o->a]); std::memcpy(env + o->imm, &w, 4); NEXT(); }
+  CASE(st_env64) std::memcpy(env + o->imm, &t[o->a], 8); NEXT();
+  // Guest memory: the soft-TLB hit inline, everything else through SoftMmu.
+#define LD_MEM(bytes, T)                                                               \
+  {                                                                                    \
+    uint64_t va = t[o->a];                                                             \
+    const TlbEntry& e = mmu->tlb_row(o->aux)[(va >> kPageBits) & (kTlbSize - 1)];      \
+    if (INTERP_LIKELY(e.tag[0] == (va & kPageMask) &&                                  \
+                      (va & (kPageSize - 1)) <= kPageSize - (bytes))) {                \
+      T v;                                                                             \
+      std::memcpy(&v, reinterpret_cast<const uint8_t*>(va + e.addend), bytes);        \
+      t[o->d] = v;                                                                     \
+      NEXT();                                                                          \
+    }                                                                                  \
+    t[o->d] = mmu->Load(ctx, va, bytes, o->aux);                                       \
+    if (ctx->exit == ExitStatus::kException) {                                         \
+      ctx->insn_pc = o->imm;                                                           \
+      return -1;                                                                       \
+    }                                                                                  \
+    NEXT();                                                                            \
+  }
+#define ST_MEM(bytes, T)                                                               \
+  {                                                                                    \
+    uint64_t va = t[o->a];                                                             \
+    const TlbEntry& e = mmu->tlb_row(o->aux)[(va >> kPageBits) & (kTlbSize - 1)];      \
+    if (INTERP_LIKELY(e.tag[1] == (va & kPageMask) &&                                  \
+                      (va & (kPageSize - 1)) <= kPageSize - (bytes))) {                \
+      T v = static_cast<T>(t[o->b]);                                                   \
+      std::memcpy(reinterpret_cast<uint8_t*>(va + e.addend), &v, bytes);              \
+      NEXT();                                                                          \
+    }                                                                                  \
+    mmu->Store(ctx, va, t[o->b], bytes, o->aux);                                       \
+    if (ctx->exit == ExitStatus::kException) {                                         \
+      ctx->insn_pc = o->imm;                                                           \
+      return -1;                                                                       \
+    }                                                                                  \
+    NEXT();                                                                            \
+  }
+  CASE(ld_mem8) LD_MEM(1, uint8_t)
+  CASE(ld_mem16) LD_MEM(2, uint16_t)
+  CASE(ld_mem32) LD_MEM(4, uint32_t)
+  CASE(ld_mem64) LD_MEM(8, uint64_t)
+  CASE(st_mem8) ST_MEM(1, uint8_t)
+  CASE(st_mem16) ST_MEM(2, uint16_t)
+  CASE(st_mem32) ST_MEM(4, uint32_t)
+  CASE(st_mem64) ST_MEM(8, uint64_t)
+#undef LD_MEM
+#undef ST_MEM
+  CASE(call) t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]); NEXT();
+  CASE(call_exit)
+    t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
+    if (ctx->exit == ExitStatus::kException || ctx->exit == ExitStatus::kHelperExit) return -1;
+    NEXT();
+  CASE(insn_start)
+    ctx->insn_pc = o->imm;  // when stopping, the state is that before this insn
+    if (ctx->exit == ExitStatus::kStopAtInsn) return -2;
+    NEXT();
+  CASE(end)
+    switch (p->term.kind) {
+      case Terminal::Kind::kGoto: slot = 0; break;
+      case Terminal::Kind::kBranch: slot = t[p->term.cond] ? 0 : 1; break;
+      default: return -1;
+    }
+    if (ctx->chain_budget && p->chain[slot] && ctx->exit == ExitStatus::kNone &&
+        !ctx->exit_request.load(std::memory_order_relaxed)) {
+      ctx->chain_budget--;
+      p = p->chain[slot];
+      ctx->cur_tb = p->owner;
+      goto enter;
+    }
+    return slot;
+#ifndef INTERP_THREADED
+    default: return -1;
+  }
+#endif
+#undef CASE
+#undef NEXT
+#undef DISPATCH
+}
+
+}  // namespace
+
 bool CompileInterp(const Block& b, InterpProgram* out) {
   // Renumber: used constants first, then the other temps in order of appearance.
   std::vector<uint32_t> map(b.num_temps, kNoTemp);
@@ -31,7 +275,11 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     if (map[t] == kNoTemp) map[t] = next++;
     return static_cast<uint16_t>(map[t]);
   };
-  out->ops.reserve(b.ops.size());
+  const void* const* labels = Labels();
+  auto finish = [&](InterpOp& io) {
+    if (labels) io.h = labels[io.kind];
+  };
+  out->ops.reserve(b.ops.size() + 1);
   // Instruction boundaries are only materialized where the interpreter needs
   // them: before an instruction that calls a helper (helpers read insn_pc) and
   // after one that stored or called (a self-modifying store stops there).
@@ -51,7 +299,12 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
       prev_stored = has_call || has_store;
       if (!need) continue;
     }
-    InterpOp io{o.opc, o.type, o.aux, 0, 0, 0, 0, 0, o.imm};
+    InterpOp io;
+    io.opc = o.opc;
+    io.type = o.type;
+    io.aux = o.aux;
+    io.imm = o.imm;
+    io.kind = KindOf(o);
     const OpInfo& in = Info(o.opc);
     if (in.nin > 0) io.a = num(o.a);
     if (in.nin > 1) io.b = num(o.b);
@@ -60,10 +313,14 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     if ((in.flags & kPure) && o.opc != Opcode::k_ld_env) io.imm = Mask(o.type);
     if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) io.imm = cur_pc;
     if (next > 0xffff) return false;
+    finish(io);
     out->ops.push_back(io);
   }
-  // Sentinel: the dispatch loop ends here.
-  out->ops.push_back(InterpOp{Opcode::kCount, Type::kI64, 0, 0, 0, 0, 0, 0, 0});
+  // The terminal: the dispatch loop ends here.
+  InterpOp end;
+  end.kind = kH_end;
+  finish(end);
+  out->ops.push_back(end);
   out->term = b.term;
   if (b.term.kind == Terminal::Kind::kBranch) out->term.cond = num(b.term.cond);
   out->num_temps = next;
@@ -72,121 +329,16 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
   return next <= 0xffff;
 }
 
-// Dispatch: with GCC/Clang, direct threading through a label table (one
-// indirect jump per handler predicts far better than a single switch); any
-// other compiler gets the same handlers in a switch.
-#if defined(__GNUC__)
-#define INTERP_THREADED 1
-#endif
-
 int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* t) {
-  if (!t) t = p.frame.data();
-  else if (!p.consts.empty()) std::memcpy(t, p.consts.data(), p.consts.size() * sizeof(uint64_t));
-  uint8_t* const env = ctx->env;
-  SoftMmu* const mmu = ctx->mmu;
-  const InterpOp* o = p.ops.data();
-#ifdef INTERP_THREADED
-  static const void* const kLabels[] = {
-#define IR_OP(name, nout, nin, flags) &&L_##name,
-#include "accel/tcg/ir/ops.def"
-#undef IR_OP
-      &&L_end,
-  };
-#define CASE(name) L_##name:
-#define NEXT()                                     \
-  do {                                             \
-    ++o;                                           \
-    goto* kLabels[static_cast<unsigned>(o->opc)]; \
-  } while (0)
-  goto* kLabels[static_cast<unsigned>(o->opc)];
-#else
-#define CASE(name) case Opcode::k_##name:
-#define NEXT() \
-  do {         \
-    ++o;       \
-    continue;  \
-  } while (0)
-  for (;;) {
-    switch (o->opc) {
-#endif
-  CASE(mov) t[o->d] = t[o->a] & o->imm; NEXT();
-  CASE(add) t[o->d] = (t[o->a] + t[o->b]) & o->imm; NEXT();
-  CASE(sub) t[o->d] = (t[o->a] - t[o->b]) & o->imm; NEXT();
-  CASE(mul) t[o->d] = (t[o->a] * t[o->b]) & o->imm; NEXT();
-  CASE(and) t[o->d] = t[o->a] & t[o->b] & o->imm; NEXT();
-  CASE(or) t[o->d] = (t[o->a] | t[o->b]) & o->imm; NEXT();
-  CASE(xor) t[o->d] = (t[o->a] ^ t[o->b]) & o->imm; NEXT();
-  CASE(shl) t[o->d] = (t[o->a] << (t[o->b] & (Bits(o->type) - 1))) & o->imm; NEXT();
-  CASE(shr) t[o->d] = (t[o->a] & o->imm) >> (t[o->b] & (Bits(o->type) - 1)); NEXT();
-  CASE(not) t[o->d] = ~t[o->a] & o->imm; NEXT();
-  CASE(neg) t[o->d] = (0 - t[o->a]) & o->imm; NEXT();
-  CASE(zext) t[o->d] = t[o->a] & Mask(static_cast<Type>(o->aux)) & o->imm; NEXT();
-  CASE(select) t[o->d] = (t[o->a] ? t[o->b] : t[o->c]) & o->imm; NEXT();
-  CASE(setcond)
-    t[o->d] = EvalCondInline(static_cast<Cond>(o->aux), t[o->a], t[o->b], o->type);
-    NEXT();
-  CASE(mulhu) CASE(mulhs) CASE(sar) CASE(rotl) CASE(rotr) CASE(sext) CASE(clz) CASE(ctz)
-  CASE(popcnt) CASE(bswap)
-    t[o->d] = EvalValueOp(o->opc, o->type, o->aux, t[o->a], t[o->b], t[o->c]);
-    NEXT();
-  CASE(ld_env)
-    switch (o->type) {
-      case Type::kI8: t[o->d] = env[o->imm]; break;
-      case Type::kI16: { uint16_t v; std::memcpy(&v, env + o->imm, 2); t[o->d] = v; break; }
-      case Type::kI32: { uint32_t v; std::memcpy(&v, env + o->imm, 4); t[o->d] = v; break; }
-      case Type::kI64: std::memcpy(&t[o->d], env + o->imm, 8); break;
-    }
-    NEXT();
-  CASE(st_env) {
-    uint64_t v = t[o->a];
-    switch (o->type) {
-      case Type::kI8: env[o->imm] = static_cast<uint8_t>(v); break;
-      case Type::kI16: { uint16_t w = static_cast<uint16_t>(v); std::memcpy(env + o->imm, &w, 2); break; }
-      case Type::kI32: { uint32_t w = static_cast<uint32_t>(v); std::memcpy(env + o->imm, &w, 4); break; }
-      case Type::kI64: std::memcpy(env + o->imm, &v, 8); break;
-    }
-    NEXT();
+  if (t && !p.consts.empty()) std::memcpy(t, p.consts.data(), p.consts.size() * sizeof(uint64_t));
+  if (t) {
+    uint32_t budget = ctx->chain_budget;
+    ctx->chain_budget = 0;  // explicit temps belong to this program only
+    int r = Run(ctx, &p, t, nullptr);
+    ctx->chain_budget = budget;
+    return r;
   }
-  CASE(ld_mem)
-    t[o->d] = mmu->Load(ctx, t[o->a], Bytes(o->type), o->aux);
-    if (ctx->exit == ExitStatus::kException) {
-      ctx->insn_pc = o->imm;
-      return -1;
-    }
-    NEXT();
-  CASE(st_mem)
-    mmu->Store(ctx, t[o->a], t[o->b], Bytes(o->type), o->aux);
-    if (ctx->exit == ExitStatus::kException) {
-      ctx->insn_pc = o->imm;
-      return -1;
-    }
-    NEXT();
-  CASE(call)
-    t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
-    if ((o->aux & kHelperMayExit) &&
-        (ctx->exit == ExitStatus::kException || ctx->exit == ExitStatus::kHelperExit))
-      return -1;
-    NEXT();
-  CASE(insn_start)
-    ctx->insn_pc = o->imm;  // when stopping, the state is that before this insn
-    if (ctx->exit == ExitStatus::kStopAtInsn) return -2;
-    NEXT();
-#ifdef INTERP_THREADED
-L_end:
-#else
-      case Opcode::kCount:
-        goto end;
-    }
-  }
-end:
-#endif
-#undef CASE
-#undef NEXT
-  switch (p.term.kind) {
-    case Terminal::Kind::kGoto: return 0;
-    case Terminal::Kind::kBranch: return t[p.term.cond] ? 0 : 1;
-    default: return -1;
-  }
+  return Run(ctx, &p, nullptr, nullptr);
 }
 
 }  // namespace emu::accel::tcg

@@ -1,7 +1,13 @@
 // The portable IR interpreter: a Block is compiled into a compact array of
-// pre-decoded ops over a flat temp array (constants first, copied in at block
-// entry), then run with switch dispatch. It is the reference backend: any host,
-// no generated code.
+// pre-decoded ops over a flat temp array (constants first, in place before the
+// first run), then run with direct-threaded dispatch (GCC/Clang; a switch
+// elsewhere). It is the reference backend: any host, no generated code.
+//
+// Compilation picks one handler per (op, width) where the width or condition
+// would otherwise be a branch inside a shared handler (env and memory accesses,
+// setcond): such branches mispredict across the many sites that share them.
+// Chained blocks (InterpProgram::chain) are entered without returning to the
+// caller while ExecContext::chain_budget lasts.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +19,13 @@
 namespace emu::accel::tcg {
 
 struct InterpOp {
-  Opcode opc;
-  Type type;
-  uint8_t aux;
-  uint8_t pad = 0;
-  uint16_t d, a, b, c;
-  uint64_t imm;  // ld/st_env offset, helper, insn pc; for value ops: Mask(type)
+  const void* h = nullptr;  // handler address (threaded dispatch)
+  uint64_t imm = 0;         // value ops: Mask(type); env offset, helper, insn pc
+  uint16_t d = 0, a = 0, b = 0, c = 0;
+  uint16_t kind = 0;        // handler index (switch dispatch)
+  Opcode opc = Opcode::kCount;
+  Type type = Type::kI64;
+  uint8_t aux = 0;
 };
 
 struct InterpProgram {
@@ -30,6 +37,10 @@ struct InterpProgram {
   // the copy at every block entry. Only one vCPU executes at a time (the
   // accelerator's execution lock), so a program's frame is never shared.
   mutable std::vector<uint64_t> frame;
+  // Direct successors for terminal slots 0/1 (set by the TB cache when it links
+  // blocks), and the block that owns this program (ExecContext::cur_tb).
+  const InterpProgram* chain[2] = {nullptr, nullptr};
+  const TranslationBlock* owner = nullptr;
   size_t MemoryBytes() const { return ops.size() * sizeof(InterpOp) + consts.size() * 8; }
 };
 
@@ -37,10 +48,14 @@ struct InterpProgram {
 // 65535 temps): the front end should end blocks earlier.
 bool CompileInterp(const Block& b, InterpProgram* out);
 
-// Runs one program. Returns the terminal slot taken (0 or 1 for goto/branch), -1
-// for other terminals or when ctx->exit was set, -2 when it stopped before an
-// instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that instruction).
-// `temps` may be nullptr to run on the program's own frame.
+// Runs one program, and the programs it is chained to while ctx->chain_budget
+// (decremented per chained block) lasts and no exit is requested; ctx->cur_tb
+// follows the running program's owner and ctx->blocks counts every block run.
+// Returns the terminal slot taken (0 or 1 for goto/branch) by the last program
+// run, -1 for other terminals or when ctx->exit was set, -2 when it stopped
+// before an instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that
+// instruction). `temps` may be nullptr to run on the program's own frame; with
+// explicit temps nothing is chained.
 int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* temps);
 
 }  // namespace emu::accel::tcg
