@@ -10,7 +10,7 @@
 // single write under a lock, so lines from vCPU threads and the main loop never
 // interleave. Unimplemented features and guest errors are logged here; a message
 // the user must see even without -d (e.g. an unimplemented instruction that
-// raises #UD) additionally goes once to stderr through WarnOnce().
+// raises #UD) additionally goes once to stderr (LogUnimplemented, WarnOnce).
 #pragma once
 
 #include <atomic>
