@@ -14,6 +14,12 @@ namespace {
 
 bool Contributory(int v) { return v == kDE || (v >= kTS && v <= kGP); }
 
+// Fault-class exceptions (restartable; #DB faults are the debug code's business).
+bool FaultClass(int v) {
+  return v == kDE || v == kBR || v == kUD || v == kNM || (v >= kTS && v <= kPF) || v == kMF ||
+         v == kAC || v == kXM;
+}
+
 }  // namespace
 
 void X86Cpu::DeliverPendingException() {
@@ -28,6 +34,9 @@ void X86Cpu::DeliverPendingException() {
   env.s.rip = ctx.insn_pc;  // the state is that of the faulting instruction
   for (int depth = 0;; depth++) {
     fault_in_new_task = false;
+    // SDM vol. 3, 17.3.1.1: a fault pushes RF = 1 (the restarted instruction
+    // must not hit its instruction breakpoint again); delivery then clears RF.
+    if (!soft && FaultClass(vec)) env.s.rflags |= kFlagRF;
     if (DoInterrupt(vec, soft, has_err, err, ret)) return;
     int nv = env.exc_vector;
     env.exc_vector = -1;

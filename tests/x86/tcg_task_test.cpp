@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
 
 #include "tests/x86/tcg_harness.h"
 
@@ -45,16 +46,19 @@ bool Busy(TM& m, uint16_t sel) { return (GdtEntry(m, sel) >> 41) & 1; }
 
 // A 32-bit TSS with flat ring-0 segments.
 void WriteTss32(TM& m, uint64_t at, uint32_t eip, uint32_t esp, uint32_t eflags = 2,
-                uint16_t cs = 0x08, uint16_t ss = 0x10, uint16_t ds = 0x10) {
+                uint16_t cs = 0x08, uint16_t ss = 0x10, uint16_t ds = 0x10, uint32_t cr3 = 0,
+                uint16_t ldt = 0) {
   std::vector<uint8_t> t(0x68, 0);
   auto put32 = [&](unsigned off, uint32_t v) { std::memcpy(&t[off], &v, 4); };
   put32(0x04, 0x90000);  // ESP0/SS0 for interrupts from an outer ring (vm86)
   put32(0x08, 0x10);
+  put32(0x1c, cr3);
   put32(0x20, eip);
   put32(0x24, eflags);
   put32(0x38, esp);
   const uint16_t segs[6] = {ds, cs, ss, ds, ds, ds};
   for (int i = 0; i < 6; i++) put32(0x48 + 4 * i, segs[i]);
+  put32(0x60, ldt);
   put32(0x64, 0x68u << 16);  // I/O map base beyond the limit: no bitmap
   m.Write(at, t.data(), t.size());
 }
@@ -185,6 +189,72 @@ TEST(TcgTask, DoubleFaultThroughTaskGate) {
   // The faulting task's state: EIP of the faulting mov, ECX.
   EXPECT_EQ(m.Read32(TM::kTss + 0x20), TM::kCode + 5 + 4);
   EXPECT_EQ(m.Read32(TM::kTss + 0x2c), 0x99u);
+}
+
+TEST(TcgTask, NewTaskLoadsCr3AndLdt) {
+  TM m;
+  m.Enter(Mode::kProt32);
+  WideGdt(m);
+  // Two page directories of 4 MiB pages: both identity-map 0-4 MiB; linear
+  // 4-8 MiB is physical 4 MiB in the first and 8 MiB in the second.
+  for (uint32_t pd : {0x50000u, 0x51000u}) {
+    m.Write32(pd, 0x83);
+    m.Write32(pd + 4, (pd == 0x50000 ? 0x400000u : 0x800000u) | 0x83);
+  }
+  CpuState s = m.State();
+  s.cr3 = 0x50000;
+  s.cr4 |= kCr4PSE;
+  s.cr0 |= kCr0PG;
+  m.SetState(s);
+  // An LDT (GDT 0x88) whose entry 0 is a data segment based at 1 MiB.
+  SetGdt(m, 0x88, Desc(0x6000, 0xf, 0x82, 0));
+  m.Write64(0x6000, Desc(0x100000, 0xfffff, 0x93, 0x8));
+  SetGdt(m, kTssB, Desc(kTssBAt, 0x67, 0x89, 0));
+  WriteTss32(m, kTssBAt, 0x20000, 0x60000, 2, 0x08, 0x10, 0x04, 0x51000, 0x88);
+  ASSERT_TRUE(m.Load("movl $0x1111, 0x10\n"                 // DS from the LDT
+                     "movl $0xabcd, %ss:0x400000\n"         // the new task's page tables
+                     "sldt %ss:0x620\nhlt\n",
+                     0x20000));
+  m.Write32(0x400000, 0);
+  accel::RunResult r = RunCode(m, "movl $0x5555, 0x400000\nljmp $0x60, $0\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  s = m.State();
+  EXPECT_EQ(s.cr3, 0x51000u);
+  EXPECT_EQ(s.ldtr.selector, 0x88);
+  EXPECT_EQ(s.seg[DS].base, 0x100000u);
+  EXPECT_EQ(m.Read32(0x100010), 0x1111u);
+  EXPECT_EQ(m.Read32(0x800000), 0xabcdu);  // not through a stale TLB entry
+  EXPECT_EQ(m.Read32(0x400000), 0x5555u);
+  EXPECT_EQ(m.Read32(0x620) & 0xffff, 0x88u);
+}
+
+struct OneShotSource : accel::tcg::InterruptSource {
+  int vector = -1;
+  bool Pending() override { return vector >= 0; }
+  int Acknowledge() override { return std::exchange(vector, -1); }
+};
+
+TEST(TcgTask, ExternalInterruptThroughTaskGate) {
+  TM m;
+  m.Enter(Mode::kProt32);
+  WideGdt(m);
+  OneShotSource src;
+  m.vcpu().SetInterruptSource(&src);
+  SetGdt(m, kTssB, Desc(kTssBAt, 0x67, 0x89, 0));
+  SetIdt(m, 0x30, Gate(kTssB, 0, 0x5, 0));
+  WriteTss32(m, kTssBAt, 0x20000, 0x60000);
+  ASSERT_TRUE(m.Load("movl $0x1234, 0x600\niret\n", 0x20000));
+  ASSERT_TRUE(m.Load("sti\nhlt\nmov 0x600, %ebx\nhlt\n"));
+  accel::RunResult r = m.Run();
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  src.vector = 0x30;
+  m.vcpu().InterruptRequest();
+  r = m.Run();
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  CpuState s = m.State();
+  EXPECT_EQ(s.regs[RBX], 0x1234u);
+  EXPECT_EQ(s.tr.selector, 0x30);
+  EXPECT_EQ(m.Read32(kTssBAt) & 0xffff, 0x30u);  // back link written by the interrupt
 }
 
 TEST(TcgTask, BadTssLimitIsInvalidTss) {
@@ -486,6 +556,23 @@ TEST(TcgDebug, DataBreakpointsTrapAfterTheAccess) {
   EXPECT_EQ(m.Read32(0x704) & 0xf, 4u);      // the last one was DR2
   EXPECT_EQ(m.Read32(0x7000), 0x50000u);     // the store happened
   EXPECT_EQ(m.Read32(0x7200), 9u);
+}
+
+TEST(TcgDebug, FaultsPushResumeFlag) {
+  TM m;
+  m.Enter(Mode::kProt32);
+  // #GP handler: the stacked EFLAGS (above the error code, EIP, CS) to 0x600; then
+  // INT 0x40 (a software interrupt: RF pushed as 0) to the same kind of handler.
+  ASSERT_TRUE(m.Load("mov 12(%esp), %eax\nmov %eax, 0x600\naddl $2, 4(%esp)\n"
+                     "add $4, %esp\niret\n", 0x22000));
+  ASSERT_TRUE(m.Load("mov 8(%esp), %eax\nmov %eax, 0x604\niret\n", 0x22100));
+  SetIdt(m, kGP, Gate(0x08, 0x22000, 0xe, 0));
+  SetIdt(m, 0x40, Gate(0x08, 0x22100, 0xe, 3));
+  accel::RunResult r = RunCode(m, "mov $0x77, %dx\nmov %dx, %ds\nint $0x40\npushf\npop %ecx\nhlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_TRUE(m.Read32(0x600) & kFlagRF);
+  EXPECT_FALSE(m.Read32(0x604) & kFlagRF);
+  EXPECT_EQ(m.State().rflags & kFlagRF, 0u);  // cleared again after the IRET
 }
 
 TEST(TcgDebug, SingleStepSetsBsAndGeneralDetect) {
