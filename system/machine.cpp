@@ -377,6 +377,9 @@ void Machine::VcpuThread(int index) {
         break;
       case accel::ExitReason::kError:
         std::fprintf(stderr, "emu: vcpu %d: %s\n", index, r.detail.c_str());
+        // Also in the -D file, where a -d unimp reader looks for it.
+        if (r.detail.rfind("unimplemented", 0) == 0)
+          hw::Log(hw::LogMask::kUnimp, "vcpu %d: %s", index, r.detail.c_str());
         RequestExit(1);
         break;
     }
