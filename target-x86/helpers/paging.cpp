@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hw/core/log.h"
+#include "target-x86/decode/decoded_inst.h"
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
@@ -44,6 +45,54 @@ void LogWalk(uint64_t vaddr, Access acc, bool user, bool lma, const uint64_t* ad
 constexpr unsigned kMaxPhysBits = 40;
 constexpr uint64_t kAboveMaxPhys = ~((1ull << kMaxPhysBits) - 1);
 constexpr uint64_t kPfRsvd = 8;  // error code: a reserved bit was set
+
+// The physical address of code at `lin` under 4-level paging, without side effects
+// (no A bits, no fault): for re-reading the instruction that is executing.
+bool ProbeCode64(X86Cpu& cpu, uint64_t lin, uint64_t* pa) {
+  uint64_t table = cpu.env.s.cr3 & kAddrMask;
+  for (int level = 4; level >= 1; level--) {
+    unsigned shift = 12 + 9 * (level - 1);
+    uint64_t e = cpu.PhysRead(table + ((lin >> shift) & 511) * 8, 8);
+    if (!(e & kPteP)) return false;
+    if (level == 1 || ((level == 2 || level == 3) && (e & kPtePs))) {
+      uint64_t size = 1ull << shift;
+      *pa = (e & kAddrMask & ~(size - 1)) | (lin & (size - 1));
+      return true;
+    }
+    table = e & kAddrMask;
+  }
+  return false;
+}
+
+// A non-canonical data address is #SS(0) when it references the SS segment, else
+// #GP(0) (SDM vol. 3, 6.15, and each instruction's 64-bit mode exceptions). The
+// walk does not know the segment, so this re-decodes the faulting instruction
+// (slow path, only for non-canonical addresses): an explicit memory operand whose
+// segment is SS (RSP/RBP base, no override), or an implicit stack access of a stack
+// instruction near RSP (PUSH/POP/CALL/RET/ENTER/LEAVE/PUSHF/POPF/IRET/INT).
+bool NonCanonicalIsStack(X86Cpu& cpu, uint64_t vaddr, Access acc) {
+  if (acc == Access::kExec || !cpu.env.s.seg[CS].l()) return false;
+  uint8_t bytes[15];
+  const uint64_t pc = cpu.ctx.insn_pc;
+  size_t n = 0;
+  for (uint64_t pa; n < sizeof bytes && ProbeCode64(cpu, pc + n, &pa); n++)
+    bytes[n] = static_cast<uint8_t>(cpu.PhysRead(pa, 1));
+  DecodedInst d;
+  if (n == 0 || Decode(bytes, n, CpuMode::k64, &d) != DecodeStatus::kOk) return false;
+  for (unsigned i = 0; i < d.num_operands; i++)
+    if (d.ops[i].kind == OperandKind::kMem && d.ops[i].mem.seg == SS) return true;
+  switch (d.mnemonic) {
+    case Mnemonic::PUSH: case Mnemonic::POP: case Mnemonic::CALL: case Mnemonic::CALLF:
+    case Mnemonic::RET: case Mnemonic::RETF: case Mnemonic::ENTER: case Mnemonic::LEAVE:
+    case Mnemonic::PUSHF: case Mnemonic::POPF: case Mnemonic::IRET: case Mnemonic::INT:
+    case Mnemonic::INT3: case Mnemonic::INT1: {
+      uint64_t rsp = cpu.env.s.regs[RSP];
+      return vaddr - rsp + 4096 < 8192;  // within 4 KiB of RSP
+    }
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
@@ -63,7 +112,7 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
   if (lma) {
     int64_t sv = static_cast<int64_t>(vaddr << 16) >> 16;
     if (static_cast<uint64_t>(sv) != vaddr) {
-      Raise(kGP, 0, true);
+      Raise(NonCanonicalIsStack(*this, vaddr, acc) ? kSS : kGP, 0, true);
       return false;
     }
   }

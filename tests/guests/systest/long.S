@@ -1,7 +1,7 @@
 # long: IA-32e mode. 64-bit IDT delivery (interrupt vs trap gates, the frame with
 # SS:RSP always pushed, RSP aligned to 16 bytes), IST stacks, #DF on an IST stack,
 # TF single-step, #PF during #PF delivery -> #DF,
-# #GP on non-canonical addresses, INTO -> #UD in 64-bit mode, SYSCALL/SYSRET
+# #GP and #SS (SS-relative) on non-canonical addresses, INTO -> #UD in 64-bit mode, SYSCALL/SYSRET
 # round trip (STAR/LSTAR/FMASK), ring 3 <-> ring 0 by interrupt and IRETQ (RSP0
 # from the 64-bit TSS), INT n through a DPL 0 gate from ring 3; compatibility mode
 # at ring 0 and ring 3 (INTO works there, faults go through the 64-bit IDT); the
@@ -103,6 +103,20 @@ db_ret:
         mov (%rax), %rbx
 1:      CHECK64 "non-canonical load: #GP", last_vec, $13
         CHECK64 "non-canonical load: error code", last_err, $0
+        movabs $NONCANON, %rbp
+        ARM64 1f
+        mov (%rbp), %rbx                 # SS-relative
+1:      CHECK64 "non-canonical stack reference: #SS", last_vec, $12
+        CHECK64 "non-canonical stack reference: error code", last_err, $0
+        ARM64 1f
+        mov %fs:(%rbp), %rbx             # override: no longer SS
+1:      CHECK64 "non-canonical fs: reference: #GP", last_vec, $13
+        mov %rsp, %r12
+        movabs $(NONCANON + 0x100), %rsp
+        ARM64 1f
+        push %rax                        # #SS is delivered on IST1
+1:      mov %r12, %rsp
+        CHECK64 "push through a non-canonical rsp: #SS", last_vec, $12
         movabs $NONCANON, %rax
         ARM64 1f
         jmp *%rax
