@@ -6,7 +6,7 @@
 #   contributory); ring 3 through IRET:
 #   privileged instructions -> #GP(0), INT n through a DPL 0 gate -> #GP(vec*8+2),
 #   the ring-0 stack from the TSS, #TS for a bad TSS.SS0 (handled by a conforming
-#   segment), IOPL and the TSS I/O bitmap; the PIT (8259) and the LAPIC timer
+#   segment), IOPL and the TSS I/O bitmap, SYSEXIT/SYSENTER; the PIT (8259) and the LAPIC timer
 #   waking HLT.
 
         .include "lib.S"
@@ -255,6 +255,49 @@ db_ret:
         CHECK32 "#TS error code is ss0", last_err, $SEL_UDATA
         CHECK32 "#TS handler in the conforming segment at cpl 3", ts_cs, $(SEL_CONFORMING + 3)
 
+        # --- SYSEXIT / SYSENTER: CS/SS from IA32_SYSENTER_CS (+16/+24 for ring 3) ------
+        mov $0x174, %ecx
+        mov $SEL_CODE32, %eax
+        xor %edx, %edx
+        wrmsr
+        mov $0x175, %ecx
+        mov $sysenter_stack, %eax
+        wrmsr
+        mov $0x176, %ecx
+        mov $sysenter_entry, %eax
+        wrmsr
+        call 1f
+        jmp sysenter_done
+1:      pusha
+        mov %esp, kernel_esp
+        mov $(SEL_UDATA + 3), %ax
+        mov %ax, %ds
+        mov %ax, %es
+        mov $user_sysenter, %edx         # EIP
+        mov $user_stack_top, %ecx        # ESP
+        sti                              # SYSENTER must clear IF again
+        sysexit
+sysenter_entry:
+        mov %cs, %eax
+        mov %eax, se_cs
+        mov %ss, %eax
+        mov %eax, se_ss
+        mov %esp, se_esp
+        pushf
+        pop %eax
+        mov %eax, se_flags
+        jmp back32
+sysenter_done:
+        CHECK32 "sysexit: user cs", se_user_cs, $(SEL_UCODE32 + 3)
+        CHECK32 "sysexit: user ss", se_user_ss, $(SEL_UDATA + 3)
+        CHECK32 "sysexit: user esp from ecx", se_user_esp, $user_stack_top
+        CHECK32 "sysenter: kernel cs", se_cs, $SEL_CODE32
+        CHECK32 "sysenter: kernel ss", se_ss, $SEL_DATA
+        CHECK32 "sysenter: esp from the msr", se_esp, $sysenter_stack
+        mov se_flags, %eax
+        and $0x200, %eax
+        CHECK32 "sysenter clears IF", %eax, $0
+
         # --- external interrupts waking HLT ---------------------------------------
         ARM32
         PIT_START 11932                  # 10 ms
@@ -315,6 +358,14 @@ user_int:
         int $VEC_USER
         int $VEC_BACK
 
+user_sysenter:
+        mov %cs, %eax
+        mov %eax, se_user_cs
+        mov %ss, %eax
+        mov %eax, se_user_ss
+        mov %esp, se_user_esp
+        sysenter
+
 # #TS handler: conforming code, so it runs at CPL 3 on the user stack.
 ts_conforming:
         pop %eax
@@ -336,3 +387,10 @@ user_ss:        .long 0
 user_io_value:  .long 0
 user_exc_before: .long 0
 ts_cs:          .long 0
+.irp v, se_cs, se_ss, se_esp, se_flags, se_user_cs, se_user_ss, se_user_esp
+\v:     .long 0
+.endr
+        .bss
+        .balign 16
+                .skip 1024
+sysenter_stack:
