@@ -4,7 +4,8 @@
 # #GP and #SS (SS-relative) on non-canonical addresses, INTO -> #UD in 64-bit mode, SYSCALL/SYSRET
 # round trip (STAR/LSTAR/FMASK), ring 3 <-> ring 0 by interrupt and IRETQ (RSP0
 # from the 64-bit TSS), INT n through a DPL 0 gate from ring 3; compatibility mode
-# at ring 0 and ring 3 (INTO works there, faults go through the 64-bit IDT); the
+# at ring 0 and ring 3 (INTO works there, faults and the PIT's interrupt go through
+# the 64-bit IDT); the
 # PIT and the LAPIC timer waking HLT in 64-bit mode.
 
         .include "lib.S"
@@ -210,6 +211,8 @@ compat_done:
         CHECK64 "compat ring 0: int through the 64-bit idt", compat_vec, $VEC_INT
         CHECK64 "compat ring 0: frame cs", compat_frame_cs, $SEL_CODE32
         CHECK64 "compat ring 0: into traps (#OF)", compat_into, $4
+        CHECK64 "compat ring 0: pit irq0 wakes hlt", compat_pit_vec, $PIC_BASE
+        CHECK64 "compat ring 0: hlt resumes after hlt", compat_pit_eip, $compat_hlt_ret
         CHECK64 "compat ring 3: hlt -> #GP", last_vec, $13
         CHECK64 "compat ring 3: from cs", last_cs, $(SEL_UCODE32 + 3)
 
@@ -304,6 +307,17 @@ compat32:
         into
         mov last_vec, %eax
         mov %eax, compat_into
+        ARM32
+        PIT_START 11932
+        sti
+        hlt
+compat_hlt_ret:
+        cli
+        call pic_mask_all
+        mov last_vec, %eax
+        mov %eax, compat_pit_vec
+        mov last_eip, %eax
+        mov %eax, compat_pit_eip
         mov $compat_user, %eax
         call run_user32                  # IRETD to compatibility-mode ring 3
         ljmp $SEL_CODE64, $compat_done
@@ -330,3 +344,5 @@ compat_cs:      .quad 0
 compat_vec:     .quad 0
 compat_frame_cs: .quad 0
 compat_into:    .quad 0
+compat_pit_vec: .quad 0
+compat_pit_eip: .quad 0

@@ -4,7 +4,7 @@
 #   finds the v86 segment registers in its frame and null selectors in DS/ES, and
 #   returns with IRETD; CLI/STI work. IOPL 0: INT n, CLI, PUSHF, IRET -> #GP(0); I/O
 #   follows the TSS I/O bitmap whatever IOPL is; #UD and #DE are delivered through
-#   the IDT with a virtual-8086 frame.
+#   the IDT with a virtual-8086 frame; the PIT's interrupt arrives in v86 mode.
 
         .include "lib.S"
 
@@ -59,6 +59,23 @@ main:
         CHECK_BLOB16 "iretd back to v86: cs:ip addressing", v86_cs_seen, $SEG
         CHECK_BLOB16 "iopl 3 cli/sti do not trap", v86_cli_ok, $1
 
+        # the PIT's IRQ0 interrupts virtual-8086 code (a loop; HLT is privileged
+        # there): delivered to ring 0 with a v86 frame; the handler sets the flag
+        # the loop waits for (a fix-up), IRETD resumes the loop
+        movl $1, armed
+        FIX $(B + (v86_flag - blob)), $-1, $1
+        PIT_START 11932
+        mov $(v86_wait - blob), %eax
+        mov $0x3000, %ebx
+        call run_v86
+        call pic_mask_all
+        CHECK32 "pit irq0 interrupts v86 code", last_vec, $PIC_BASE
+        mov last_eflags, %eax
+        and $VM, %eax
+        CHECK32 "pit irq0 in v86: frame has VM", %eax, $VM
+        CHECK32 "pit irq0 in v86: frame cs", last_cs, $SEG
+        CHECK_BLOB16 "pit irq0 in v86: the loop saw the handler's write", v86_flag, $1
+
         V86_FAULT "iopl 0 int n", v86_int, 0, 13
         V86_FAULT "iopl 0 cli", v86_cli, 0, 13
         V86_FAULT "iopl 0 pushf", v86_pushf, 0, 13
@@ -110,6 +127,13 @@ v86_int_ret:
         movw $1, v86_cli_ok - blob
         int $VEC_BACK
 
+v86_wait:
+        sti
+1:      cmpw $0, v86_flag - blob
+        je 1b
+        cli
+        int $VEC_BACK
+
 v86_cli:
         cli
         int $VEC_BACK
@@ -146,5 +170,6 @@ v86_after:      .word 0
 v86_cs_seen:    .word 0
 v86_cli_ok:     .word 0
 v86_io_value:   .word 0
+v86_flag:       .long 0
 blob_end:
         .code32
