@@ -31,6 +31,7 @@
 #include "system/main_loop.h"
 #include "system/monitor.h"
 #include "target-x86/cpu_dump.h"
+#include "target-x86/helpers/x86_cpu.h"
 
 namespace emu::system {
 
@@ -82,6 +83,7 @@ class Machine : public hw::MachineControl, public accel::CpuBus {
   void VcpuThread(int index);
   void DoReset();
   void Wake();
+  void SyncTcgTsc();
   void SetUserPause(bool paused);
   std::string InfoRegisters();
 
@@ -297,6 +299,22 @@ void Machine::Setup() {
 
   x86::CpuState boot = board_->Boot();
   vcpus_[0]->SetState(boot);
+  SyncTcgTsc();
+}
+
+// RESET zeroes every CPU's time-stamp counter at the same instant, so on a real
+// board all TSCs agree. Our translator vCPUs count host time from their own
+// creation, and only vCPU 0 gets the boot state: give the others vCPU 0's clock so
+// the guest's TSC synchronization check (Linux compares TSC reads across CPUs and
+// turns the TSC off on a warp) sees one clock.
+void Machine::SyncTcgTsc() {
+  if (!tcg_) return;
+  auto& t0 = static_cast<accel::tcg::TcgVcpu*>(vcpus_[0].get())->cpu();
+  for (size_t i = 1; i < vcpus_.size(); i++) {
+    auto& t = static_cast<accel::tcg::TcgVcpu*>(vcpus_[i].get())->cpu();
+    t.tsc_base_ns = t0.tsc_base_ns;
+    t.tsc_offset = t0.tsc_offset;
+  }
 }
 
 void Machine::Wake() {
@@ -398,6 +416,7 @@ void Machine::DoReset() {
     std::lock_guard<std::recursive_mutex> ml(loop_->lock());
     x86::CpuState s = board_->Reset();
     vcpus_[0]->SetState(s);
+    SyncTcgTsc();
     reset_pending_ = false;
   }
   l.lock();

@@ -275,7 +275,14 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       }
       v.jc_.Put(tb);
     }
+    // A one-instruction block (the instruction after STI or MOV SS, -singlestep)
+    // is never linked: it must come back here so that an interrupt held off by the
+    // shadow or by IF=0 is taken right after it. Linked, the chain would run on
+    // and the interrupt could wait until some later return with IF set -- a BSP
+    // looping through schedule() with interrupts mostly off never took its timer
+    // interrupt again (Linux -smp 2 hung in the AP's delay calibration).
     if (last_tb && last_slot >= 0 && !opt.log_exec && !last_tb->invalid &&
+        !(last_tb->key.flags & x86::kTbOneInsn) &&
         (last_tb->key.pc & kPageMask) == (tb->key.pc & kPageMask))
       acc.cache().Link(last_tb, last_slot, tb);
     if (shadow) s.interrupt_shadow = false;

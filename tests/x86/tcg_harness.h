@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@ struct FakeBus : accel::CpuBus {
   std::vector<std::pair<uint16_t, uint64_t>> port_writes;
   std::map<uint64_t, uint64_t> mmio;          // MMIO at 0xfe000000 (echoes writes)
   std::string debug_out;                      // bytes written to port 0xe9
+  std::function<void(uint16_t, uint64_t)> on_port_write;  // a test's device, if any
   uint64_t PortRead(uint16_t port, unsigned size) override {
     auto it = port_values.find(port);
     return it == port_values.end() ? (size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu) : it->second;
@@ -32,6 +34,7 @@ struct FakeBus : accel::CpuBus {
   void PortWrite(uint16_t port, uint64_t value, unsigned size) override {
     if (port == 0xe9) debug_out.push_back(static_cast<char>(value));
     port_writes.emplace_back(port, value);
+    if (on_port_write) on_port_write(port, value);
   }
   uint64_t MmioRead(uint64_t addr, unsigned size) override {
     auto it = mmio.find(addr);

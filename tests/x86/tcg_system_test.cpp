@@ -280,6 +280,44 @@ TEST(TcgSystem, ExternalInterruptWakesHalt) {
   EXPECT_EQ(m.State().regs[RBX] & 0xffff, 0xbeefu);
 }
 
+// An interrupt that arrives while IF=0 is taken in the next STI window, also when
+// the instruction in STI's shadow has run (and could have been chained) before:
+// a one-instruction block must return to the dispatcher, which checks interrupts.
+TEST(TcgSystem, InterruptTakenAfterStiInHotLoop) {
+  TestMachine m;
+  m.Enter(Mode::kReal);
+  OneShotSource src;
+  m.vcpu().SetInterruptSource(&src);
+  m.bus().on_port_write = [&](uint16_t port, uint64_t) {
+    if (port != 0x80) return;
+    src.vector = 0x30;
+    m.vcpu().InterruptRequest();
+  };
+  m.Write32(0x30 * 4, 0x20000000);
+  ASSERT_TRUE(m.Load("movw $0xbeef, %bx\niret\n", 0x20000));
+  ASSERT_TRUE(m.Load(
+      "xor %bx, %bx\n"
+      "mov $2000, %si\n"
+      "1: cli\n"
+      "cmp $1000, %si\n"
+      "jne 2f\n"
+      "out %al, $0x80\n"  // the interrupt arrives while IF=0
+      "2: mov $20, %cx\n"
+      "3: loop 3b\n"
+      "sti\n"
+      "nop\n"  // in the interrupt shadow: a one-instruction block
+      "cli\n"
+      "cmp $0xbeef, %bx\n"
+      "je 4f\n"
+      "dec %si\n"
+      "jnz 1b\n"
+      "4: hlt\n"));
+  accel::RunResult r = m.Run();
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.State().regs[RBX] & 0xffff, 0xbeefu);
+  EXPECT_EQ(m.State().regs[RSI] & 0xffff, 1000u);  // in the iteration it arrived
+}
+
 TEST(TcgSystem, InitAndStartupIpi) {
   TestMachine m;
   m.Enter(Mode::kLong64);
