@@ -108,6 +108,7 @@ void PcBoard::BuildDevices() {
   auto a20 = [this](bool) { UpdateA20(); };
   kbc_ = std::make_unique<I8042>(io_root_.get(), &isa_irq_[1], &isa_irq_[12], machine_, a20);
   port92_ = std::make_unique<Port92>(io_root_.get(), machine_, a20);
+  post_port_ = std::make_unique<PostPort>(io_root_.get());
   // SeaBIOS logs to port 0x402; QEMU users ask for it with
   // -device isa-debugcon,iobase=0x402,chardev=ID, so only create it on request.
   if (opts_.bios_log)

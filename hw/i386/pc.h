@@ -25,6 +25,7 @@
 #include "hw/intc/ioapic.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/port92.h"
+#include "hw/misc/post_port.h"
 #include "hw/nvram/fw_cfg.h"
 #include "hw/timer/hpet.h"
 #include "hw/timer/i8254.h"
@@ -113,6 +114,7 @@ class PcBoard {
   std::vector<std::unique_ptr<Serial>> serial_;
   std::unique_ptr<I8042> kbc_;
   std::unique_ptr<Port92> port92_;
+  std::unique_ptr<PostPort> post_port_;
   std::unique_ptr<DebugCon> bios_log_;
   std::unique_ptr<AcpiPm> acpi_pm_;
   std::unique_ptr<FwCfg> fw_cfg_;

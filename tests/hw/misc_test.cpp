@@ -11,6 +11,7 @@
 #include "hw/misc/debug_exit.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/port92.h"
+#include "hw/misc/post_port.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "tests/hw/isa_fixture.h"
@@ -20,6 +21,17 @@ namespace {
 
 using test::IsaBus;
 using test::RecordingMachine;
+
+TEST(PostPort, LatchesTheLastCode) {
+  IsaBus bus;
+  PostPort p(bus.root.get());
+  EXPECT_EQ(bus.In(0x80), 0x00);
+  bus.Out(0x80, 0x5a);
+  EXPECT_EQ(bus.In(0x80), 0x5a);
+  EXPECT_EQ(p.last(), 0x5a);
+  p.Reset();
+  EXPECT_EQ(bus.In(0x80), 0x00);
+}
 
 TEST(Port92, A20AndFastReset) {
   IsaBus bus;
