@@ -93,6 +93,14 @@ X86_HELPER(HelperBound) {
   return 0;
 }
 
+// Near branches outside 64-bit mode (SDM JMP/CALL/RET): a target above the CS limit is
+// #GP(0). Called only where the target can exceed 64 KiB in 16-bit code (o32 branches).
+X86_HELPER(HelperCsLimit) {
+  X86Cpu* cpu = CpuOf(ctx);
+  if (a > cpu->env.s.seg[CS].limit) cpu->Raise(kGP, 0, true);
+  return 0;
+}
+
 X86_HELPER(HelperBcd) {
   X86Cpu* cpu = CpuOf(ctx);
   X86Env& e = cpu->env;

@@ -22,6 +22,7 @@ X86_HELPER(HelperIntN);         // a = vector, b = next rip, c = 1 for INT3/INTO
 X86_HELPER(HelperDiv);          // a = divisor, b = size | signed << 8 (uses/updates rAX/rDX)
 X86_HELPER(HelperBcd);          // a = which (0 DAA 1 DAS 2 AAA 3 AAS 4 AAM 5 AAD), b = imm
 X86_HELPER(HelperBound);        // a = index, b = lower, c = upper (sign-extended): #BR if outside
+X86_HELPER(HelperCsLimit);      // a = near branch target eip: #GP(0) if above the CS limit
 // Shifts/rotates: a = value, b = count (SHLD/SHRD: the second operand), c = kind |
 // size << 8 (| count << 16 for SHLD/SHRD). Returns the result; flags -> scratch_flags.
 X86_HELPER(HelperShift);

@@ -21,27 +21,57 @@ Val IndirectTarget(Tx& tx, const Operand& op) {
   return tx.b.Zext(Type::kI64, SizeType(os), v);
 }
 
+// A near branch with a 32-bit operand size in 16-bit code can leave the 64 KiB code
+// segment: #GP(0) before anything changes. (16-bit targets always fit a 64 KiB limit,
+// 32-bit code segments are flat here: no check, no cost.)
+void CheckCsLimit(Tx& tx, Val target) {
+  if (tx.code_bits() == 16 && tx.osize() == 4) tx.Call(HelperCsLimit, target);
+}
+void CheckCsLimit(Tx& tx, uint64_t target) {
+  if (tx.code_bits() == 16 && tx.osize() == 4 && target > 0xffff) tx.Call(HelperCsLimit, tx.C(target));
+}
+// Conditional branches: only when taken.
+void CheckCsLimitIf(Tx& tx, Val cond, uint64_t target) {
+  if (tx.code_bits() == 16 && tx.osize() == 4 && target > 0xffff)
+    tx.Call(HelperCsLimit, tx.b.Select(Type::kI64, cond, tx.C(target), tx.C(0)));
+}
+
 bool Jmp(Tx& tx) {
   const Operand& op = tx.in.ops[0];
-  if (op.kind == OperandKind::kRel) tx.JumpTo(RelTarget(tx, op));
-  else tx.JumpIndirect(IndirectTarget(tx, op));
+  if (op.kind == OperandKind::kRel) {
+    CheckCsLimit(tx, RelTarget(tx, op));
+    tx.JumpTo(RelTarget(tx, op));
+  } else {
+    Val target = IndirectTarget(tx, op);
+    CheckCsLimit(tx, target);
+    tx.JumpIndirect(target);
+  }
   return true;
 }
 
 bool Jcc(Tx& tx) {
-  tx.JumpIf(tx.CondTrue(tx.in.cond), RelTarget(tx, tx.in.ops[0]));
+  Val cond = tx.CondTrue(tx.in.cond);
+  CheckCsLimitIf(tx, cond, RelTarget(tx, tx.in.ops[0]));
+  tx.JumpIf(cond, RelTarget(tx, tx.in.ops[0]));
   return true;
 }
 
 bool Call(Tx& tx) {
   const Operand& op = tx.in.ops[0];
   unsigned os = tx.osize();
+  // Intel CPUs store the return address before the limit check faults (RSP unchanged).
+  auto push_ret = [&](auto target) {
+    Val nsp;
+    tx.StoreMem(os, tx.PushAddr(os, &nsp), tx.C(tx.Mask(tx.next_pc) & accel::tcg::Mask(SizeType(os))));
+    CheckCsLimit(tx, target);
+    tx.SetReg(RSP, tx.stack_size(), nsp);
+  };
   if (op.kind == OperandKind::kRel) {
-    tx.Push(os, tx.C(tx.Mask(tx.next_pc) & accel::tcg::Mask(SizeType(os))));
+    push_ret(RelTarget(tx, op));
     tx.JumpTo(RelTarget(tx, op));
   } else {
     Val target = IndirectTarget(tx, op);
-    tx.Push(os, tx.C(tx.next_pc & accel::tcg::Mask(SizeType(os))));
+    push_ret(target);
     tx.JumpIndirect(target);
   }
   return true;
@@ -52,8 +82,10 @@ bool Ret(Tx& tx) {
   Val sp = tx.Sp();
   Val v = tx.LoadMem(os, tx.StackLin(sp));
   uint64_t extra = tx.in.num_operands ? (static_cast<uint64_t>(tx.in.ops[0].imm) & 0xffff) : 0;
+  Val target = tx.b.Zext(Type::kI64, SizeType(os), v);
+  CheckCsLimit(tx, target);
   tx.SetReg(RSP, tx.stack_size(), tx.b.Add(SizeType(tx.stack_size()), sp, tx.C(os + extra)));
-  tx.JumpIndirect(tx.b.Zext(Type::kI64, SizeType(os), v));
+  tx.JumpIndirect(target);
   return true;
 }
 
@@ -65,6 +97,7 @@ bool Loop(Tx& tx) {
   Val cond = tx.b.SetCond(Cond::kNe, t, c, tx.C(0));
   if (tx.in.mnemonic == Mnemonic::LOOPE) cond = tx.b.And(Type::kI64, cond, tx.CondTrue(4));
   if (tx.in.mnemonic == Mnemonic::LOOPNE) cond = tx.b.And(Type::kI64, cond, tx.CondTrue(5));
+  CheckCsLimitIf(tx, cond, RelTarget(tx, tx.in.ops[0]));
   tx.JumpIf(cond, RelTarget(tx, tx.in.ops[0]));
   return true;
 }
@@ -72,6 +105,7 @@ bool Loop(Tx& tx) {
 bool Jcxz(Tx& tx) {
   unsigned as = tx.in.address_size;
   Val cond = tx.b.SetCond(Cond::kEq, SizeType(as), tx.GetReg(RCX, as), tx.C(0));
+  CheckCsLimitIf(tx, cond, RelTarget(tx, tx.in.ops[0]));
   tx.JumpIf(cond, RelTarget(tx, tx.in.ops[0]));
   return true;
 }
