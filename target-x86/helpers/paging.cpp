@@ -82,8 +82,10 @@ bool NonCanonicalIsStack(X86Cpu& cpu, uint64_t vaddr, Access acc) {
   for (unsigned i = 0; i < d.num_operands; i++)
     if (d.ops[i].kind == OperandKind::kMem && d.ops[i].mem.seg == SS) return true;
   switch (d.mnemonic) {
+    case Mnemonic::ENTER: case Mnemonic::LEAVE:
+      return true;  // every access is through SS, also those at RBP (LEAVE, ENTER's copies)
     case Mnemonic::PUSH: case Mnemonic::POP: case Mnemonic::CALL: case Mnemonic::CALLF:
-    case Mnemonic::RET: case Mnemonic::RETF: case Mnemonic::ENTER: case Mnemonic::LEAVE:
+    case Mnemonic::RET: case Mnemonic::RETF:
     case Mnemonic::PUSHF: case Mnemonic::POPF: case Mnemonic::IRET: case Mnemonic::INT:
     case Mnemonic::INT3: case Mnemonic::INT1: {
       uint64_t rsp = cpu.env.s.regs[RSP];
