@@ -81,5 +81,10 @@ void GenMovbe(Gen& g);
 void GenFaults(Gen& g);
 void GenBound(Gen& g);
 void GenSequence(Gen& g);
+// families_more.cpp
+void GenNop(Gen& g);
+void GenLongInsn(Gen& g);
+void GenLockRules(Gen& g);
+void GenNearBranch66(Gen& g);
 
 }  // namespace emu::x86::difftest

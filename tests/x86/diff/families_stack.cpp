@@ -135,7 +135,10 @@ void GenFaults(Gen& g) {
       {{0x06}, "push es"}, {{0x07}, "pop es"}, {{0x0e}, "push cs"}, {{0x16}, "push ss"},
       {{0x17}, "pop ss"},  {{0x1e}, "push ds"}, {{0x1f}, "pop ds"},
       {{0x9a, 1, 2, 3, 4, 5, 6}, "call far"}, {{0xea, 1, 2, 3, 4, 5, 6}, "jmp far"},
-      {{0xd4, 0x0a}, "aam"}, {{0xd5, 0x0a}, "aad"}, {{0x60}, "pusha"},
+      {{0xd4, 0x0a}, "aam"}, {{0xd5, 0x0a}, "aad"}, {{0x60}, "pusha"}, {{0x61}, "popa"},
+      {{0x27}, "daa"}, {{0x2f}, "das"}, {{0x37}, "aaa"}, {{0x3f}, "aas"},
+      {{0x82, 0xc0, 1}, "82 /0 (alias of 80)"}, {{0xd6}, "salc"}, {{0xce}, "into"},
+      // (C4/C5 LES/LDS and 62 BOUND are VEX/EVEX prefixes on this host: not generated.)
   };
   int k = static_cast<int>(g.Below(10));
   bool paging = g.mode() != Mode::k16;
@@ -169,25 +172,53 @@ void GenFaults(Gen& g) {
     return;
   }
   if (g.mode() == Mode::k64) {
-    // A non-canonical address: #GP(0) (through RSP: #SS).
+    // A non-canonical address: #GP(0), or #SS(0) when the access goes through SS (an RSP
+    // or RBP base without a segment override, or the stack of PUSH/POP/CALL/RET/...).
+    uint64_t addr = (g.Chance(50) ? 0x8000000000000000ull : 0x0000800000000000ull) + (g.Rand() & 0xffff);
+    if (g.Chance(30)) {
+      static const Seq kStackOps[] = {
+          {{0x50}, "push rax"}, {{0x5b}, "pop rbx"}, {{0x9c}, "pushf"}, {{0x9d}, "popf"},
+          {{0xe8, 0, 0, 0, 0}, "call"}, {{0xc3}, "ret"}, {{0xc2, 8, 0}, "ret imm"},
+          {{0xc8, 16, 0, 0}, "enter"}, {{0xc8, 0, 0, 3}, "enter level 3"}, {{0xc9}, "leave"},
+          {{0xff, 0x34, 0x24}, "push [rsp]"}, {{0x8f, 0x00}, "pop [rax]"},
+          {{0x6a, 1}, "push imm8"}, {{0x0f, 0xa0}, "push fs"},
+      };
+      const Seq& s = g.Pick(kStackOps);
+      bool rbp = s.bytes[0] == 0xc9 || (s.bytes[0] == 0xc8 && g.Chance(50));  // LEAVE, ENTER's copies
+      g.SetReg(rbp ? BP : SP, addr);
+      g.c().sp_operand = true;
+      g.EmitBytes(s.bytes, std::string(s.name) + " with a non-canonical " + (rbp ? "rbp" : "rsp"));
+      return;
+    }
     Insn in;
     in.rex_w = true;
     in.opcode = {B(g.Chance(50) ? 0x8b : 0x89)};
     in.modrm = true;
     in.reg = g.PickReg();
-    // (Through RSP the host raises #SS and the translator #GP: a known bug, not generated.)
     int base = g.PickFreeReg();
-    if ((base & 7) == SP || (base & 7) == BP) base = base == SP ? SP : 3;
-    uint64_t addr = (g.Chance(50) ? 0x8000000000000000ull : 0x0000800000000000ull) + (g.Rand() & 0xffff);
+    if (g.Chance(30)) base = g.Chance(50) ? SP : BP;
     in.rm_mem = true;
     if (base == SP) {
       in.mem.rm = 4;
       in.mem.has_sib = true;
       in.mem.sib = 0x24;
+    } else if (base == BP) {
+      in.mem.mod = 1;  // [rbp+0]
+      in.mem.rm = 5;
+      in.mem.disp_size = 1;
     } else {
       in.mem.rm = static_cast<uint8_t>(base & 7);
       in.mem.rex_b = base >= 8;
+      if ((base & 7) == BP || (base & 7) == SP) {  // r12/r13 need a SIB byte / disp8
+        in.mem.rm = 4;
+        in.mem.has_sib = true;
+        in.mem.sib = static_cast<uint8_t>(0x20 | (base & 7));
+        if ((base & 7) == BP) in.mem.mod = 1, in.mem.disp_size = 1;
+      }
     }
+    // A segment override: DS on an RSP/RBP base makes it #GP; SS elsewhere makes it #SS.
+    if (g.Chance(25)) in.prefixes.push_back(g.Chance(50) ? 0x3e : 0x36);
+    if (base == SP) g.c().sp_operand = true;
     g.SetReg(base, addr);
     g.Emit(in, "non-canonical access");
     return;
@@ -274,6 +305,10 @@ const std::vector<Family>& Families() {
       {"Faults", GenFaults, kAllModes, 800, false},
       {"Bound", GenBound, k16 | k32, 400, false},
       {"Sequence", GenSequence, kAllModes, 2000, true},
+      {"Nop", GenNop, kAllModes, 600, true},
+      {"LongInsn", GenLongInsn, kAllModes, 300, false},
+      {"LockRules", GenLockRules, kAllModes, 1200, false},
+      {"NearBranch66", GenNearBranch66, k16 | k32, 400, false},
   };
   return k;
 }

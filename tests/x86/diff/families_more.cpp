@@ -1,0 +1,207 @@
+// Decoder-level and prefix rules: NOP forms (0F 1F /0 with every ModRM form), the 15-byte
+// instruction length limit (#GP), LOCK rules (#UD on non-memory or non-lockable
+// instructions), opcodes invalid in 64-bit mode (#UD), and the operand-size prefix on near
+// branches (66 + JMP/CALL/RET in 32-bit code truncates EIP to 16 bits).
+#include "tests/x86/diff/families.h"
+
+namespace emu::x86::difftest {
+namespace {
+
+uint8_t B(int x) { return static_cast<uint8_t>(x); }
+
+}  // namespace
+
+void GenNop(Gen& g) {
+  Insn in;
+  switch (g.Below(5)) {
+    case 0:
+      g.EmitBytes({0x90}, "nop");
+      return;
+    case 1:
+      g.EmitBytes({0xf3, 0x90}, "pause");
+      return;
+    case 2:
+      if (g.mode() == Mode::k64 && g.Chance(50)) {
+        g.EmitBytes({0x41, 0x90}, "xchg r8d, eax (REX.B 90 is a real exchange)");
+        return;
+      }
+      g.EmitBytes({0x66, 0x90}, "o16 nop");
+      return;
+    default:
+      break;
+  }
+  // 0F 1F /0 (NOP Ev, the multi-byte NOP): any ModRM/SIB/displacement form, no access even
+  // to a wild address; register forms too, and operand/address-size prefixes.
+  if (g.Chance(30)) g.SizePrefix(&in, g.OpSize(false));
+  in.opcode = {0x0f, 0x1f};
+  in.modrm = true;
+  in.reg = 0;
+  if (g.Chance(25)) {
+    in.rm = g.PickReg();
+  } else {
+    bool ao = g.Chance(20);
+    g.MemTo(&in, g.Rand() & (ao || g.mode() != Mode::k64 ? 0xffffffff : ~0ull), ao);
+  }
+  g.Decorate(&in);
+  g.Emit(in, "nop r/m");
+}
+
+void GenLongInsn(Gen& g) {
+  // An instruction made 13-18 bytes long with redundant prefixes: over 15 is #GP(0).
+  static const uint8_t kPrefixes[] = {0x3e, 0x26, 0x36, 0x2e};
+  int target = 13 + static_cast<int>(g.Below(6));
+  std::vector<uint8_t> body;
+  switch (g.Below(3)) {
+    case 0: body = {0x05, 1, 2, 3, 4}; break;                  // add eAX, imm32 (16-bit: imm16 + 2 bytes more)
+    case 1: body = {0x8d, 0x84, 0x48, 0x10, 0x20, 0x30, 0x40}; break;  // lea eax, [eax+ecx*2+disp32]
+    default: body = {0x90}; break;
+  }
+  if (g.mode() == Mode::k16 && body[0] != 0x90) {
+    body.insert(body.begin(), 0x67);  // 32-bit addressing/immediates keep the length
+    if (body[1] == 0x05) body[0] = 0x66;
+  }
+  std::vector<uint8_t> b;
+  while (b.size() + body.size() < static_cast<size_t>(target)) b.push_back(g.Pick(kPrefixes));
+  if (g.mode() == Mode::k64 && g.Chance(30)) b.push_back(0x48);  // REX.W last
+  b.insert(b.end(), body.begin(), body.end());
+  g.SetReg(AX, g.Value(32));
+  g.EmitBytes(b, "instruction of " + std::to_string(b.size()) + " bytes");
+}
+
+void GenLockRules(Gen& g) {
+  // LOCK is legal only on the memory forms of ADD ADC SUB SBB AND OR XOR (80-83, 00-35
+  // with a memory destination), NOT NEG INC DEC, BTS BTR BTC, XCHG, XADD, CMPXCHG,
+  // CMPXCHG8B/16B; anything else (register forms, CMP, TEST, MOV, BT, ...) is #UD.
+  Insn in;
+  in.prefixes.push_back(0xf0);
+  int size = g.OpSize(true);
+  g.SizePrefix(&in, size);
+  bool byte = size == 8;
+  in.modrm = true;
+  switch (g.Below(8)) {
+    case 0: {  // ALU r/m, r (legal on memory, CMP #UD)
+      int op = static_cast<int>(g.Below(8));
+      if (op == 1 || op == 4 || op == 6) g.c().flags_undefined |= AF;  // OR AND XOR
+      in.opcode = {B(op * 8 + (byte ? 0 : 1))};
+      in.reg = g.PickReg();
+      g.RmOperand(&in, 60);
+      g.Emit(in, "lock alu r/m, r");
+      return;
+    }
+    case 1:  // ALU r, r/m: #UD always (the destination is a register)
+      in.opcode = {B(static_cast<int>(g.Below(8)) * 8 + (byte ? 2 : 3))};
+      in.reg = g.PickReg();
+      g.RmOperand(&in, 60);
+      g.Emit(in, "lock alu r, r/m");
+      return;
+    case 2:  // 80/81/83 /n imm
+      in.opcode = {B(byte ? 0x80 : g.Chance(50) ? 0x81 : 0x83)};
+      in.reg = static_cast<int>(g.Below(8));
+      if (in.reg == 1 || in.reg == 4 || in.reg == 6) g.c().flags_undefined |= AF;
+      g.RmOperand(&in, 60);
+      in.imm = Imm(g.Rand(), in.opcode[0] == 0x81 ? ImmZ(size) : 1);
+      g.Emit(in, "lock alu r/m, imm");
+      return;
+    case 3:  // F6/F7: TEST (#UD), NOT NEG (legal), MUL.. (#UD)
+      in.opcode = {B(byte ? 0xf6 : 0xf7)};
+      in.reg = static_cast<int>(g.Below(6));
+      g.RmOperand(&in, 60);
+      if (in.reg < 2) in.imm = Imm(g.Rand(), ImmZ(size));
+      g.Emit(in, "lock f6/f7 /" + std::to_string(in.reg));
+      return;
+    case 4:  // FE/FF /0 /1 INC DEC (legal), FF /6 PUSH (#UD)
+      in.opcode = {B(byte ? 0xfe : 0xff)};
+      in.reg = byte || g.Chance(70) ? static_cast<int>(g.Below(2)) : 6;
+      g.RmOperand(&in, 60);
+      g.Emit(in, "lock inc/dec/push");
+      return;
+    case 5:  // MOV (#UD), XCHG (legal on memory)
+      in.opcode = {B((g.Chance(50) ? 0x88 : 0x86) + (byte ? 0 : 1))};
+      in.reg = g.PickReg();
+      g.RmOperand(&in, 60);
+      g.Emit(in, in.opcode[0] >= 0x88 ? "lock mov" : "lock xchg");
+      return;
+    case 6:  // BT (#UD) BTS BTR BTC (legal on memory) with imm8
+      g.c().flags_undefined |= OF | SF | AF | PF;
+      if (byte) size = g.mode() == Mode::k16 ? 16 : 32;
+      in.opcode = {0x0f, 0xba};
+      in.reg = 4 + static_cast<int>(g.Below(4));
+      g.RmOperand(&in, 60);
+      in.imm = Imm(g.Below(size == 8 ? 16 : size), 1);
+      g.Emit(in, "lock bt* imm");
+      return;
+    default:  // XADD / CMPXCHG (legal on memory), MOVZX (#UD)
+      in.opcode = {0x0f, B(g.Chance(40) ? 0xc0 + !byte : g.Chance(60) ? 0xb0 + !byte : 0xb6)};
+      in.reg = g.PickReg();
+      g.RmOperand(&in, 60);
+      g.Emit(in, "lock 0f " + std::to_string(in.opcode[1]));
+      return;
+  }
+}
+
+void GenNearBranch66(Gen& g) {
+  // 32-bit code: 66 makes JMP/CALL rel16 and RET/JMP r/m16 16-bit: EIP is truncated to 16
+  // bits, a low address that is not mapped for CPL 3 (#PF at the target on both sides;
+  // CALL has pushed a 16-bit return address). 16-bit code: 66 makes them 32-bit, and a
+  // target above the 64 KiB code-segment limit is #GP(0).
+  Insn in;
+  in.prefixes.push_back(0x66);
+  // The end of the snippet (where a 16-bit target is fine), or a wild target: 32-bit code
+  // keeps clear of the low region at 0xc000 (mapped, random bytes), 16-bit code goes
+  // above the limit.
+  const bool m16 = g.mode() == Mode::k16;
+  uint64_t target = g.Rand() & 0xffff;
+  if (!m16 && (target & 0xf000) == 0xc000) target ^= 0x8000;
+  if (m16) target = g.Chance(30) ? 0x10000 + (g.Rand() & 0xff) : (g.Rand() & 0xffffffff) | 0x10000;
+  bool to_end = m16 && g.Chance(40);
+  uint64_t here = g.CodeAddress(0);
+  switch (g.Below(6)) {
+    case 4: {  // Jcc rel16/rel32 (taken or not), LOOP/JECXZ rel8 (66 changes EIP's size)
+      bool jcc = g.Chance(60);
+      int n = jcc ? (m16 ? 4 : 2) : 1;
+      if (jcc) {
+        in.opcode = {0x0f, B(0x80 + g.Below(16))};
+      } else {
+        in.opcode = {B(0xe0 + g.Below(4))};
+        g.SetReg(CX, g.Chance(50) ? g.Below(3) : g.Rand());
+        g.Reserve(CX);
+      }
+      uint64_t end = here + 1 + in.opcode.size() + n;
+      if (!jcc) target = (end & ~0xffffull) + ((end + g.Rand()) & 0xff) - 0x80;
+      if (!jcc && !m16 && ((target & 0xffff) & 0xf000) == 0xc000) target ^= 0x8000;
+      if (to_end || (!jcc && m16)) target = end;  // (16-bit: rel8 stays in the segment)
+      in.imm = Imm(target - end, n);
+      g.Emit(in, jcc ? "o16/o32 jcc" : "o16/o32 loop/jcxz");
+      return;
+    }
+    case 0:
+    case 1: {  // E9 / E8 rel16 (rel32 in 16-bit code)
+      in.opcode = {B(g.Chance(50) ? 0xe9 : 0xe8)};
+      int n = g.mode() == Mode::k16 ? 4 : 2;
+      uint64_t end = here + 1 + 1 + n;
+      if (to_end) target = end;
+      in.imm = Imm(target - end, n);
+      g.Emit(in, in.opcode[0] == 0xe9 ? "o16/o32 jmp rel" : "o16/o32 call rel");
+      return;
+    }
+    case 2: {  // RET (pops 16 or 32 bits)
+      in.opcode = {B(g.Chance(70) ? 0xc3 : 0xc2)};
+      if (in.opcode[0] == 0xc2) in.imm = Imm(g.Below(8) * 2, 2);
+      size_t len = 1 + 1 + in.imm.size();
+      g.Poke(LayoutFor(g.mode()).sp, to_end ? here + len : target, 4);
+      g.Emit(in, "o16/o32 ret");
+      return;
+    }
+    default: {  // FF /4 JMP r
+      in.opcode = {0xff};
+      in.modrm = true;
+      in.reg = 4;
+      in.rm = g.PickFreeReg();
+      g.SetReg(in.rm, m16 ? (to_end ? here + 3 : target) : (g.Rand() & ~0xffffull) | target);
+      g.Emit(in, "o16/o32 jmp r");
+      return;
+    }
+  }
+}
+
+}  // namespace emu::x86::difftest
