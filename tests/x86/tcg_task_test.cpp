@@ -257,6 +257,32 @@ TEST(TcgTask, ExternalInterruptThroughTaskGate) {
   EXPECT_EQ(m.Read32(kTssBAt) & 0xffff, 0x30u);  // back link written by the interrupt
 }
 
+TEST(TcgTask, StackOverflowDoubleFaultsIntoATask) {
+  // The classic use: the kernel stack runs into an unmapped page, the #PF cannot
+  // be delivered on that stack, and the #DF task gate switches to a good stack.
+  TM m;
+  m.Enter(Mode::kProt32);
+  WideGdt(m);
+  for (uint32_t i = 0; i < 1024; i++) m.Write32(0x52000 + 4 * i, (i << 12) | 3);
+  m.Write32(0x52000 + 4 * 0x7f, 0);  // 0x7f000-0x7ffff unmapped: just below kStack
+  m.Write32(0x50000, 0x52000 | 3);
+  CpuState s = m.State();
+  s.cr3 = 0x50000;
+  s.cr0 |= kCr0PG;
+  m.SetState(s);
+  SetGdt(m, kTssC, Desc(kTssCAt, 0x67, 0x89, 0));
+  SetIdt(m, kDF, Gate(kTssC, 0, 0x5, 0));
+  WriteTss32(m, kTssCAt, 0x21000, 0x68000, 2, 0x08, 0x10, 0x10, 0x50000);
+  ASSERT_TRUE(m.Load("popl 0x600\nmov %cr2, %eax\nmov %eax, 0x604\nhlt\n", 0x21000));
+  accel::RunResult r = RunCode(m, "pushl $1\nhlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.State().tr.selector, kTssC);
+  EXPECT_EQ(m.Read32(0x600), 0u);                       // #DF error code
+  EXPECT_EQ(m.Read32(0x604), TM::kStack - 4);            // the push that faulted
+  EXPECT_EQ(m.Read32(TM::kTss + 0x20), TM::kCode);       // faulting EIP saved
+  EXPECT_EQ(m.Read32(TM::kTss + 0x38), TM::kStack);      // ESP before the push
+}
+
 TEST(TcgTask, BadTssLimitIsInvalidTss) {
   TM m;
   m.Enter(Mode::kProt32);
