@@ -14,6 +14,14 @@ bool Push(Tx& tx) {
   if (op.kind == OperandKind::kImm) {
     v = tx.C(static_cast<uint64_t>(op.imm) & accel::tcg::Mask(SizeType(size)));
   } else if (op.kind == OperandKind::kReg && op.reg_class == RegClass::kSeg) {
+    if (size == 4) {
+      // A 32-bit push of a segment register is a 16-bit store on Intel CPUs (SDM PUSH):
+      // the upper half of the slot keeps its old bytes. (64-bit pushes zero-extend.)
+      Val nsp;
+      tx.StoreMem(2, tx.PushAddr(size, &nsp), tx.ReadOp(op));
+      tx.SetReg(RSP, tx.stack_size(), nsp);
+      return true;
+    }
     v = tx.b.Zext(SizeType(size), Type::kI16, tx.ReadOp(op));
   } else {
     v = tx.ReadOp(op);  // push [rsp] reads before rsp moves
