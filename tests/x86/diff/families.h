@@ -86,5 +86,6 @@ void GenNop(Gen& g);
 void GenLongInsn(Gen& g);
 void GenLockRules(Gen& g);
 void GenNearBranch66(Gen& g);
+void GenSeg(Gen& g);
 
 }  // namespace emu::x86::difftest

@@ -1,7 +1,8 @@
 // Decoder-level and prefix rules: NOP forms (0F 1F /0 with every ModRM form), the 15-byte
 // instruction length limit (#GP), LOCK rules (#UD on non-memory or non-lockable
 // instructions), opcodes invalid in 64-bit mode (#UD), and the operand-size prefix on near
-// branches (66 + JMP/CALL/RET in 32-bit code truncates EIP to 16 bits).
+// branches (66 + JMP/CALL/RET in 32-bit code truncates EIP to 16 bits), and segment
+// registers (PUSH/POP/MOV with the user selectors of the oracle's process).
 #include "tests/x86/diff/families.h"
 
 namespace emu::x86::difftest {
@@ -199,6 +200,113 @@ void GenNearBranch66(Gen& g) {
       in.rm = g.PickFreeReg();
       g.SetReg(in.rm, m16 ? (to_end ? here + 3 : target) : (g.Rand() & ~0xffffull) | target);
       g.Emit(in, "o16/o32 jmp r");
+      return;
+    }
+  }
+}
+
+}  // namespace emu::x86::difftest
+
+namespace emu::x86::difftest {
+namespace {
+
+enum SegReg { kES, kCS, kSS, kDS, kFS, kGS };
+
+// A selector to load into `seg` (the oracle's process and the runner have the same GDT
+// entries and 16-bit LDT): valid ones (user data/code, null, another RPL) and ones that
+// fault (DPL 0, beyond the GDT/LDT limit, code into SS, RPL != CPL for SS).
+uint16_t PickSelector(Gen& g, int seg) {
+  const bool m16 = g.mode() == Mode::k16;
+  if (seg == kFS || seg == kGS) {
+    // Loads that would succeed change the oracle's TLS base (FS) or its hidden state:
+    // only those that fault.
+    static const uint16_t kBad[] = {0x0b, 0x13, 0x18, 0x1b, 0x83, 0xfffb};
+    return g.Pick(kBad);
+  }
+  if (seg == kSS) {
+    static const uint16_t k16[] = {0x0f, 0x0f, 0x0c, 0x07, 0x00, 0x03, 0x17, 0x1b};
+    static const uint16_t k3264[] = {0x2b, 0x2b, 0x28, 0x29, 0x23, 0x00, 0x03, 0x1b, 0x83};
+    return m16 ? g.Pick(k16) : g.Pick(k3264);
+  }
+  static const uint16_t kData[] = {0x2b, 0x28, 0x2a, 0x23, 0x33, 0x00, 0x01, 0x03,
+                                   0x0b, 0x13, 0x1b, 0x83, 0xfff8};
+  static const uint16_t kLdt[] = {0x0f, 0x07, 0x0c, 0x17};
+  return m16 && g.Chance(40) ? g.Pick(kLdt) : g.Pick(kData);
+}
+
+// MOV r32, sreg into a free register: shows what a load did.
+void Observe(Gen& g, int seg) {
+  Insn in;
+  in.opcode = {0x8c};
+  in.modrm = true;
+  in.reg = seg;
+  in.rm = g.PickFreeReg();
+  if (g.mode() == Mode::k16 && g.Chance(50)) in.prefixes.push_back(0x66);
+  g.Emit(in, "observe: mov r, sreg");
+}
+
+}  // namespace
+
+void GenSeg(Gen& g) {
+  const bool m64 = g.mode() == Mode::k64;
+  Insn in;
+  bool o66 = g.Chance(25);
+  if (o66) in.prefixes.push_back(0x66);
+  switch (g.Below(4)) {
+    case 0: {  // PUSH sreg (a 32-bit push writes only 16 bits on Intel CPUs)
+      static const uint8_t kPush[] = {0x06, 0x0e, 0x16, 0x1e};
+      if (m64 || g.Chance(35)) {
+        in.opcode = {0x0f, B(g.Chance(50) ? 0xa0 : 0xa8)};
+      } else {
+        in.opcode = {g.Pick(kPush)};
+      }
+      g.Emit(in, "push sreg");
+      return;
+    }
+    case 1: {  // POP ES/SS/DS (16/32-bit), POP FS/GS (faulting selectors)
+      static const uint8_t kPop[] = {0x07, 0x17, 0x1f};
+      int seg;
+      if (m64 || g.Chance(25)) {
+        bool fs = g.Chance(50);
+        in.opcode = {0x0f, B(fs ? 0xa1 : 0xa9)};
+        seg = fs ? kFS : kGS;
+      } else {
+        in.opcode = {g.Pick(kPop)};
+        seg = in.opcode[0] == 0x07 ? kES : in.opcode[0] == 0x17 ? kSS : kDS;
+      }
+      int osize = g.mode() == Mode::k16 ? (o66 ? 32 : 16) : m64 ? (o66 ? 16 : 64) : (o66 ? 16 : 32);
+      g.Poke(LayoutFor(g.mode()).sp, (g.Rand() & ~0xffffull) | PickSelector(g, seg), osize / 8);
+      g.Emit(in, "pop sreg");
+      Observe(g, seg);
+      return;
+    }
+    case 2: {  // MOV sreg, r/m16 (CS and 6/7: #UD)
+      static const int kSegs[] = {kES, kSS, kDS, kDS, kES, kFS, kGS, kCS, 6};
+      int seg = g.Pick(kSegs);
+      in.opcode = {0x8e};
+      in.modrm = true;
+      in.reg = seg;
+      g.RmOperand(&in, 40);
+      uint64_t sel = (g.Rand() & ~0xffffull) | PickSelector(g, seg > kGS ? kDS : seg);
+      if (in.rm_mem) {
+        g.Poke(in.mem.target, sel, 2);
+      } else if (!g.Reserved(in.rm) && in.rm != SP) {
+        g.SetReg(in.rm, sel);
+      } else {
+        return;  // an address register: leave the case empty
+      }
+      g.Emit(in, "mov sreg, r/m");
+      if (seg <= kGS && seg != kCS) Observe(g, seg);
+      return;
+    }
+    default: {  // MOV r/m, sreg (register: 16/32/64-bit, zero-extended; memory: 16 bits)
+      in.opcode = {0x8c};
+      in.modrm = true;
+      in.reg = static_cast<int>(g.Below(g.Chance(5) ? 8 : 6));
+      g.RmOperand(&in, 40);
+      if (m64 && g.Chance(30)) in.rex_w = true;
+      g.Decorate(&in);
+      g.Emit(in, "mov r/m, sreg");
       return;
     }
   }

@@ -309,6 +309,7 @@ const std::vector<Family>& Families() {
       {"LongInsn", GenLongInsn, kAllModes, 300, false},
       {"LockRules", GenLockRules, kAllModes, 1200, false},
       {"NearBranch66", GenNearBranch66, k16 | k32, 400, false},
+      {"Seg", GenSeg, kAllModes, 1200, false},
   };
   return k;
 }

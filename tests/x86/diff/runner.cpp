@@ -21,7 +21,12 @@ constexpr uint64_t kEdgeVirt = 0x2fe00000, kEdgePhys = 0xe00000;
 constexpr uint64_t kUnmappedVirt = 0x30000000;
 constexpr uint64_t kPage2M = 0x200000;
 constexpr uint64_t kPd0 = TestMachine::kPml4 + 0x2000;  // the harness's first page directory
-constexpr uint16_t kCs64 = 0x53, kCs32 = 0x43, kCs16 = 0x5b, kDs = 0x4b, kDs16 = 0x63;
+// The selectors of the oracle's process: Linux's user GDT entries (USER32_CS 0x23, USER_DS
+// 0x2b, USER_CS 0x33) and the child's two LDT entries for 16-bit code (0x07 code, 0x0f
+// data), so that PUSH/MOV of segment registers and segment loads see the same values.
+constexpr uint16_t kCs64 = 0x33, kCs32 = 0x23, kCs16 = 0x07, kDs = 0x2b, kDs16 = 0x0f;
+constexpr uint16_t kKernelCs = 0x08;  // the harness's exception stubs (was 0x28)
+constexpr uint64_t kLdt = 0x3800;
 
 // Flags compared at all (RF, VM, VIF, VIP and TF are not part of the state we set up).
 constexpr uint64_t kCompared = kArith | DF | 0x200 /*IF*/ | 0x3000 /*IOPL*/ | 0x4000 /*NT*/ |
@@ -93,11 +98,26 @@ TcgRunner::TcgRunner() {
     if (!ours) m_.Write64(kPd0 + 8 * i, 0);
   }
   for (uint64_t i = 1; i < 4; i++) m_.Write64(TestMachine::kPml4 + 0x1000 + 8 * i, 0);  // 1-4 GiB
-  // Ring-3 16-bit code and data segments at the oracle's bases (GDT 0x58, 0x60).
-  m_.Write64(TestMachine::kGdt + 0x58, Desc(static_cast<uint32_t>(oracle::Code16Base()), 0xffff, 0xfb, 0));
-  m_.Write64(TestMachine::kGdt + 0x60, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf3, 0));
+  // A GDT shaped like Linux's where cases can see it: 16 entries; kernel (DPL 0) entries
+  // 1-3, user entries 4-6; nothing a case may load above. The stubs' 64-bit code moves
+  // to 0x08 (the TSS stays in TR's cache).
+  const uint64_t gdt = TestMachine::kGdt;
+  m_.Write64(gdt + 0x08, Desc(0, 0xfffff, 0x9b, 0xa));
+  m_.Write64(gdt + 0x20, Desc(0, 0xfffff, 0xfb, 0xc));
+  m_.Write64(gdt + 0x28, Desc(0, 0xfffff, 0xf3, 0xc));
+  m_.Write64(gdt + 0x30, Desc(0, 0xfffff, 0xfb, 0xa));
+  for (uint64_t e = 0x38; e < 0x80; e += 8) m_.Write64(gdt + e, 0);
+  for (int v = 0; v < 256; v++) {
+    uint64_t gate = m_.Read64(TestMachine::kIdt + 16 * v);
+    gate = (gate & ~(0xffffull << 16)) | (static_cast<uint64_t>(kKernelCs) << 16);
+    m_.Write64(TestMachine::kIdt + 16 * v, gate);
+  }
+  // The 16-bit code and data segments at the oracle's bases, in an LDT as in the child.
+  m_.Write64(kLdt + 0, Desc(static_cast<uint32_t>(oracle::Code16Base()), 0xffff, 0xfb, 0));
+  m_.Write64(kLdt + 8, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf3, 0));
   CpuState s = m_.State();
-  s.gdtr.limit = 0x67;
+  s.gdtr.limit = 0x7f;
+  s.ldtr = Seg(0x50, kLdt, 0xf, 0x82);
   for (Mode mode : {Mode::k64, Mode::k32, Mode::k16}) {
     CpuState b = s;
     Segment data = Seg(kDs, 0, 0xffffffff, 0xc0f3);
@@ -111,6 +131,9 @@ TcgRunner::TcgRunner() {
     }
     for (int sr : {DS, ES, SS}) b.seg[sr] = data;
     for (int sr : {FS, GS}) b.seg[sr] = Seg(0, 0, 0xffffffff, 0xc0f3);
+    if (mode == Mode::k64) {
+      for (int sr : {DS, ES}) b.seg[sr] = Seg(0, 0, 0, 0);  // null, as in 64-bit processes
+    }
     b.rip = oracle::SnippetAddress(mode);
     base_[ModeIndex(mode)] = b;
   }

@@ -94,6 +94,7 @@ std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snip
   PushCalleeSaved(c);
   MovRegAbs64(c, 4, kSavedRsp, true);
   c.B({0x48, 0xc7, 0xc4}).D32(kStack2Top);  // mov rsp, imm32
+  c.B({0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xc0});  // DS = ES = 0 (an earlier case may have loaded them)
   c.B({0xff, 0x34, 0x25}).D32(kInFlags);    // push qword [abs]
   c.B({0x9d});                              // popfq
   for (unsigned r = 0; r < 16; r++) MovXmmAbs64(c, r, kInXmm + 16 * r, false);
@@ -144,7 +145,11 @@ std::vector<uint8_t> Build32(const std::vector<uint8_t>& snippet, uint64_t* snip
   PadTo(c, kSnippetOffset, false);
   *snippet_start = kCode32 + c.v.size();
   c.Bytes(snippet);
-  for (unsigned r = 0; r < 8; r++) c.B({0x89, int((r << 3) | 5)}).D32(kOutRegs + 8 * r);
+  // The snippet may have loaded DS/ES (null, a code segment): store EAX through SS (only
+  // 0x2b is loadable there), then take DS and ES from SS again.
+  c.B({0x36, 0x89, 0x05}).D32(kOutRegs);
+  c.B({0x8c, 0xd0, 0x8e, 0xd8, 0x8e, 0xc0});  // mov eax, ss; mov ds, eax; mov es, eax
+  for (unsigned r = 1; r < 8; r++) c.B({0x89, int((r << 3) | 5)}).D32(kOutRegs + 8 * r);
   for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x7f, int((r << 3) | 5)}).D32(kOutXmm + 16 * r);
   c.B({0xbc}).D32(kStack2Top);
   c.B({0x9c, 0x8f, 0x05}).D32(kOutFlags);  // pushfd; pop dword [abs]
@@ -170,7 +175,11 @@ std::vector<uint8_t> Build16(const std::vector<uint8_t>& snippet, uint16_t flat_
   PadTo(c, kSnippetOffset, true);
   *snippet_start = c.v.size();  // an offset in the code segment, as EIP will be
   c.Bytes(snippet);
-  for (unsigned r = 0; r < 8; r++) c.B({0x66, 0x89, int((r << 3) | 6)}).D16(kOut16 + 8 * r);
+  // As in 32-bit mode: EAX through SS (the snippet may load SS only with the data
+  // segment's own selector), then DS and ES from SS.
+  c.B({0x36, 0x66, 0x89, 0x06}).D16(kOut16);
+  c.B({0x8c, 0xd0, 0x8e, 0xd8, 0x8e, 0xc0});  // mov ax, ss; mov ds, ax; mov es, ax
+  for (unsigned r = 1; r < 8; r++) c.B({0x66, 0x89, int((r << 3) | 6)}).D16(kOut16 + 8 * r);
   for (unsigned r = 0; r < 8; r++) c.B({0xf3, 0x0f, 0x7f, int((r << 3) | 6)}).D16(kOutXmm16 + 16 * r);
   c.B({0xbc}).D16(kScratchSp16);
   c.B({0x66, 0x9c, 0x66, 0x8f, 0x06}).D16(kOutFlags16);  // pushfd; pop dword [disp16]
