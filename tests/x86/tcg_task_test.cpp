@@ -384,6 +384,33 @@ TEST(TcgCallGate, Ring3ToRing0WithParametersAndBack) {
   EXPECT_EQ(m.Read32(0x734) & 0xffff, 0x43u);
 }
 
+TEST(TcgCallGate, SixteenBitGateCopiesWords) {
+  TM m;
+  m.Enter(Mode::kProt32);
+  WideGdt(m);
+  // 16-bit gate (2 word parameters) from 32-bit ring 3 into the 16-bit ring-0 code
+  // segment 0x18; everything below 64 KiB since the gate pushes 16-bit IP and SP.
+  SetGdt(m, kCallGate, Gate(0x18, 0x400, 0x4, 3, 2));
+  ASSERT_TRUE(m.Load(".code16\nmov %esp, %ebx\n"
+                     "movl (%ebx), %eax\nmovl %eax, 0x700\nmovl 4(%ebx), %eax\nmovl %eax, 0x704\n"
+                     "movl 8(%ebx), %eax\nmovl %eax, 0x708\nmov %ss, 0x720\nlret $4\n",
+                     TM::kCode + 0x400));
+  ASSERT_TRUE(m.Load("mov $0x4b, %ax\nmov %ax, %ds\nmov %ax, %es\n"
+                     "pushw $0x1111\npushw $0x2222\nlcall $0x7b, $0\n"
+                     "mov %esp, 0x730\nint3\n",
+                     0xc000));
+  accel::RunResult r = RunCode(m,
+                               "pushl $0x4b\npushl $0xf000\npushl $0x202\npushl $0x43\n"
+                               "pushl $0xc000\niret\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.vector(), kBP);
+  EXPECT_EQ(m.Read32(0x700), 0xc000u + 8 + 4 + 4 + 7 + (0x43u << 16));  // IP, CS
+  EXPECT_EQ(m.Read32(0x704), 0x2222u | (0x1111u << 16));               // parameters
+  EXPECT_EQ(m.Read32(0x708), 0xeffcu | (0x4bu << 16));                 // SP, SS
+  EXPECT_EQ(m.Read32(0x720) & 0xffff, 0x10u);
+  EXPECT_EQ(m.Read32(0x730), 0xf000u);
+}
+
 TEST(TcgCallGate, SixtyFourBitCallGate) {
   TM m;
   m.Enter(Mode::kLong64);
