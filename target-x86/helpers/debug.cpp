@@ -1,15 +1,17 @@
 // Debug registers (Intel SDM vol. 3, chapter 17): instruction breakpoints
 // (fault-class #DB before the instruction, suppressed once by RFLAGS.RF), data
 // breakpoints on writes or reads/writes (trap-class #DB after the instruction),
-// single-step status (DR6.BS) and general detect (DR7.GD).
+// single-step status (DR6.BS) and general detect (DR7.GD). I/O breakpoints
+// (R/W = 10) are not implemented: they never trigger.
 //
 // Nothing here costs anything while DR7 enables no breakpoint. When it does:
 // the TB key carries a hash of the enabled instruction-breakpoint addresses
 // (ComputeTbFlags -> DebugTbFlags) so blocks are retranslated with a check in
-// front of exactly the instructions at those addresses; data breakpoints mark
-// the soft-TLB entries of the watched pages so only accesses to those pages take
-// the slow path (PageWalker::WatchHit), and blocks carry a per-instruction check
-// that delivers the trap after the accessing instruction.
+// front of exactly the instructions at those addresses; with data breakpoints the
+// soft TLB asks WatchProt on each fill and marks only the watched pages, so only
+// accesses to them take the slow path and report through WatchHit, and blocks
+// carry a per-instruction check that delivers the trap after the accessing
+// instruction (at the start of the next one).
 #include "target-x86/helpers/helpers.h"
 #include "target-x86/helpers/x86_cpu.h"
 
