@@ -160,8 +160,8 @@ TranslateResult TranslateBlock(X86Cpu* cpu, uint64_t pc, uint64_t cs_base, uint3
       break;
     }
     if (n + 1 >= max_insns || straddles || (lin & kPageMask) != page) {
-      b.StEnv(Type::kI64, X86_OFF(s.rip), b.Const(eip));
       b.Goto(is64 ? lin : (lin & 0xffffffffu));
+      b.SetTerminalPc(X86_OFF(s.rip), eip);
       break;
     }
   }

@@ -239,16 +239,16 @@ uint64_t LinearPc(const Tx& tx, uint64_t eip) {
 
 void Tx::JumpTo(uint64_t eip) {
   eip = Mask(eip);
-  StoreRip(C(eip));
   b.Goto(LinearPc(*this, eip));
+  b.SetTerminalPc(X86_OFF(s.rip), eip);
   end_block = true;
 }
 
 void Tx::JumpIf(Val cond, uint64_t eip) {
   eip = Mask(eip);
   uint64_t nxt = Mask(next_pc);
-  StoreRip(b.Select(Type::kI64, cond, C(eip), C(nxt)));
   b.Branch(cond, LinearPc(*this, eip), LinearPc(*this, nxt));
+  b.SetTerminalPc(X86_OFF(s.rip), eip, nxt);
   end_block = true;
 }
 

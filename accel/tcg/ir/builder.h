@@ -129,6 +129,12 @@ class Builder {
   void Branch(Val cond, uint64_t taken, uint64_t not_taken) {
     b_->term = Terminal{Terminal::Kind::kBranch, cond.id, {taken, not_taken}};
   }
+  // After Goto/Branch: the terminal stores the guest pc of the slot it takes.
+  void SetTerminalPc(uint32_t env_off, uint64_t pc0, uint64_t pc1 = 0) {
+    b_->term.pc_off = env_off;
+    b_->term.pc_vals[0] = pc0;
+    b_->term.pc_vals[1] = pc1;
+  }
   void Indirect() { b_->term = Terminal{Terminal::Kind::kIndirect}; }
   void Exit(uint32_t code = 0) {
     b_->term = Terminal{Terminal::Kind::kExit};

@@ -83,6 +83,11 @@ struct Terminal {
   uint32_t cond = kNoTemp;  // kBranch: i64 temp
   uint64_t targets[2] = {0, 0};
   uint32_t exit_code = 0;   // kExit/kRaise: meaning defined by the front end
+  // kGoto/kBranch: unless pc_off is kNoTemp, taking slot i stores pc_vals[i]
+  // (i64) at env + pc_off: the front end's guest pc, written by the terminal
+  // instead of a select and a store in the block.
+  uint32_t pc_off = kNoTemp;
+  uint64_t pc_vals[2] = {0, 0};
 };
 
 struct Block {

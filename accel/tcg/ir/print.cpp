@@ -70,8 +70,17 @@ std::string PrintOp(const Block& b, const Op& o, const IrNames& names) {
   return s;
 }
 
-std::string PrintTerminal(const Block& b, const IrNames&) {
+std::string PrintTerminal(const Block& b, const IrNames& names) {
   const Terminal& tm = b.term;
+  if (tm.pc_off != kNoTemp &&
+      (tm.kind == Terminal::Kind::kGoto || tm.kind == Terminal::Kind::kBranch)) {
+    Block plain = b;
+    plain.term.pc_off = kNoTemp;
+    std::string s = PrintTerminal(plain, names) + " (" + EnvName(tm.pc_off, Type::kI64, names) +
+                    " = " + Hex(tm.pc_vals[0]);
+    if (tm.kind == Terminal::Kind::kBranch) s += " : " + Hex(tm.pc_vals[1]);
+    return s + ")";
+  }
   switch (tm.kind) {
     case Terminal::Kind::kNone: return "(no terminal)";
     case Terminal::Kind::kGoto: return "goto " + Hex(tm.targets[0]);

@@ -21,7 +21,7 @@ namespace {
   X(st_env64)                                                                               \
   X(ld_mem8) X(ld_mem16) X(ld_mem32) X(ld_mem64) X(st_mem8) X(st_mem16) X(st_mem32)        \
   X(st_mem64)                                                                               \
-  X(call) X(call_exit) X(insn_start) X(end)
+  X(call) X(call_exit) X(stop) X(end)
 
 enum Kind : uint16_t {
 #define X(n) kH_##n,
@@ -54,7 +54,6 @@ uint16_t KindOf(const Op& o) {
     case Opcode::k_ld_mem: return static_cast<uint16_t>(kH_ld_mem8 + w);
     case Opcode::k_st_mem: return static_cast<uint16_t>(kH_st_mem8 + w);
     case Opcode::k_call: return (o.aux & kHelperMayExit) ? kH_call_exit : kH_call;
-    case Opcode::k_insn_start: return kH_insn_start;
     default: return kH_generic;
   }
 }
@@ -118,6 +117,21 @@ int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const
   uint8_t* const env = ctx->env;
   SoftMmu* const mmu = ctx->mmu;
   const bool own_frame = !t;
+  // The running block wrote to its own code (its TB was invalidated): finish this
+  // instruction, then stop. The block never runs again, so the first op of the
+  // next instruction becomes a stop (the end op stops by itself: no chaining
+  // while ctx->exit is set).
+  auto stop_after_insn = [&](const InterpOp* cur) {
+    const InterpStop& st = p->stops[cur->y];
+    if (st.op + 1 >= p->ops.size()) return;
+    InterpOp& target = const_cast<InterpOp&>(p->ops[st.op]);
+#ifdef INTERP_THREADED
+    target.h = kLabels[kH_stop];
+#else
+    target.kind = kH_stop;
+#endif
+    target.imm = st.pc;
+  };
   const InterpOp* o;
   int slot;
 enter:
@@ -184,11 +198,9 @@ dispatch:
       t[o->d] = v;                                                                     \
       NEXT();                                                                          \
     }                                                                                  \
+    ctx->insn_pc = o->imm; /* page walks may look at the instruction */              \
     t[o->d] = mmu->Load(ctx, va, bytes, o->aux);                                       \
-    if (ctx->exit == ExitStatus::kException) {                                         \
-      ctx->insn_pc = o->imm;                                                           \
-      return -1;                                                                       \
-    }                                                                                  \
+    if (ctx->exit == ExitStatus::kException) return -1;                                \
     NEXT();                                                                            \
   }
 #define ST_MEM(bytes, T)                                                               \
@@ -201,10 +213,11 @@ dispatch:
       std::memcpy(reinterpret_cast<uint8_t*>(va + e.addend), &v, bytes);              \
       NEXT();                                                                          \
     }                                                                                  \
+    ctx->insn_pc = o->imm;                                                             \
     mmu->Store(ctx, va, t[o->b], bytes, o->aux);                                       \
-    if (ctx->exit == ExitStatus::kException) {                                         \
-      ctx->insn_pc = o->imm;                                                           \
-      return -1;                                                                       \
+    if (ctx->exit != ExitStatus::kNone) {                                              \
+      if (ctx->exit == ExitStatus::kException) return -1;                              \
+      if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);                    \
     }                                                                                  \
     NEXT();                                                                            \
   }
@@ -218,21 +231,28 @@ dispatch:
   CASE(st_mem64) ST_MEM(8, uint64_t)
 #undef LD_MEM
 #undef ST_MEM
-  CASE(call) t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]); NEXT();
-  CASE(call_exit)
+  CASE(call)
+    ctx->insn_pc = t[o->x];  // helpers read the pc of their instruction
     t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
-    if (ctx->exit == ExitStatus::kException || ctx->exit == ExitStatus::kHelperExit) return -1;
     NEXT();
-  CASE(insn_start)
-    ctx->insn_pc = o->imm;  // when stopping, the state is that before this insn
-    if (ctx->exit == ExitStatus::kStopAtInsn) return -2;
+  CASE(call_exit)
+    ctx->insn_pc = t[o->x];
+    t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
+    if (ctx->exit != ExitStatus::kNone) {
+      if (ctx->exit == ExitStatus::kException || ctx->exit == ExitStatus::kHelperExit) return -1;
+      if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);
+    }
     NEXT();
+  CASE(stop)
+    ctx->insn_pc = o->imm;  // the state is that before this instruction
+    return -2;
   CASE(end)
     switch (p->term.kind) {
       case Terminal::Kind::kGoto: slot = 0; break;
       case Terminal::Kind::kBranch: slot = t[p->term.cond] ? 0 : 1; break;
       default: return -1;
     }
+    if (p->term.pc_off != kNoTemp) std::memcpy(env + p->term.pc_off, &p->term.pc_vals[slot], 8);
     if (ctx->chain_budget && p->chain[slot] && ctx->exit == ExitStatus::kNone &&
         !ctx->exit_request.load(std::memory_order_relaxed)) {
       ctx->chain_budget--;
@@ -263,12 +283,30 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
       out->consts.push_back(b.const_val[t]);
     }
   };
+  out->stops.clear();
   for (const Op& o : b.ops) {
     note_const(o.a);
     note_const(o.b);
     note_const(o.c);
   }
   note_const(b.term.cond);
+  // The pcs of instructions that call helpers, as constants (calls set insn_pc).
+  std::vector<std::pair<uint64_t, uint16_t>> pc_consts;
+  auto pc_const = [&](uint64_t pc) -> uint16_t {
+    for (auto& [v, idx] : pc_consts)
+      if (v == pc) return idx;
+    auto idx = static_cast<uint16_t>(out->consts.size());
+    out->consts.push_back(pc);
+    pc_consts.emplace_back(pc, idx);
+    return idx;
+  };
+  {
+    uint64_t pc = 0;
+    for (const Op& o : b.ops) {
+      if (o.opc == Opcode::k_insn_start) pc = o.imm;
+      if (o.opc == Opcode::k_call) pc_const(pc);
+    }
+  }
   uint32_t next = static_cast<uint32_t>(out->consts.size());
   auto num = [&](uint32_t t) -> uint16_t {
     if (t == kNoTemp) return 0;
@@ -280,24 +318,20 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     if (labels) io.h = labels[io.kind];
   };
   out->ops.reserve(b.ops.size() + 1);
-  // Instruction boundaries are only materialized where the interpreter needs
-  // them: before an instruction that calls a helper (helpers read insn_pc) and
-  // after one that stored or called (a self-modifying store stops there).
-  // Memory ops carry their instruction's pc for precise faults instead.
+  // Instruction boundaries cost nothing at run time: memory ops carry their
+  // instruction's pc (precise faults), calls a temp with it (helpers read
+  // insn_pc), and stores and calls the place to stop at if they rewrite the
+  // running block (InterpProgram::stops, resolved at the next boundary).
   uint64_t cur_pc = 0;
-  bool prev_stored = true;  // entry: be conservative
+  std::vector<uint16_t> unresolved;
   for (size_t i = 0; i < b.ops.size(); i++) {
     const Op& o = b.ops[i];
     if (o.opc == Opcode::k_insn_start) {
+      for (uint16_t s : unresolved)
+        out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), o.imm};
+      unresolved.clear();
       cur_pc = o.imm;
-      bool has_call = false, has_store = false;
-      for (size_t j = i + 1; j < b.ops.size() && b.ops[j].opc != Opcode::k_insn_start; j++) {
-        has_call = has_call || b.ops[j].opc == Opcode::k_call;
-        has_store = has_store || b.ops[j].opc == Opcode::k_st_mem;
-      }
-      bool need = has_call || prev_stored;
-      prev_stored = has_call || has_store;
-      if (!need) continue;
+      continue;
     }
     InterpOp io;
     io.opc = o.opc;
@@ -312,10 +346,18 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     if (in.nout) io.d = num(o.dst);
     if ((in.flags & kPure) && o.opc != Opcode::k_ld_env) io.imm = Mask(o.type);
     if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) io.imm = cur_pc;
+    if (o.opc == Opcode::k_call) io.x = pc_const(cur_pc);
+    if (o.opc == Opcode::k_st_mem || o.opc == Opcode::k_call) {
+      if (out->stops.size() >= 0xffff) return false;
+      io.y = static_cast<uint16_t>(out->stops.size());
+      out->stops.push_back(InterpStop{0, 0});
+      unresolved.push_back(io.y);
+    }
     if (next > 0xffff) return false;
     finish(io);
     out->ops.push_back(io);
   }
+  for (uint16_t s : unresolved) out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), 0};
   // The terminal: the dispatch loop ends here.
   InterpOp end;
   end.kind = kH_end;

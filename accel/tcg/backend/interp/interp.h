@@ -19,13 +19,25 @@
 namespace emu::accel::tcg {
 
 struct InterpOp {
-  const void* h = nullptr;  // handler address (threaded dispatch)
+  union {
+    const void* h = nullptr;  // handler address (threaded dispatch)
+    uintptr_t kind;           // handler index (switch dispatch)
+  };
   uint64_t imm = 0;         // value ops: Mask(type); env offset, helper, insn pc
   uint16_t d = 0, a = 0, b = 0, c = 0;
-  uint16_t kind = 0;        // handler index (switch dispatch)
   Opcode opc = Opcode::kCount;
   Type type = Type::kI64;
   uint8_t aux = 0;
+  uint8_t pad = 0;
+  uint16_t x = 0;           // call: temp holding the instruction's pc
+  uint16_t y = 0;           // st_mem, call: index into InterpProgram::stops
+};
+
+// Where to stop when the running block rewrote itself (self-modifying code):
+// the first op of the next guest instruction and that instruction's pc.
+struct InterpStop {
+  uint32_t op;
+  uint64_t pc;
 };
 
 struct InterpProgram {
@@ -33,6 +45,7 @@ struct InterpProgram {
   std::vector<uint64_t> consts;  // temps [0, consts.size()) start with these values
   uint32_t num_temps = 0;
   Terminal term;                 // cond renumbered
+  std::vector<InterpStop> stops;
   // The temp array with the constants already in place: running with it saves
   // the copy at every block entry. Only one vCPU executes at a time (the
   // accelerator's execution lock), so a program's frame is never shared.

@@ -190,8 +190,11 @@ struct Folder {
     if (t.kind == Terminal::Kind::kBranch && t.cond < alias.size() && alias[t.cond] != kNoTemp)
       t.cond = alias[t.cond];
     if (t.kind == Terminal::Kind::kBranch && t.cond != kNoTemp && known[t.cond]) {
-      uint64_t target = val[t.cond] ? t.targets[0] : t.targets[1];
-      t = Terminal{Terminal::Kind::kGoto, kNoTemp, {target, 0}};
+      int slot = val[t.cond] ? 0 : 1;
+      Terminal g{Terminal::Kind::kGoto, kNoTemp, {t.targets[slot], 0}};
+      g.pc_off = t.pc_off;
+      g.pc_vals[0] = t.pc_vals[slot];
+      t = g;
     }
   }
 };
