@@ -87,5 +87,6 @@ void GenLongInsn(Gen& g);
 void GenLockRules(Gen& g);
 void GenNearBranch66(Gen& g);
 void GenSeg(Gen& g);
+void GenFsGs(Gen& g);
 
 }  // namespace emu::x86::difftest

@@ -313,3 +313,41 @@ void GenSeg(Gen& g) {
 }
 
 }  // namespace emu::x86::difftest
+
+namespace emu::x86::difftest {
+
+void GenFsGs(Gen& g) {
+  // 64-bit mode: FS/GS overrides add the segment base (the others are ignored). The base
+  // (set with arch_prctl in the oracle's child, below the user-space limit) plus the
+  // effective address lands in the data region; the EA may wrap around 2^64.
+  bool gs = g.Chance(50);
+  uint64_t target = g.DataTarget();
+  bool ao = g.Chance(15);
+  uint64_t base;
+  if (ao || g.Chance(60)) {
+    base = g.Below(target);  // EA = target - base fits 32 bits
+  } else {
+    base = 0x100000000ull + (g.Rand() & 0x7ffdfffffff0ull);  // EA wraps: target - base < 0
+  }
+  if (gs) g.c().req.gs_base = base; else g.c().req.fs_base = base;
+  // Sometimes both, with the other base elsewhere (a wrong override shows).
+  if (g.Chance(30)) {
+    uint64_t other = 0x40000000 + (g.Rand() & 0x3ffff000);
+    if (gs) g.c().req.fs_base = other; else g.c().req.gs_base = other;
+  }
+  Insn in;
+  in.prefixes.push_back(gs ? 0x65 : 0x64);
+  int size = g.OpSize(true);
+  g.SizePrefix(&in, size);
+  static const uint8_t kOps[] = {0x88, 0x89, 0x8a, 0x8b, 0x00, 0x01, 0x02, 0x03, 0x38, 0x39, 0x86, 0x87};
+  uint8_t op = static_cast<uint8_t>(g.Pick(kOps) | (size == 8 ? 0 : 1));
+  in.opcode = {op};
+  in.modrm = true;
+  in.reg = g.PickReg(false);
+  g.MemTo(&in, (target - base) & (ao ? 0xffffffffull : ~0ull), ao);  // the EA
+  g.Poke(target, g.Value(size), size / 8);
+  if (!g.Reserved(in.reg)) g.SetReg(in.reg, g.Value(64));
+  g.Emit(in, gs ? "gs: access" : "fs: access");
+}
+
+}  // namespace emu::x86::difftest

@@ -310,6 +310,7 @@ const std::vector<Family>& Families() {
       {"LockRules", GenLockRules, kAllModes, 1200, false},
       {"NearBranch66", GenNearBranch66, k16 | k32, 400, false},
       {"Seg", GenSeg, kAllModes, 1200, false},
+      {"FsGs", GenFsGs, k64, 1200, true},
   };
   return k;
 }

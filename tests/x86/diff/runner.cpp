@@ -179,6 +179,10 @@ Outcome TcgRunner::Run(const Case& c) {
     s.regs[i] = m64 ? c.req.in.gpr[i] : i < 8 ? c.req.in.gpr[i] & 0xffffffff : 0;
   }
   s.rflags = (c.req.in.flags & (kArith | DF)) | 0x202;
+  if (m64) {
+    s.seg[FS].base = c.req.fs_base;
+    s.seg[GS].base = c.req.gs_base;
+  }
   m_.SetState(s);
   deadline_ns_ = NowNs() + static_cast<int64_t>(c.req.timeout_ms) * 1000000;
   accel::RunResult r = m_.vcpu().Run();

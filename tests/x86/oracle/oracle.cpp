@@ -31,6 +31,8 @@ constexpr uint64_t kSave = kBase + 0x10000;         // register slots, see below
 constexpr uint64_t kInRegs = kSave, kInFlags = kSave + 0x80;
 constexpr uint64_t kOutRegs = kSave + 0x100, kOutFlags = kSave + 0x180;
 constexpr uint64_t kSavedRsp = kSave + 0x200, kFarPtr = kSave + 0x208, kSavedEsp = kSave + 0x210;
+constexpr uint64_t kSavedFsBase = kSave + 0x218;  // the child's own FS base (its TLS)
+constexpr int kArchSetGs = 0x1001, kArchSetFs = 0x1002, kArchGetFs = 0x1003;
 constexpr uint64_t kInXmm = kSave + 0x400, kOutXmm = kSave + 0x500;
 constexpr uint64_t kStack1Top = kBase + 0x18000;    // far call frame
 constexpr uint64_t kStack2Top = kBase + 0x1f000;    // PUSHF/POPF scratch
@@ -88,11 +90,28 @@ void PopCalleeSavedAndReturn(Code& c) {
   c.B({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
 }
 
-// 64-bit: everything in one function called from C.
-std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snippet_start) {
+// arch_prctl(code, base) by SYSCALL (clobbers RAX, RCX, RDX, RSI, RDI, R11): base from an
+// absolute slot or an immediate.
+void ArchPrctl(Code& c, int code, uint64_t imm, bool from_slot) {
+  c.B({0xb8}).D32(SYS_arch_prctl);  // mov eax, nr
+  c.B({0xbf}).D32(code);            // mov edi, code
+  if (from_slot) {
+    c.B({0x48, 0x8b, 0x34, 0x25}).D32(kSavedFsBase);  // mov rsi, [abs]
+  } else {
+    c.B({0x48, 0xbe}).D32(imm).D32(imm >> 32);  // mov rsi, imm64
+  }
+  c.B({0x0f, 0x05});
+}
+
+// 64-bit: everything in one function called from C. FS/GS bases for the snippet are set
+// here (FS is the child's TLS: restored right after, and by the fault handler).
+std::vector<uint8_t> Build64(const Request& req, uint64_t* snippet_start) {
+  const std::vector<uint8_t>& snippet = req.code;
   Code c;
   PushCalleeSaved(c);
   MovRegAbs64(c, 4, kSavedRsp, true);
+  if (req.gs_base) ArchPrctl(c, kArchSetGs, req.gs_base, false);
+  if (req.fs_base) ArchPrctl(c, kArchSetFs, req.fs_base, false);
   c.B({0x48, 0xc7, 0xc4}).D32(kStack2Top);  // mov rsp, imm32
   c.B({0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xc0});  // DS = ES = 0 (an earlier case may have loaded them)
   c.B({0xff, 0x34, 0x25}).D32(kInFlags);    // push qword [abs]
@@ -109,6 +128,7 @@ std::vector<uint8_t> Build64(const std::vector<uint8_t>& snippet, uint64_t* snip
   for (unsigned r = 0; r < 16; r++) MovXmmAbs64(c, r, kOutXmm + 16 * r, true);
   c.B({0x48, 0xc7, 0xc4}).D32(kStack2Top);
   c.B({0x9c, 0x8f, 0x04, 0x25}).D32(kOutFlags);  // pushfq; pop qword [abs]
+  if (req.fs_base) ArchPrctl(c, kArchSetFs, 0, true);
   MovRegAbs64(c, 4, kSavedRsp, false);
   c.B({0xfc});  // cld: the C caller expects DF clear
   PopCalleeSavedAndReturn(c);
@@ -204,6 +224,7 @@ enum : uint32_t { kNotRun, kStarted, kFinished, kFaulted, kSetupFailed, kSkipped
 constexpr int kExitGlobalFailure = 3;
 
 CaseReport* g_case;  // the case being run (the fault handler writes into it)
+bool g_fs_changed;   // the snippet runs with its own FS base: restore the TLS base first
 sigjmp_buf g_jump;
 
 // Output registers as each mode defines them (only the low 32 bits of 8 registers exist
@@ -217,6 +238,14 @@ void Normalize(Mode mode, Regs* out) {
 }
 
 void OnFault(int sig, siginfo_t*, void* ctx) {
+  if (g_fs_changed) {
+    // Before anything may use TLS: the FS base back to the child's (saved in the harness).
+    uint64_t rax = SYS_arch_prctl;
+    asm volatile("syscall"
+                 : "+a"(rax)
+                 : "D"(static_cast<uint64_t>(kArchSetFs)), "S"(*reinterpret_cast<volatile uint64_t*>(kSavedFsBase))
+                 : "rcx", "r11", "memory");
+  }
   auto* uc = static_cast<ucontext_t*>(ctx);
   const greg_t* g = uc->uc_mcontext.gregs;
   g_case->signal = sig;
@@ -290,7 +319,7 @@ bool Prepare(const Request& req, MappedPages* mapped, bool* ldt_ready, uint64_t*
   const uint64_t page = 4096;
   std::vector<uint8_t> tramp, entry;
   if (req.mode == Mode::k64) {
-    tramp = Build64(req.code, snippet_start);
+    tramp = Build64(req, snippet_start);
   } else {
     tramp = BuildFarCallTrampoline();
     entry = req.mode == Mode::k32 ? Build32(req.code, snippet_start)
@@ -378,6 +407,7 @@ __attribute__((noinline)) bool Execute() {
                         uint8_t* mem_area, const std::vector<size_t>& mem_off) {
   g_case = &reports[first];
   if (!MapFixed(kBase, kSize)) Fail("map harness area at 0x10000000");
+  if (syscall(SYS_arch_prctl, kArchGetFs, reinterpret_cast<uint64_t*>(kSavedFsBase)) != 0) Fail("arch_prctl");
   stack_t ss{};
   ss.ss_sp = reinterpret_cast<void*>(kAltStack);
   ss.ss_size = kAltStackSize;
@@ -403,7 +433,10 @@ __attribute__((noinline)) bool Execute() {
     t.it_value.tv_sec = req.timeout_ms / 1000;
     t.it_value.tv_usec = (req.timeout_ms % 1000) * 1000;
     setitimer(ITIMER_REAL, &t, nullptr);  // SIGALRM's default action ends a runaway snippet
-    if (Execute()) {
+    g_fs_changed = req.mode == Mode::k64 && req.fs_base;
+    bool finished = Execute();
+    g_fs_changed = false;
+    if (finished) {
       ReadOutputs(req.mode, &rep->out);
       rep->state = kFinished;
     } else {

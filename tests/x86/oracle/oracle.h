@@ -49,6 +49,9 @@ struct Request {
   // If in.gpr[RSP] is 0, the oracle provides a stack and sets RSP to its top.
   std::vector<Region> mem;
   unsigned timeout_ms = 2000;
+  // 64-bit mode: FS and GS bases while the snippet runs (FS 0: the process's own, which
+  // snippets must not use; GS 0 by default).
+  uint64_t fs_base = 0, gs_base = 0;
 };
 
 struct Result {
