@@ -61,6 +61,8 @@ struct ExecContext;
 using HelperFn = uint64_t (*)(ExecContext* ctx, uint64_t a, uint64_t b, uint64_t c);
 
 inline constexpr uint32_t kNoTemp = 0xffffffffu;
+struct Op;
+inline bool HasPendingStores(const Op& o);
 
 struct Op {
   Opcode opc;
@@ -90,8 +92,21 @@ struct Terminal {
   uint64_t pc_vals[2] = {0, 0};
 };
 
+// An env store moved later in the block by the sinking pass (SinkEnvStores):
+// what the state would hold at an earlier point where the block can stop.
+struct EnvStore {
+  uint32_t offset;
+  Type type;
+  uint32_t temp;
+};
+
 struct Block {
   std::vector<Op> ops;
+  // Stores pending at a memory op or instruction boundary (Op::c of ld_mem,
+  // st_mem, insn_start indexes this when not kNoTemp): a backend performs them
+  // before that op's slow path or fault exit, and before stopping at that
+  // boundary, so that env is exact there although the stores come later.
+  std::vector<std::vector<EnvStore>> pending_stores;
   uint32_t num_temps = 0;
   std::vector<uint8_t> is_const;   // per temp
   std::vector<uint64_t> const_val; // per temp (valid where is_const)
@@ -102,5 +117,11 @@ struct Block {
 
   std::string Dump() const;
 };
+
+inline bool HasPendingStores(const Op& o) {
+  return (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem ||
+          o.opc == Opcode::k_insn_start) &&
+         o.c != kNoTemp;
+}
 
 }  // namespace emu::accel::tcg

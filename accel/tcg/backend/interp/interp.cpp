@@ -131,6 +131,14 @@ int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const
     target.kind = kH_stop;
 #endif
     target.imm = st.pc;
+    target.x = static_cast<uint16_t>(st.pending);
+  };
+  // Stores the passes delayed past this point (Block::pending_stores).
+  auto apply_pending = [&](uint32_t idx1) {
+    for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
+      std::memcpy(env + s->offset, &t[s->temp], s->bytes);  // little-endian host
+      if (s->last) break;
+    }
   };
   const InterpOp* o;
   int slot;
@@ -198,6 +206,7 @@ dispatch:
       t[o->d] = v;                                                                     \
       NEXT();                                                                          \
     }                                                                                  \
+    if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
     ctx->insn_pc = o->imm; /* page walks may look at the instruction */              \
     t[o->d] = mmu->Load(ctx, va, bytes, o->aux);                                       \
     if (ctx->exit == ExitStatus::kException) return -1;                                \
@@ -213,6 +222,7 @@ dispatch:
       std::memcpy(reinterpret_cast<uint8_t*>(va + e.addend), &v, bytes);              \
       NEXT();                                                                          \
     }                                                                                  \
+    if (o->x) apply_pending(o->x);                                                     \
     ctx->insn_pc = o->imm;                                                             \
     mmu->Store(ctx, va, t[o->b], bytes, o->aux);                                       \
     if (ctx->exit != ExitStatus::kNone) {                                              \
@@ -244,6 +254,7 @@ dispatch:
     }
     NEXT();
   CASE(stop)
+    if (o->x) apply_pending(o->x);
     ctx->insn_pc = o->imm;  // the state is that before this instruction
     return -2;
   CASE(end)
@@ -284,10 +295,15 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     }
   };
   out->stops.clear();
+  out->pending.clear();
   for (const Op& o : b.ops) {
     note_const(o.a);
     note_const(o.b);
-    note_const(o.c);
+    if (HasPendingStores(o)) {
+      for (const EnvStore& s : b.pending_stores[o.c]) note_const(s.temp);
+    } else {
+      note_const(o.c);
+    }
   }
   note_const(b.term.cond);
   // The pcs of instructions that call helpers, as constants (calls set insn_pc).
@@ -314,6 +330,15 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     return static_cast<uint16_t>(map[t]);
   };
   const void* const* labels = Labels();
+  // Flattens one pending-store list; returns 1 + its index (0 when none).
+  auto pending = [&](const Op& o) -> uint32_t {
+    if (!HasPendingStores(o) || b.pending_stores[o.c].empty()) return 0;
+    auto idx1 = static_cast<uint32_t>(out->pending.size() + 1);
+    for (const EnvStore& s : b.pending_stores[o.c])
+      out->pending.push_back(InterpPending{s.offset, num(s.temp), static_cast<uint8_t>(Bytes(s.type)), 0});
+    out->pending.back().last = 1;
+    return idx1;
+  };
   auto finish = [&](InterpOp& io) {
     if (labels) io.h = labels[io.kind];
   };
@@ -327,8 +352,10 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
   for (size_t i = 0; i < b.ops.size(); i++) {
     const Op& o = b.ops[i];
     if (o.opc == Opcode::k_insn_start) {
+      uint32_t pend = unresolved.empty() ? 0 : pending(o);
+      if (pend > 0xffff) return false;
       for (uint16_t s : unresolved)
-        out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), o.imm};
+        out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), pend, o.imm};
       unresolved.clear();
       cur_pc = o.imm;
       continue;
@@ -343,6 +370,11 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     if (in.nin > 0) io.a = num(o.a);
     if (in.nin > 1) io.b = num(o.b);
     if (in.nin > 2) io.c = num(o.c);
+    if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) {
+      uint32_t pend = pending(o);
+      if (pend > 0xffff) return false;
+      io.x = static_cast<uint16_t>(pend);
+    }
     if (in.nout) io.d = num(o.dst);
     if ((in.flags & kPure) && o.opc != Opcode::k_ld_env) io.imm = Mask(o.type);
     if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) io.imm = cur_pc;
@@ -357,7 +389,7 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
     finish(io);
     out->ops.push_back(io);
   }
-  for (uint16_t s : unresolved) out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), 0};
+  for (uint16_t s : unresolved) out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), 0, 0};
   // The terminal: the dispatch loop ends here.
   InterpOp end;
   end.kind = kH_end;

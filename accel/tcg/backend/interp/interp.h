@@ -29,14 +29,24 @@ struct InterpOp {
   Type type = Type::kI64;
   uint8_t aux = 0;
   uint8_t pad = 0;
-  uint16_t x = 0;           // call: temp holding the instruction's pc
+  uint16_t x = 0;           // call: temp holding the instruction's pc;
+                            // ld/st_mem: 1 + index into InterpProgram::pending (0: none)
   uint16_t y = 0;           // st_mem, call: index into InterpProgram::stops
+};
+
+// A store delayed by SinkEnvStores, performed before a slow path or a stop.
+struct InterpPending {
+  uint32_t offset;
+  uint16_t temp;
+  uint8_t bytes;
+  uint8_t last;  // ends its list
 };
 
 // Where to stop when the running block rewrote itself (self-modifying code):
 // the first op of the next guest instruction and that instruction's pc.
 struct InterpStop {
   uint32_t op;
+  uint32_t pending;  // 1 + index into InterpProgram::pending, 0: none
   uint64_t pc;
 };
 
@@ -46,6 +56,7 @@ struct InterpProgram {
   uint32_t num_temps = 0;
   Terminal term;                 // cond renumbered
   std::vector<InterpStop> stops;
+  std::vector<InterpPending> pending;
   // The temp array with the constants already in place: running with it saves
   // the copy at every block entry. Only one vCPU executes at a time (the
   // accelerator's execution lock), so a program's frame is never shared.

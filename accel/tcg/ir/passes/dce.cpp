@@ -27,6 +27,8 @@ void EliminateDeadCode(Block& b) {
     const uint32_t args[3] = {o.a, o.b, o.c};
     for (unsigned k = 0; k < in.nin; k++)
       if (args[k] != kNoTemp) live[args[k]] = 1;
+    if (HasPendingStores(o))
+      for (const EnvStore& s : b.pending_stores[o.c]) live[s.temp] = 1;
     kept.push_back(o);
   }
   b.ops.assign(kept.rbegin(), kept.rend());
@@ -91,6 +93,7 @@ void EliminateDeadEnvStores(Block& b) {
 void RunPasses(Block& b) {
   FoldConstants(b);
   EliminateDeadEnvStores(b);
+  SinkEnvStores(b);
   EliminateDeadCode(b);
 #ifndef NDEBUG
   std::string err = Verify(b);

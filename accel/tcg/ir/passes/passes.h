@@ -13,6 +13,7 @@ namespace emu::accel::tcg {
 void FoldConstants(Block& b);
 void EliminateDeadCode(Block& b);
 void EliminateDeadEnvStores(Block& b);
+void SinkEnvStores(Block& b);
 // Returns an empty string when the block is well formed, else what is wrong.
 std::string Verify(const Block& b);
 void RunPasses(Block& b);

@@ -32,6 +32,11 @@ std::string Verify(const Block& b) {
       return where + "bad source type";
     if (o.opc == Opcode::k_setcond && o.aux > 9) return where + "bad condition";
     if (o.opc == Opcode::k_call && o.imm == 0) return where + "null helper";
+    if (HasPendingStores(o)) {
+      if (o.c >= b.pending_stores.size()) return where + "bad pending-store list";
+      for (const EnvStore& s : b.pending_stores[o.c])
+        if (s.temp >= b.num_temps || !defined[s.temp]) return where + "pending store of an undefined temp";
+    }
   }
   switch (b.term.kind) {
     case Terminal::Kind::kNone: return "block has no terminal";
