@@ -104,6 +104,13 @@ void GenEnterLeave(Gen& g) {
     g.SetReg(BP, keep | (l.sp - osize * g.Below(2 * (level & 31) + 2)));
   }
   uint64_t frame = g.Chance(50) ? g.Below(64) * 2 : g.Rand() & 0xffff;
+  if (g.mode() == Mode::k16) {
+    // The final SP must leave room for an operand below the 64 KiB limit: the host checks
+    // the limit there (#SS), the translator does not check segment limits (docs).
+    unsigned n = StackSize(g, o66) / 8, lv = level & 31;
+    uint64_t fsp = (l.sp - n * (lv ? lv + 1 : 1) - frame) & 0xffff;
+    if (fsp > 0x10000 - n) frame += 8;
+  }
   in.opcode = {0xc8};
   in.imm = Imm(frame, 2);
   in.imm.push_back(B(level));
