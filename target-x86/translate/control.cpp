@@ -23,9 +23,11 @@ Val IndirectTarget(Tx& tx, const Operand& op) {
 
 // A near branch with a 32-bit operand size in 16-bit code can leave the 64 KiB code
 // segment: #GP(0) before anything changes. (16-bit targets always fit a 64 KiB limit,
-// 32-bit code segments are flat here: no check, no cost.)
+// 32-bit code segments are flat here: no check, no cost.) Computed targets are checked
+// in protected mode only: real-mode BIOS code returns with o32 RET all the time and
+// never leaves its segment, so it does not pay a helper call per return.
 void CheckCsLimit(Tx& tx, Val target) {
-  if (tx.code_bits() == 16 && tx.osize() == 4) tx.Call(HelperCsLimit, target);
+  if (tx.code_bits() == 16 && tx.osize() == 4 && !tx.real_or_vm86()) tx.Call(HelperCsLimit, target);
 }
 void CheckCsLimit(Tx& tx, uint64_t target) {
   if (tx.code_bits() == 16 && tx.osize() == 4 && target > 0xffff) tx.Call(HelperCsLimit, tx.C(target));
