@@ -1,8 +1,9 @@
 // Debug registers (Intel SDM vol. 3, chapter 17): instruction breakpoints
 // (fault-class #DB before the instruction, suppressed once by RFLAGS.RF), data
 // breakpoints on writes or reads/writes (trap-class #DB after the instruction),
-// single-step status (DR6.BS) and general detect (DR7.GD). I/O breakpoints
-// (R/W = 10) are not implemented: they never trigger.
+// single-step status (DR6.BS), general detect (DR7.GD) and, with CR4.DE, I/O
+// breakpoints (R/W = 10: trap-class, after the IN/OUT/INS/OUTS; a REP INS/OUTS
+// traps after the iteration that hit, with rip at the instruction to resume it).
 //
 // Nothing here costs anything while DR7 enables no breakpoint. When it does:
 // the TB key carries a hash of the enabled instruction-breakpoint addresses
@@ -53,8 +54,8 @@ uint32_t DebugTbFlags(const X86Env& e) {
       exec = true;
       uint64_t v = s.dr[i] * 4 + i;
       for (int k = 0; k < 8; k++) h = (h ^ static_cast<uint8_t>(v >> (8 * k))) * 16777619u;
-    } else if (Rw(dr7, i) != 2) {
-      f |= kTbDebugData;
+    } else if (Rw(dr7, i) != 2 || (s.cr4 & kCr4DE)) {
+      f |= kTbDebugData;  // data or I/O breakpoints: a trap check per instruction
     }
   }
   if (exec) f |= ((h ^ (h >> 16)) | 1) << kTbDebugExecShift;
@@ -111,6 +112,15 @@ void X86Cpu::WatchHit(accel::tcg::ExecContext*, uint64_t vaddr, unsigned size, A
     if ((rw == 3 || (rw == 1 && acc == Access::kWrite)) && Overlaps(s, i, vaddr, size))
       pending_data_hits |= 1u << i;
   }
+}
+
+bool X86Cpu::IoBreakpointHit(uint16_t port, unsigned size) {
+  const CpuState& s = env.s;
+  unsigned hits = 0;
+  for (unsigned i = 0; i < 4; i++)
+    if (Enabled(s.dr[7], i) && Rw(s.dr[7], i) == 2 && Overlaps(s, i, port, size)) hits |= 1u << i;
+  pending_data_hits |= hits;
+  return hits != 0;
 }
 
 // Before an instruction at an enabled instruction breakpoint. a = linear address.

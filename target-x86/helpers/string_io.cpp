@@ -36,6 +36,13 @@ bool CheckIo(X86Cpu* cpu, uint16_t port, unsigned size) {
   return false;
 }
 
+// I/O breakpoints (DR7 R/W = 10, meaningful only with CR4.DE): one test of two
+// registers on the port path while no breakpoint is enabled.
+bool IoBreak(X86Cpu* cpu, uint16_t port, unsigned size) {
+  const CpuState& s = cpu->env.s;
+  return (s.dr[7] & 0xff) && (s.cr4 & kCr4DE) && cpu->IoBreakpointHit(port, size);
+}
+
 enum : unsigned { kStrMovs, kStrCmps, kStrStos, kStrLods, kStrScas, kStrIns, kStrOuts };
 
 void SetReg(uint64_t& r, uint64_t v, uint64_t amask) {
@@ -69,6 +76,7 @@ X86_HELPER(HelperString) {
   const uint16_t port = static_cast<uint16_t>(s.regs[RDX]);
   if ((kind == kStrIns || kind == kStrOuts) && !CheckIo(cpu, port, size)) return 0;
   unsigned budget = 1u << 16;
+  bool io_hit = false;
   const bool bulk = rep && step > 0 && (kind == kStrMovs || kind == kStrStos);
   for (;;) {
     if (bulk && (rcx & amask) >= 2) {
@@ -154,10 +162,12 @@ X86_HELPER(HelperString) {
         if (!cpu->mmu()->Probe(&cpu->ctx, lin(ES, di), size, accel::tcg::Access::kWrite, mmu)) return 0;
         v = cpu->bus()->PortRead(port, size);
         if (!cpu->Write(lin(ES, di), v, size, mmu)) return 0;
+        io_hit = IoBreak(cpu, port, size);
         break;
       case kStrOuts:
         if (!cpu->Read(lin(seg, si), size, &v, mmu)) return 0;
         cpu->bus()->PortWrite(port, v, size);
+        io_hit = IoBreak(cpu, port, size);
         break;
       default:
         break;
@@ -173,7 +183,9 @@ X86_HELPER(HelperString) {
       if (rep == 2 && zf) break;
     }
     if ((rcx & amask) == 0) break;
-    if (--budget == 0 || ctx->exit_request.load(std::memory_order_relaxed)) {
+    if (io_hit || --budget == 0 || ctx->exit_request.load(std::memory_order_relaxed)) {
+      // (An I/O breakpoint traps after this iteration: the check in front of the
+      // next instruction -- this one again -- delivers it, and IRET resumes it.)
       // Let interrupts in: the instruction restarts with the updated registers.
       s.rip = ctx->insn_pc;
       ctx->exit = ExitStatus::kHelperExit;
@@ -188,7 +200,9 @@ X86_HELPER(HelperIn) {
   uint16_t port = static_cast<uint16_t>(a);
   unsigned size = static_cast<unsigned>(b);
   if (!CheckIo(cpu, port, size)) return 0;
-  return cpu->bus()->PortRead(port, size);
+  uint64_t v = cpu->bus()->PortRead(port, size);
+  IoBreak(cpu, port, size);
+  return v;
 }
 
 X86_HELPER(HelperOut) {
@@ -197,6 +211,7 @@ X86_HELPER(HelperOut) {
   unsigned size = static_cast<unsigned>(c);
   if (!CheckIo(cpu, port, size)) return 0;
   cpu->bus()->PortWrite(port, b, size);
+  IoBreak(cpu, port, size);
   return 0;
 }
 

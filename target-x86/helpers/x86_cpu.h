@@ -67,6 +67,10 @@ class X86Cpu : public accel::tcg::PageWalker {
   unsigned WatchProt(uint64_t vaddr) override;
   void WatchHit(accel::tcg::ExecContext* ctx, uint64_t vaddr, unsigned size,
                 accel::tcg::Access acc) override;
+  // An access to I/O port range [port, port+size) while CR4.DE and DR7 enable a
+  // breakpoint: I/O breakpoints (R/W = 10) it matches become pending trap hits.
+  // Returns true when one matched.
+  bool IoBreakpointHit(uint16_t port, unsigned size);
 
   // Segments.
   void LoadSegReal(int seg, uint16_t sel);

@@ -611,6 +611,40 @@ TEST(TcgDebug, DataBreakpointsTrapAfterTheAccess) {
   EXPECT_EQ(m.Read32(0x7200), 9u);
 }
 
+TEST(TcgDebug, IoBreakpointsTrapAfterTheAccess) {
+  TM m;
+  m.Enter(Mode::kProt32);
+  DebugHandler(m);
+  // CR4.DE; DR3: I/O breakpoint (R/W = 10) on ports 0x80-0x81 (LEN = 2 bytes).
+  uint32_t dr7 = (1u << 6) | (2u << 28) | (1u << 30);
+  char buf[700];
+  std::snprintf(buf, sizeof buf,
+                "mov %%cr4, %%eax\nor $8, %%eax\nmov %%eax, %%cr4\n"
+                "mov $0x80, %%eax\nmov %%eax, %%db3\nmov $0x%x, %%eax\nmov %%eax, %%db7\n"
+                "out %%al, $0x70\n"  // not watched
+                "out %%al, $0x81\n"  // inside the range
+                "a1: in $0x80, %%al\n"  // reads break too
+                "a2: mov $0x82, %%dx\nout %%al, (%%dx)\n"  // just past the range
+                "mov $0x80, %%dx\nmov $0x7000, %%esi\nmov $3, %%ecx\ncld\n"
+                "a3: rep outsb\n"  // traps after each iteration, resumes the REP
+                "xor %%eax, %%eax\nmov %%eax, %%db7\nhlt\n",
+                dr7);
+  accel::RunResult r = RunCode(m, buf);
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  uint32_t a1 = TM::kCode + 3 + 3 + 3 + 5 + 3 + 5 + 3 + 2 + 2;
+  uint32_t a3 = a1 + 2 + 4 + 1 + 4 + 5 + 5 + 1;
+  EXPECT_EQ(m.Read32(0x700), 5u);  // OUT 0x81, IN 0x80, three OUTSB iterations
+  EXPECT_EQ(m.Read32(0x704) & 0xf, 8u);  // B3
+  EXPECT_EQ(m.Read32(0x710), a1);      // trap after the OUT: eip = a1
+  EXPECT_EQ(m.Read32(0x714), a1 + 2);  // after the IN: eip = a2
+  EXPECT_EQ(m.Read32(0x718), a3);      // REP OUTSB: eip = the REP, to resume it...
+  EXPECT_EQ(m.Read32(0x71c), a3);
+  EXPECT_EQ(m.Read32(0x720), a3 + 2);  // ...until the last iteration completes it
+  size_t outs = 0;
+  for (auto& w : m.bus().port_writes) outs += w.first == 0x80;
+  EXPECT_EQ(outs, 3u);  // each iteration ran once
+}
+
 TEST(TcgDebug, FaultsPushResumeFlag) {
   TM m;
   m.Enter(Mode::kProt32);
