@@ -189,6 +189,10 @@ X86_HELPER(HelperMovToDr) {
   X86Cpu* cpu = CpuOf(ctx);
   unsigned n = static_cast<unsigned>(a) & 7;
   if (!CheckDrAccess(cpu, &n)) return 0;
+  if (n >= 6 && (b >> 32)) {  // DR6/DR7 bits 63:32 are reserved (64-bit mode)
+    cpu->Raise(kGP, 0, true);
+    return 0;
+  }
   cpu->WriteDr(n, b);
   return 0;
 }

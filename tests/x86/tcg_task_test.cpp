@@ -682,5 +682,14 @@ TEST(TcgDebug, SingleStepSetsBsAndGeneralDetect) {
   EXPECT_EQ(m.Read32(0x710), TM::kCode + 1 + 7 + 1 + 1);
 }
 
+TEST(TcgDebug, ReservedUpperHalfOfDr7Faults) {
+  TM m;
+  m.Enter(Mode::kLong64);
+  accel::RunResult r = RunCode(m, "mov $0x100000401, %rax\nmov %rax, %db7\nhlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.vector(), kGP);
+  EXPECT_EQ(m.State().dr[7], 0x400u);  // unchanged
+}
+
 }  // namespace
 }  // namespace emu::x86::test
