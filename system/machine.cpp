@@ -23,6 +23,7 @@
 #include <chrono>
 
 #include "accel/kvm/kvm_accel.h"
+#include "accel/kvm/kvm_fallback.h"
 #include "accel/tcg/tcg_accel.h"
 #include "hw/devices.h"
 #include "hw/core/log.h"
@@ -93,6 +94,8 @@ class Machine : public hw::MachineControl, public accel::CpuBus {
   std::unique_ptr<ChardevSet> chardevs_;
   std::unique_ptr<hw::PcBoard> board_;
   std::unique_ptr<accel::KvmAccelerator> kvm_;
+  // Under KVM: the translator for the instructions KVM cannot execute.
+  std::unique_ptr<accel::TranslatorFallback> kvm_fallback_;
   std::unique_ptr<accel::tcg::TcgAccelerator> tcg_;
   std::vector<std::unique_ptr<accel::Vcpu>> vcpus_;
   std::vector<std::thread> threads_;
@@ -128,6 +131,10 @@ Machine::~Machine() {
   monitor_.reset();
   vcpus_.clear();
   tcg_.reset();
+  if (kvm_fallback_) {
+    hw::Log(hw::LogMask::kUnimp, "%s", kvm_fallback_->Summary().c_str());
+    kvm_fallback_.reset();
+  }
   kvm_.reset();
   board_.reset();
   chardevs_.reset();
@@ -254,11 +261,18 @@ void Machine::Setup() {
 
   if (kvm_) {
     for (const std::string& item : cfg_.log_items)
-      if (item != "unimp" && item != "guest_errors")
+      // in_asm and int: only for what the translator executes for KVM (fallback).
+      if (item != "unimp" && item != "guest_errors" && item != "in_asm" && item != "int")
         std::fprintf(stderr, "emu: warning: -d %s: only the translator produces it, not kvm\n",
                      item.c_str());
     kvm_->AttachMemory(&board_->memory());
     kvm_->SetCpuBus(this);
+    // What KVM reports as an emulation failure, the translator executes: same memory,
+    // same bus; it runs on the failing vCPU's thread, so t_vcpu (the LAPIC window)
+    // is that vCPU's. KVM ignores the A20 gate; the translator follows the board.
+    kvm_fallback_ = std::make_unique<accel::TranslatorFallback>(kvm_.get(), &board_->memory(), this);
+    kvm_fallback_->SetA20(board_->a20());
+    board_->SetA20Listener([this](bool on) { kvm_fallback_->SetA20(on); });
     if (kvm_->has_irqchip())
       for (int n = 0; n < 16; n++) board_->ConnectIsaIrq(n, kvm_->IrqSink(n));
     for (int i = 0; i < cfg_.smp; i++) vcpus_.push_back(kvm_->CreateVcpu(i));

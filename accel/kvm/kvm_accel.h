@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,10 +122,13 @@ class KvmAccelerator : public Accelerator {
   void SetUserIrqchip(UserIrqchip c) { user_irqchip_ = std::move(c); }
   const UserIrqchip& user_irqchip() const { return user_irqchip_; }
 
-  // Later: the translator's one-instruction interpreter. Called on a KVM emulation
-  // failure (KVM_EXIT_INTERNAL_ERROR / EMULATION); it may GetState, execute the
-  // instruction, SetState and return true to resume, or false to report kError.
-  using EmulationFallback = std::function<bool(Vcpu& vcpu)>;
+  // Called on a KVM emulation failure (KVM_EXIT_INTERNAL_ERROR / EMULATION), on the
+  // vCPU's thread: it may GetState, execute the instruction, SetState and return
+  // nullopt to resume KVM, or return what Run() should report instead (kError: why it
+  // could not help -- Run() adds the KVM details; kShutdown: a triple fault while
+  // delivering an exception). The machine installs the translator (TranslatorFallback,
+  // kvm_fallback.h).
+  using EmulationFallback = std::function<std::optional<RunResult>(Vcpu& vcpu)>;
   void SetEmulationFallback(EmulationFallback f) { fallback_ = std::move(f); }
   const EmulationFallback& emulation_fallback() const { return fallback_; }
 

@@ -86,6 +86,26 @@ std::vector<std::pair<uint32_t, uint64_t*>> MsrMap(const KvmAccelerator& a, CpuS
   return out;
 }
 
+bool SameSeg(const Segment& a, const Segment& b) {
+  return a.selector == b.selector && a.base == b.base && a.limit == b.limit && a.attr == b.attr;
+}
+
+// What kvm_sregs carries (fieldwise: the structs have padding).
+bool SameSregs(const CpuState& a, const CpuState& b) {
+  for (int i = 0; i < x86::kNumSegs; ++i)
+    if (!SameSeg(a.seg[i], b.seg[i])) return false;
+  return SameSeg(a.ldtr, b.ldtr) && SameSeg(a.tr, b.tr) && a.gdtr.base == b.gdtr.base &&
+         a.gdtr.limit == b.gdtr.limit && a.idtr.base == b.idtr.base &&
+         a.idtr.limit == b.idtr.limit && a.cr0 == b.cr0 && a.cr2 == b.cr2 && a.cr3 == b.cr3 &&
+         a.cr4 == b.cr4 && a.cr8 == b.cr8 && a.efer == b.efer && a.apic_base == b.apic_base;
+}
+
+bool SameFpu(const x86::FpuState& a, const x86::FpuState& b) {
+  return a.fcw == b.fcw && a.fsw == b.fsw && a.ftw == b.ftw && a.fop == b.fop && a.fip == b.fip &&
+         a.fdp == b.fdp && a.mxcsr == b.mxcsr && std::memcmp(a.st, b.st, sizeof a.st) == 0 &&
+         std::memcmp(a.xmm, b.xmm, sizeof a.xmm) == 0;
+}
+
 }  // namespace
 
 // x87/SSE state. With XSAVE support we edit the legacy region of the XSAVE image
@@ -238,10 +258,55 @@ void KvmVcpu::GetState(x86::CpuState& s) {
   s.halted = accel_->has_irqchip() && accel_->caps().mp_state && mp_state() == KVM_MP_STATE_HALTED;
 }
 
-void KvmVcpu::SetState(const x86::CpuState& in) {
+void KvmVcpu::SetState(const x86::CpuState& s) { SetStateParts(s, nullptr); }
+
+void KvmVcpu::SetChangedState(const x86::CpuState& s, const x86::CpuState& before) {
+  SetStateParts(s, &before);
+}
+
+void KvmVcpu::SetStateParts(const x86::CpuState& in, const x86::CpuState* before) {
   using namespace x86;
   CpuState s = in;  // MsrMap wants non-const pointers
 
+  if (!before || !SameSregs(s, *before)) SetSregs(s);
+  SetRegs(s);
+  if (!before || !SameFpu(s.fpu, before->fpu)) SetFpu(s.fpu);
+  SetMsrs(s, before);
+  if (accel_->caps().debugregs &&
+      (!before || !std::equal(s.dr, s.dr + 8, before->dr))) {
+    kvm_debugregs d{};
+    for (int i = 0; i < 4; ++i) d.db[i] = s.dr[i];
+    d.dr6 = s.dr[6];
+    d.dr7 = s.dr[7];
+    if (ioctl(fd_, KVM_SET_DEBUGREGS, &d) < 0) ThrowErrno("KVM_SET_DEBUGREGS");
+  }
+  if (accel_->caps().vcpu_events &&
+      (!before || s.nmi_pending != before->nmi_pending ||
+       s.interrupt_shadow != before->interrupt_shadow)) {
+    kvm_vcpu_events e{};
+    if (ioctl(fd_, KVM_GET_VCPU_EVENTS, &e) < 0) ThrowErrno("KVM_GET_VCPU_EVENTS");
+    e.nmi.pending = s.nmi_pending ? 1 : 0;
+    e.interrupt.shadow = s.interrupt_shadow ? KVM_X86_SHADOW_INT_STI : 0;
+    e.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+    if (ioctl(fd_, KVM_SET_VCPU_EVENTS, &e) < 0) ThrowErrno("KVM_SET_VCPU_EVENTS");
+  }
+  if (accel_->has_irqchip() && accel_->caps().mp_state && (!before || s.halted != before->halted)) {
+    // Only HALTED <-> RUNNABLE: an AP waiting for SIPI stays waiting.
+    uint32_t cur = mp_state();
+    uint32_t want = cur;
+    if (s.halted)
+      want = KVM_MP_STATE_HALTED;
+    else if (cur == KVM_MP_STATE_HALTED)
+      want = KVM_MP_STATE_RUNNABLE;
+    if (want != cur) {
+      kvm_mp_state mp{want};
+      if (ioctl(fd_, KVM_SET_MP_STATE, &mp) < 0) ThrowErrno("KVM_SET_MP_STATE");
+    }
+  }
+}
+
+void KvmVcpu::SetSregs(const x86::CpuState& s) {
+  using namespace x86;
   // Read first so that fields CpuState does not carry (the pending-interrupt bitmap)
   // keep their values.
   kvm_sregs sr{};
@@ -267,7 +332,10 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
   sr.efer = s.efer;
   sr.apic_base = s.apic_base;
   if (ioctl(fd_, KVM_SET_SREGS, &sr) < 0) ThrowErrno("KVM_SET_SREGS");
+}
 
+void KvmVcpu::SetRegs(const x86::CpuState& s) {
+  using namespace x86;
   kvm_regs r{};
   r.rax = s.regs[RAX];
   r.rcx = s.regs[RCX];
@@ -288,10 +356,20 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
   r.rip = s.rip;
   r.rflags = s.rflags | 2;  // bit 1 is always set
   if (ioctl(fd_, KVM_SET_REGS, &r) < 0) ThrowErrno("KVM_SET_REGS");
+}
 
-  SetFpu(s.fpu);
-
+// All carried MSRs, or with `before` only those that differ from it.
+void KvmVcpu::SetMsrs(x86::CpuState& s, const x86::CpuState* before) {
   auto map = MsrMap(*accel_, s);
+  if (before) {
+    x86::CpuState b = *before;
+    auto old = MsrMap(*accel_, b);  // same MSRs in the same order
+    std::vector<std::pair<uint32_t, uint64_t*>> changed;
+    for (size_t i = 0; i < map.size(); ++i)
+      if (*map[i].second != *old[i].second) changed.push_back(map[i]);
+    map.swap(changed);
+    if (map.empty()) return;
+  }
   // A register read-modify-write (monitor, gdbstub) must not pull the guest's TSC back
   // to the value it had when it was read: write it only when the caller changed it.
   if (tsc_read_valid_ && s.tsc == last_tsc_read_) {
@@ -311,35 +389,6 @@ void KvmVcpu::SetState(const x86::CpuState& in) {
     std::snprintf(b, sizeof b, "KVM vCPU %d: KVM refused MSR 0x%x = 0x%llx", index_, map[set].first,
                   static_cast<unsigned long long>(*map[set].second));
     throw std::runtime_error(b);
-  }
-
-  if (accel_->caps().debugregs) {
-    kvm_debugregs d{};
-    for (int i = 0; i < 4; ++i) d.db[i] = s.dr[i];
-    d.dr6 = s.dr[6];
-    d.dr7 = s.dr[7];
-    if (ioctl(fd_, KVM_SET_DEBUGREGS, &d) < 0) ThrowErrno("KVM_SET_DEBUGREGS");
-  }
-  if (accel_->caps().vcpu_events) {
-    kvm_vcpu_events e{};
-    if (ioctl(fd_, KVM_GET_VCPU_EVENTS, &e) < 0) ThrowErrno("KVM_GET_VCPU_EVENTS");
-    e.nmi.pending = s.nmi_pending ? 1 : 0;
-    e.interrupt.shadow = s.interrupt_shadow ? KVM_X86_SHADOW_INT_STI : 0;
-    e.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
-    if (ioctl(fd_, KVM_SET_VCPU_EVENTS, &e) < 0) ThrowErrno("KVM_SET_VCPU_EVENTS");
-  }
-  if (accel_->has_irqchip() && accel_->caps().mp_state) {
-    // Only HALTED <-> RUNNABLE: an AP waiting for SIPI stays waiting.
-    uint32_t cur = mp_state();
-    uint32_t want = cur;
-    if (s.halted)
-      want = KVM_MP_STATE_HALTED;
-    else if (cur == KVM_MP_STATE_HALTED)
-      want = KVM_MP_STATE_RUNNABLE;
-    if (want != cur) {
-      kvm_mp_state mp{want};
-      if (ioctl(fd_, KVM_SET_MP_STATE, &mp) < 0) ThrowErrno("KVM_SET_MP_STATE");
-    }
   }
 }
 

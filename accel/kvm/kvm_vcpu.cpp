@@ -242,10 +242,18 @@ void KvmVcpu::InjectUserInterrupt() {
 
 std::optional<RunResult> KvmVcpu::HandleInternalError() {
   const auto& ie = run_->internal;
-  if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION && accel_->emulation_fallback()) {
-    // Trap-and-emulate: the translator's interpreter executes the instruction KVM
-    // could not, then we go back to hardware.
-    if (accel_->emulation_fallback()(*this)) return std::nullopt;
+  std::string why;
+  if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+    if (!accel_->emulation_fallback()) {
+      why = "no instruction emulator fallback installed";
+    } else {
+      // Trap-and-emulate: the translator executes what KVM could not, then we go
+      // back to hardware.
+      std::optional<RunResult> r = accel_->emulation_fallback()(*this);
+      if (!r) return std::nullopt;
+      if (r->reason != ExitReason::kError) return r;
+      why = "the translator could not execute it either: " + r->detail;
+    }
   }
   std::string d = "KVM internal error: suberror " + std::to_string(ie.suberror) + " (" +
                   InternalErrorName(ie.suberror) + ")";
@@ -254,9 +262,51 @@ std::optional<RunResult> KvmVcpu::HandleInternalError() {
     d += ", data";
     for (uint32_t i = 0; i < n; ++i) d += " " + Hex(ie.data[i]);
   }
-  if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION)
-    d += " (no instruction emulator fallback installed)";
+  if (!why.empty()) d += " (" + why + ")";
   return RunResult{ExitReason::kError, d + "; " + DumpRegs()};
+}
+
+std::vector<uint8_t> KvmVcpu::FailedInstructionBytes() const {
+  const auto& ef = run_->emulation_failure;
+  if (run_->exit_reason != KVM_EXIT_INTERNAL_ERROR || ef.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+      ef.ndata < 3 || !(ef.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+    return {};
+  size_t n = ef.insn_size < sizeof ef.insn_bytes ? ef.insn_size : sizeof ef.insn_bytes;
+  return std::vector<uint8_t>(ef.insn_bytes, ef.insn_bytes + n);
+}
+
+uint32_t KvmVcpu::ReadLapic(uint32_t offset) {
+  kvm_lapic_state l{};
+  if (ioctl(fd_, KVM_GET_LAPIC, &l) < 0) ThrowErrno("KVM_GET_LAPIC");
+  offset &= 0xff0;
+  uint32_t v;
+  std::memcpy(&v, l.regs + offset, 4);
+  return v;
+}
+
+bool KvmVcpu::WriteLapic(uint32_t offset, uint32_t value) {
+  offset &= 0xff0;
+  // Registers whose write is only a store (KVM_SET_LAPIC re-evaluates the priority,
+  // the LVTs and the timer from the stored values). EOI and the ICR have side
+  // effects (an end of interrupt, an IPI) that no ioctl performs for us.
+  switch (offset) {
+    case 0x080:  // TPR
+    case 0x0d0:  // LDR
+    case 0x0e0:  // DFR
+    case 0x0f0:  // SVR
+    case 0x310:  // ICR high
+    case 0x320: case 0x330: case 0x340: case 0x350: case 0x360: case 0x370:  // LVTs
+    case 0x380:  // timer initial count
+    case 0x3e0:  // timer divide
+      break;
+    default:
+      return false;
+  }
+  kvm_lapic_state l{};
+  if (ioctl(fd_, KVM_GET_LAPIC, &l) < 0) ThrowErrno("KVM_GET_LAPIC");
+  std::memcpy(l.regs + offset, &value, 4);
+  if (ioctl(fd_, KVM_SET_LAPIC, &l) < 0) ThrowErrno("KVM_SET_LAPIC");
+  return true;
 }
 
 void KvmVcpu::HandleIo() {

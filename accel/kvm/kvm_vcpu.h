@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "accel/accel.h"
 #include "accel/kvm/kvm_sys.h"
@@ -31,6 +32,10 @@ class KvmVcpu : public Vcpu {
   void Kick() override;
   void GetState(x86::CpuState& s) override;
   void SetState(const x86::CpuState& s) override;
+  // SetState writing only what differs from `before` (a state GetState returned):
+  // the emulation fallback's way back, a few ioctls instead of a dozen, and no
+  // rewrite of pending events that changed in the kernel meanwhile.
+  void SetChangedState(const x86::CpuState& s, const x86::CpuState& before);
   int index() const override { return index_; }
 
   int fd() const { return fd_; }
@@ -43,12 +48,25 @@ class KvmVcpu : public Vcpu {
   // A one-line summary of the registers, for error messages.
   std::string DumpRegs();
 
+  // For the emulation fallback (kvm_fallback.h), on the vCPU's thread:
+  // the bytes of the instruction KVM failed to emulate, when KVM reported them;
+  bool kick_pending() const { return kick_.load(); }
+  std::vector<uint8_t> FailedInstructionBytes() const;
+  // and the in-kernel LAPIC's registers (KVM_GET/SET_LAPIC). WriteLapic takes only
+  // registers whose write is a plain store and returns false for the others.
+  uint32_t ReadLapic(uint32_t offset);
+  bool WriteLapic(uint32_t offset, uint32_t value);
+
  private:
   void Configure();  // CPUID and MP state of a new vCPU
   RunResult RunLoop();
   RunResult Stopped();  // consumes the kick
   // nullopt: handled (emulation fallback), keep running.
   std::optional<RunResult> HandleInternalError();
+  void SetStateParts(const x86::CpuState& s, const x86::CpuState* before);
+  void SetSregs(const x86::CpuState& s);
+  void SetRegs(const x86::CpuState& s);
+  void SetMsrs(x86::CpuState& s, const x86::CpuState* before);
   void GetFpu(x86::FpuState& f);
   void SetFpu(const x86::FpuState& f);
   void InjectUserInterrupt();

@@ -11,6 +11,7 @@
 
 #include "accel/kvm/kvm_accel.h"
 #include "accel/kvm/kvm_cpuid.h"
+#include "accel/kvm/kvm_fallback.h"
 #include "accel/kvm/kvm_vcpu.h"
 #include "hw/i386/e820.h"
 #include "hw/i386/multiboot.h"
@@ -239,8 +240,7 @@ TEST(KvmAccel, SoftwareBreakpoint) {
 }
 
 // Executing from MMIO is an emulation failure on every KVM: without a fallback Run()
-// reports it; with one (later: the translator's interpreter) the hook fixes the state
-// up and the vCPU goes on.
+// reports it; with one the hook fixes the state up and the vCPU goes on.
 TEST(KvmAccel, EmulationFailureHook) {
   REQUIRE_KVM();
   const uint8_t jump[] = {0xb8, 0x00, 0x00, 0x00, 0xd0,  // mov $0xd0000000, %eax
@@ -255,14 +255,14 @@ TEST(KvmAccel, EmulationFailureHook) {
     ASSERT_TRUE(vm.Start(1, &err)) << err;
     int calls = 0;
     if (with_fallback) {
-      vm.kvm->SetEmulationFallback([&](Vcpu& v) {
+      vm.kvm->SetEmulationFallback([&](Vcpu& v) -> std::optional<RunResult> {
         ++calls;
         x86::CpuState s;
         v.GetState(s);
-        if (s.rip != Harness::kMmioBase) return false;
+        if (s.rip != Harness::kMmioBase) return RunResult{ExitReason::kError, "elsewhere"};
         s.rip = kCode + 0x100;  // "emulate" by going elsewhere
         v.SetState(s);
-        return true;
+        return std::nullopt;
       });
     }
     vm.h.BuildPageTables();
@@ -820,6 +820,171 @@ TEST(KvmCpuid, HidesUnbackedFeaturesAndSetsTopology) {
   t = FilterCpuid(FakeSupported(), p);
   EXPECT_TRUE(FindCpuid(t, 1)->ecx & (1u << 21));
   EXPECT_FALSE(FindCpuid(t, 1)->edx & (1u << 28));
+}
+
+// The translator as the emulation fallback (TranslatorFallback), on a ring-0 64-bit
+// loop of INT $0x40 (whose handler is a lone IRETQ). kvm_pvm (this host) cannot
+// emulate INT n in ring 0; hardware KVM runs it natively, and then only the result is
+// checked.
+TEST(KvmFallback, TranslatorRunsRing0IntN) {
+  REQUIRE_KVM();
+  constexpr uint64_t kIdt = 0x3000, kHandler = kCode + 0x100;
+  const uint8_t loop[] = {
+      0xb9, 0x05, 0x00, 0x00, 0x00,  // mov $5, %ecx
+      0xcd, 0x40,                    // 1: int $0x40
+      0x41, 0xff, 0xc4,              // inc %r12d
+      0xff, 0xc9,                    // dec %ecx
+      0x75, 0xf7,                    // jnz 1b
+      0x44, 0x89, 0xe0,              // mov %r12d, %eax
+      0x04, 0x20,                    // add $0x20, %al
+      0xe6, 0xf4,                    // out %al, $0xf4
+      0xeb, 0xfe,                    // jmp .
+  };
+  const uint8_t handler[] = {0x48, 0xcf};  // iretq
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, loop, sizeof loop);
+  vm.h.Load(kHandler, handler, sizeof handler);
+  uint8_t gate[16] = {};  // 64-bit interrupt gate, DPL 0, selector 0x08
+  gate[0] = kHandler & 0xff;
+  gate[1] = (kHandler >> 8) & 0xff;
+  gate[2] = 0x08;
+  gate[5] = 0x8e;
+  gate[6] = (kHandler >> 16) & 0xff;
+  vm.h.Load(kIdt + 0x40 * 16, gate, sizeof gate);
+  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
+  s.idtr = {kIdt, 0x41 * 16 - 1};
+  s.regs[x86::R12] = 0;
+  s.regs[x86::R13] = 0x1234;  // a register the instructions never touch
+  s.fpu.xmm[3][0] = 0x5a;     // likewise SSE state
+  vm.vcpus[0]->SetState(s);
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0x25u);  // five handler round trips
+  vm.vcpus[0]->GetState(s);
+  EXPECT_EQ(s.regs[x86::RSP], kStack);  // every frame popped
+  EXPECT_EQ(s.regs[x86::R13], 0x1234u);
+  EXPECT_EQ(s.fpu.xmm[3][0], 0x5a);
+  std::printf("%s\n", fb.Summary().c_str());
+  if (fb.exits() == 0) {
+    std::printf("this KVM executed INT n in ring 0 natively: no fallback needed\n");
+    return;
+  }
+  EXPECT_GE(fb.instructions(), 5u);  // the five INTs at least
+  EXPECT_GE(fb.instructions(), fb.exits());
+}
+
+// A stretch of instructions KVM fails on one after the other: INT $0x40 whose handler
+// starts with INT $0x41, whose handler starts with INT $0x42, ... (then IRETQs all the
+// way back). Under kvm_pvm each INT fails right where the last exit resumed KVM, so
+// the exits step more and more of them at once: fewer exits than instructions.
+TEST(KvmFallback, BurstsThroughConsecutiveFailures) {
+  REQUIRE_KVM();
+  constexpr int kDepth = 16;
+  constexpr uint64_t kIdt = 0x3000, kHandlers = kCode + 0x400;
+  const uint8_t main_code[] = {0xcd, 0x40,              // int $0x40
+                               0xb0, 0x42, 0xe6, 0xf4,  // mov $0x42, %al; out %al, $0xf4
+                               0xeb, 0xfe};             // jmp .
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, main_code, sizeof main_code);
+  for (int i = 0; i < kDepth; ++i) {
+    const uint64_t h = kHandlers + 16 * i;
+    if (i + 1 < kDepth) {
+      const uint8_t code[] = {0xcd, static_cast<uint8_t>(0x41 + i), 0x48, 0xcf};  // int; iretq
+      vm.h.Load(h, code, sizeof code);
+    } else {
+      const uint8_t code[] = {0x48, 0xcf};  // iretq
+      vm.h.Load(h, code, sizeof code);
+    }
+    uint8_t gate[16] = {static_cast<uint8_t>(h), static_cast<uint8_t>(h >> 8), 0x08, 0, 0, 0x8e,
+                        static_cast<uint8_t>(h >> 16)};
+    vm.h.Load(kIdt + (0x40 + i) * 16, gate, sizeof gate);
+  }
+  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
+  s.idtr = {kIdt, (0x40 + kDepth) * 16 - 1};
+  vm.vcpus[0]->SetState(s);
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0x42u);
+  vm.vcpus[0]->GetState(s);
+  EXPECT_EQ(s.regs[x86::RSP], kStack);
+  std::printf("%s\n", fb.Summary().c_str());
+  if (fb.exits() == 0) GTEST_SKIP() << "this KVM executes INT n in ring 0 itself";
+  EXPECT_GE(fb.instructions(), static_cast<uint64_t>(kDepth));
+  EXPECT_LE(fb.exits(), 6u);  // 1 + 2 + 4 + 8 >= 16
+}
+
+// Code that KVM rewrites between two fallbacks is not seen by the translator's write
+// tracking: the fallback must not run what it translated before. INT $0x40 at L,
+// then (natively) L's vector byte becomes 0x41 and the loop goes back to L.
+TEST(KvmFallback, SeesCodeRewrittenUnderKvm) {
+  REQUIRE_KVM();
+  constexpr uint64_t kIdt = 0x3000, kH40 = kCode + 0x100, kH41 = kCode + 0x200;
+  const uint8_t loop[] = {
+      0xcd, 0x40,                                      // L: int $0x40
+      0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x41,  // movb $0x41, L+1 (kCode + 1)
+      0xeb, 0xf4,                                      // jmp L
+  };
+  const uint8_t h40[] = {0x48, 0xcf};                          // iretq
+  const uint8_t h41[] = {0xb0, 0x41, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x41,%al; out; jmp .
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, loop, sizeof loop);
+  vm.h.Load(kH40, h40, sizeof h40);
+  vm.h.Load(kH41, h41, sizeof h41);
+  for (uint64_t h : {kH40, kH41}) {
+    uint8_t gate[16] = {static_cast<uint8_t>(h), static_cast<uint8_t>(h >> 8), 0x08, 0, 0, 0x8e,
+                        static_cast<uint8_t>(h >> 16)};
+    vm.h.Load(kIdt + (h == kH40 ? 0x40 : 0x41) * 16, gate, sizeof gate);
+  }
+  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
+  s.idtr = {kIdt, 0x42 * 16 - 1};
+  vm.vcpus[0]->SetState(s);
+  auto res = vm.h.RunUntilExit(vm.all(), 5s);
+  ASSERT_FALSE(vm.h.timed_out()) << "the translator ran its stale INT $0x40 again";
+  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
+  EXPECT_EQ(*vm.h.exit_code(), 0x41u);
+  std::printf("%s\n", fb.Summary().c_str());
+}
+
+// A port of the in-kernel irqchip is out of the translator's reach: when the very
+// instruction KVM failed needs one, the vCPU stops with KVM's error and the reason.
+// Here `out %al, $0x20` fetched from MMIO (which KVM cannot execute from).
+TEST(KvmFallback, InKernelDeviceIsAClearError) {
+  REQUIRE_KVM();
+  const uint8_t jump[] = {0xb8, 0x00, 0x00, 0x00, 0xd0,  // mov $0xd0000000, %eax
+                          0xff, 0xe0};                   // jmp *%rax
+  Vm vm;
+  std::string err;
+  ASSERT_TRUE(vm.Start(1, &err)) << err;
+  if (!vm.kvm->has_irqchip()) GTEST_SKIP() << vm.kvm->irqchip_note();
+  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
+  vm.h.BuildPageTables();
+  vm.h.Load(kCode, jump, sizeof jump);
+  vm.h.MmioWrite(Harness::kMmioBase, 0xfeeb20e6, 8);  // out %al, $0x20; jmp .
+  vm.vcpus[0]->SetState(Harness::LongModeKernel(kCode, kStack));
+  auto res = vm.h.RunUntilExit(vm.all(), 10s);
+  ASSERT_FALSE(vm.h.timed_out());
+  EXPECT_EQ(res[0].reason, ExitReason::kError);
+  const std::string& d = res[0].detail;
+  EXPECT_NE(d.find("KVM internal error: suberror 1 (emulation failure)"), std::string::npos) << d;
+  EXPECT_NE(d.find("the translator could not execute it either: unimplemented: port 0x20"),
+            std::string::npos) << d;
+  EXPECT_NE(d.find("RIP=d0000000"), std::string::npos) << d;
+  EXPECT_EQ(fb.exits(), 1u);
+  EXPECT_EQ(fb.instructions(), 0u);
 }
 
 }  // namespace
