@@ -431,6 +431,8 @@ void Machine::DoReset() {
     x86::CpuState s = board_->Reset();
     vcpus_[0]->SetState(s);
     SyncTcgTsc();
+    // The board's reset puts A20 back without telling its listener.
+    if (kvm_fallback_) kvm_fallback_->SetA20(board_->a20());
     reset_pending_ = false;
   }
   l.lock();

@@ -47,6 +47,35 @@ TEST_F(KvmBoot, SecondCpuComesUpThroughInitSipi) {
   EXPECT_EQ(r.status, 33) << r.err;
 }
 
+// The translator fallback (accel/kvm/kvm_fallback.h) in a whole run: the systest
+// debug kernel's #DB handler returns with IRETD, which kvm_pvm cannot emulate in
+// ring 0. Its first use is announced once on stderr, and -d unimp counts it at exit.
+TEST_F(KvmBoot, EmulationFallbackIsAnnouncedAndCounted) {
+  EmuRun r = RunEmu({"-accel", "kvm", "-m", "64", "-kernel", Kernel("systest-debug.elf"),
+                     "-nographic", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-d", "unimp"},
+                    30);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("done: checks 00000011"), std::string::npos) << r.out << r.err;
+  const std::string announce = "emu: kvm: KVM cannot execute the instruction at ";
+  size_t a = r.err.find(announce);
+  if (a == std::string::npos) {
+    EXPECT_NE(r.err.find("kvm: the translator executed 0 instructions in 0 "), std::string::npos)
+        << r.err;
+    GTEST_SKIP() << "this KVM ran the kernel without an emulation failure";
+  }
+  EXPECT_EQ(a, r.err.rfind(announce)) << "announced more than once:\n" << r.err;
+  EXPECT_NE(r.err.find("(iretd)"), std::string::npos) << r.err;  // the instruction, disassembled
+  unsigned long long insns = 0, exits = 0;
+  size_t sum = r.err.find("kvm: the translator executed ");
+  ASSERT_NE(sum, std::string::npos) << r.err;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + sum,
+                        "kvm: the translator executed %llu instructions in %llu", &insns, &exits),
+            2)
+      << r.err;
+  EXPECT_GE(exits, 1u);
+  EXPECT_GE(insns, exits);
+}
+
 TEST_F(KvmBoot, KvmTcgListUsesKvmWhenPresent) {
   EmuRun r = RunEmu({"-accel", "kvm:tcg", "-m", "64", "-kernel", Kernel("mbkern.elf"), "-display",
                      "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"},

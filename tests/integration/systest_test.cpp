@@ -61,27 +61,76 @@ void RunTcg(const std::string& kernel) {
   EXPECT_EQ(r.status, 33) << r.out << r.err;
 }
 
-// kvm_pvm (this host's /dev/kvm, docs/kvm.md) cannot run most of these kernels to
-// the end: it fails to emulate INT n in ring 0, and refuses 2-level paging (#GP on
-// CR0.PG without CR4.PAE). An incomplete run must still agree with the expected
-// report as far as it got; then the test skips, saying where KVM stopped.
+std::string WithoutTotals(const std::string& report);
+
+// Checks where this host's KVM (kvm_pvm, a software nested hypervisor, docs/kvm.md)
+// differs from the SDM and from hardware KVM, and why. Its FAIL line for one of these
+// is accepted in place of the `ok` line; the rest of the report is compared in full.
+bool KvmPvmKnownWrong(const std::string& line) {
+  // SDM vol. 3, 17.2.4: a data breakpoint (R/W = 01 or 11) traps after the access.
+  // kvm_pvm emulates ring-0 code in software and does not check DR0-3 for data
+  // accesses (instruction breakpoints and single steps do work); the accesses are
+  // KVM's own (the emulation fallback steps only the handler's IRETD here).
+  static const char* const kDataBreakpoints[] = {
+      "write breakpoint: one #DB: expected 00000001 got 00000000",
+      "write breakpoint: trap after the write: expected 00102a83 got ",
+      "write breakpoint: DR6.B1: expected 00000002 got ",
+      "read/write breakpoint: a read triggers: expected 00000001 got 00000000",
+      "read/write breakpoint: trap after the read: expected 00102b37 got ",
+      "read/write breakpoint: DR6.B2: expected 00000004 got ",
+  };
+  for (const char* k : kDataBreakpoints)
+    if (line.rfind(std::string("FAIL ") + k, 0) == 0) return true;
+  return false;
+}
+
+// Under KVM, what KVM cannot execute (an emulation failure) is stepped by the
+// translator (accel/kvm/kvm_fallback.h), so a kernel runs to the end where the
+// hypervisor itself behaves: its report is then compared in full, a cross-check of the
+// expected values for everything KVM executed natively. kvm_pvm still stops some
+// kernels with guest-visible deviations that never reach us as an exit -- #UD for
+// INT n and call gates in ring 3, #GP for CR0.PG with 2-level paging, broken frames
+// for 16-bit and virtual-8086 exceptions (one loops on the resulting #GP): those runs
+// must agree with the expected report as far as they got, and then skip saying where
+// KVM stopped.
 void RunKvm(const std::string& kernel) {
   std::string why = KvmUnavailableReason();
   if (!why.empty()) GTEST_SKIP() << why;
-  EmuRun r = RunEmu(Args("kvm", kernel), 30);
-  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EmuRun r = RunEmu(Args("kvm", kernel), 10);
   std::string report = Report(r.out), expected = Expected(kernel);
+  // The first use of the fallback is announced once on stderr.
+  const std::string announce = "emu: kvm: KVM cannot execute";
+  EXPECT_EQ(r.err.find(announce), r.err.rfind(announce)) << r.err;
   const std::string unexpected = "FAIL unexpected exception";
   size_t stop = report.find(unexpected);
-  if (r.err.find("KVM internal error") != std::string::npos || stop != std::string::npos) {
+  if (r.timed_out || r.err.find("KVM internal error") != std::string::npos ||
+      stop != std::string::npos) {
     std::string done = report.substr(0, stop);
     EXPECT_EQ(expected.compare(0, done.size(), done), 0) << report;
     GTEST_SKIP() << "KVM stopped the kernel after " << std::count(done.begin(), done.end(), '\n')
                  << " agreeing checks: "
-                 << (stop != std::string::npos ? report.substr(stop) : r.err);
+                 << (stop != std::string::npos ? report.substr(stop)
+                     : r.timed_out             ? "no end within 10 s; " + r.err
+                                               : r.err);
   }
-  EXPECT_EQ(report, expected) << r.err;
-  EXPECT_EQ(r.status, 33) << r.out << r.err;
+  std::istringstream in(report);
+  std::string line, accepted;
+  int known = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("FAIL ", 0) == 0 && KvmPvmKnownWrong(line)) {
+      line = "ok " + line.substr(5, line.find(": expected") - 5);
+      known++;
+    }
+    accepted += line + "\n";
+  }
+  if (known == 0) {
+    EXPECT_EQ(report, expected) << r.err;
+    EXPECT_EQ(r.status, 33) << r.out << r.err;
+  } else {
+    EXPECT_EQ(WithoutTotals(accepted), WithoutTotals(expected)) << r.err;
+    EXPECT_EQ(r.status, 35) << r.out << r.err;
+    std::printf("accepted %d known kvm_pvm deviations (data breakpoints)\n", known);
+  }
 }
 
 // Checks where QEMU's TCG (Debian 12's 7.2) is known to differ from the SDM, and why.
