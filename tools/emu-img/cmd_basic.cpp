@@ -14,26 +14,12 @@ namespace emu::tools {
 
 using Json = nlohmann::ordered_json;
 
-int BadOption(int c, char** argv) {
-  if (c == '?' && optopt) {
-    Error(std::string("invalid option -- '") + char(optopt) + "'");
-  } else if (c == ':' || (c == '?' && optopt)) {
-    Error(std::string("option requires an argument -- '") + char(optopt) + "'");
-  } else {
-    Error(std::string("unrecognized option '") + argv[optind - 1] + "'");
-  }
-  return 1;
-}
-
 int CmdCreate(int argc, char** argv) {
   std::string fmt = "raw", backing, backing_fmt;
   std::map<std::string, std::string> opts;
   bool quiet = false;
-  optind = 1;
-  opterr = 0;
-  int c;
-  static const option longs[] = {{nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:o:b:F:uq", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:o:b:F:uq");
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': fmt = optarg; break;
       case 'o': if (!ParseOptions(optarg, &opts)) return 1; break;
@@ -41,7 +27,7 @@ int CmdCreate(int argc, char** argv) {
       case 'F': backing_fmt = optarg; break;
       case 'u': break;
       case 'q': quiet = true; break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
   if (optind >= argc) {
@@ -73,24 +59,18 @@ int CmdCreate(int argc, char** argv) {
     return 1;
   }
   opts.erase("size");
-  if (!block::FindFormat(fmt)) {
-    Error("Unknown file format '" + fmt + "'");
-    return 1;
-  }
+  if (!CheckFormat(fmt)) return 1;
   co.opts = opts;
   if (!quiet) {
     // The same line as qemu-img (scripts grep it): defaults spelled out for qcow2.
     uint64_t shown = co.size;
     if (!shown && opts.count("backing_file")) {
-      OpenSpec b;
-      b.path = block::ResolveBackingPath(path, opts["backing_file"]);
-      b.format = opts.count("backing_fmt") ? opts["backing_fmt"] : "";
-      b.force_share = true;
+      // Not Open(): a backing file that does not open is CreateImage's error to report.
       block::OpenOptions bo;
       bo.read_only = true;
       bo.force_share = true;
-      bo.format = b.format;
-      auto bd = block::OpenImage(b.path, bo);
+      bo.format = opts.count("backing_fmt") ? opts["backing_fmt"] : "";
+      auto bd = block::OpenImage(block::ResolveBackingPath(path, opts["backing_file"]), bo);
       if (bd.ok()) shown = bd.value->Size();
     }
     std::string line = "Formatting '" + path + "', fmt=" + fmt;
@@ -121,11 +101,7 @@ int CmdCreate(int argc, char** argv) {
     fflush(stdout);
   }
   block::Status s = block::CreateImage(fmt, path, co);
-  if (!s.ok()) {
-    Error(path + ": " + s.message());
-    return 1;
-  }
-  return 0;
+  return s.ok() ? 0 : Fail(s, path + ": ");
 }
 
 namespace {
@@ -133,8 +109,8 @@ namespace {
 Json InfoJson(BlockDriver* d, const std::string& path, const std::string& fmt, uint64_t actual) {
   Json j;
   block::ImageInfo info;
-  auto* ops = dynamic_cast<block::ImageOps*>(d);
-  if (ops) info = block::ImageInfo(), ops->GetInfo(&info);
+  auto* ops = OpsOf(d);
+  if (ops) ops->GetInfo(&info);
   std::vector<block::SnapshotInfo> snaps;
   if (ops && ops->ListSnapshots(&snaps).ok() && !snaps.empty()) {
     Json a = Json::array();
@@ -206,6 +182,28 @@ void PrintNested(const Json& v, int indent) {
   }
 }
 
+// The "Snapshot list:" table of info and snapshot -l, from InfoJson's "snapshots".
+void PrintSnapshots(const Json& snapshots) {
+  printf("Snapshot list:\n");
+  printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+  for (const auto& s : snapshots) {
+    time_t t = s["date-sec"].get<int64_t>();
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+    uint64_t secs = s["vm-clock-sec"], ns = s["vm-clock-nsec"];
+    char clk[96];
+    snprintf(clk, sizeof clk, "%02llu:%02llu:%02llu.%03llu", static_cast<unsigned long long>(secs / 3600),
+             static_cast<unsigned long long>(secs / 60 % 60), static_cast<unsigned long long>(secs % 60),
+             static_cast<unsigned long long>(ns / 1000000));
+    std::string icount = s.contains("icount") ? std::to_string(s["icount"].get<uint64_t>()) : "";
+    printf("%-9s %-16s %8s %19s %12s %10s\n", s["id"].get<std::string>().c_str(),
+           s["name"].get<std::string>().c_str(), HumanSize(s["vm-state-size"]).c_str(), date, clk,
+           icount.c_str());
+  }
+}
+
 void PrintHuman(const Json& j) {
   printf("image: %s\n", j["filename"].get<std::string>().c_str());
   printf("file format: %s\n", j["format"].get<std::string>().c_str());
@@ -220,26 +218,7 @@ void PrintHuman(const Json& j) {
     if (j.contains("backing-filename-format"))
       printf("backing file format: %s\n", j["backing-filename-format"].get<std::string>().c_str());
   }
-  if (j.contains("snapshots")) {
-    printf("Snapshot list:\n");
-    printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
-    for (const auto& s : j["snapshots"]) {
-      time_t t = s["date-sec"].get<int64_t>();
-      struct tm tm;
-      localtime_r(&t, &tm);
-      char date[32];
-      strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-      uint64_t secs = s["vm-clock-sec"], ns = s["vm-clock-nsec"];
-      char clk[96];
-      snprintf(clk, sizeof clk, "%02llu:%02llu:%02llu.%03llu", static_cast<unsigned long long>(secs / 3600),
-               static_cast<unsigned long long>(secs / 60 % 60), static_cast<unsigned long long>(secs % 60),
-               static_cast<unsigned long long>(ns / 1000000));
-      std::string icount = s.contains("icount") ? std::to_string(s["icount"].get<uint64_t>()) : "";
-      printf("%-9s %-16s %8s %19s %12s %10s\n", s["id"].get<std::string>().c_str(),
-             s["name"].get<std::string>().c_str(), HumanSize(s["vm-state-size"]).c_str(), date, clk,
-             icount.c_str());
-    }
-  }
+  if (j.contains("snapshots")) PrintSnapshots(j["snapshots"]);
   if (j.contains("format-specific")) {
     printf("Format specific information:\n");
     PrintNested(j["format-specific"]["data"], 4);
@@ -249,49 +228,33 @@ void PrintHuman(const Json& j) {
 }  // namespace
 
 int CmdInfo(int argc, char** argv) {
-  OpenSpec spec;
-  std::string output = "human";
+  ReportOptions args;
   bool chain = false;
-  optind = 1;
-  opterr = 0;
   static const option longs[] = {{"output", required_argument, nullptr, 'O'},
                                  {"backing-chain", no_argument, nullptr, 'B'},
                                  {"force-share", no_argument, nullptr, 'U'},
                                  {nullptr, 0, nullptr, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, ":f:U", longs, nullptr)) != -1) {
-    switch (c) {
-      case 'f': spec.format = optarg; break;
-      case 'O': output = optarg; break;
-      case 'B': chain = true; break;
-      case 'U': spec.force_share = true; break;
-      default: return BadOption(c, argv);
-    }
+  OptionReader reader(argc, argv, ":f:U", longs);
+  for (int c; (c = reader.Next()) != -1;) {
+    if (c == 'B') chain = true;
+    else if (!args.Take(c)) return reader.Bad(c);
   }
-  if (output != "human" && output != "json") {
-    Error("--output must be used with human or json as argument.");
-    return 1;
-  }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  spec.path = argv[optind];
-  auto d = Open(spec);
+  if (!CheckOutputFormat(args.output)) return 1;
+  auto d = OpenOneImage(argc, argv, &args.spec);
   if (!d) return 1;
   Json all = Json::array();
   BlockDriver* cur = d.get();
-  std::string path = spec.path;
+  std::string path = args.spec.path;
   while (cur) {
     all.push_back(InfoJson(cur, path, cur->format_name(), ActualSize(path)));
     if (!chain) break;
-    auto* ops = dynamic_cast<block::ImageOps*>(cur);
+    auto* ops = OpsOf(cur);
     block::ImageInfo info;
     if (ops) ops->GetInfo(&info);
     cur = ops ? ops->Backing() : nullptr;
     path = info.backing_full;
   }
-  if (output == "json") {
+  if (args.output == "json") {
     printf("%s\n", (chain ? all : all[0]).dump(4).c_str());
   } else {
     for (size_t i = 0; i < all.size(); i++) {
@@ -306,75 +269,40 @@ int CmdResize(int argc, char** argv) {
   OpenSpec spec;
   spec.read_only = false;
   bool shrink = false, quiet = false;
-  optind = 1;
-  opterr = 0;
+  // A negative size looks like an option: take the last argument out first.
+  const bool minus = argc >= 2 && argv[argc - 1][0] == '-' && argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9';
+  std::string sz;
+  if (minus) sz = argv[--argc];
   static const option longs[] = {{"shrink", no_argument, nullptr, 'S'}, {nullptr, 0, nullptr, 0}};
-  // Negative sizes look like options: take the last argument first.
-  if (argc >= 2 && argv[argc - 1][0] == '-' && argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9') {
-    static std::string neg;
-    neg = argv[argc - 1];
-    argc--;
-    int c;
-    while ((c = getopt_long(argc, argv, ":f:q", longs, nullptr)) != -1) {
-      if (c == 'f') spec.format = optarg;
-      else if (c == 'q') quiet = true;
-      else if (c == 'S') shrink = true;
-      else return BadOption(c, argv);
-    }
-    if (optind != argc - 1) {
-      Error("Expecting image file name and size");
-      return 1;
-    }
-    spec.path = argv[optind];
-    auto d = Open(spec);
-    if (!d) return 1;
-    uint64_t delta;
-    if (!block::ParseSize(neg.substr(1), &delta)) {
-      Error("Invalid image size specified");
-      return 1;
-    }
-    if (delta > d->Size()) {
-      Error("New image size must be positive");
-      return 1;
-    }
-    auto* ops = dynamic_cast<block::ImageOps*>(d.get());
-    block::Status s = ops ? ops->Resize(d->Size() - delta, shrink)
-                          : block::Status::Error(ENOTSUP, "resize unsupported");
-    if (!s.ok()) {
-      Error(s.message());
-      return 1;
-    }
-    if (!quiet) printf("Image resized.\n");
-    return 0;
-  }
-  int c;
-  while ((c = getopt_long(argc, argv, ":f:q", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:q", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     if (c == 'f') spec.format = optarg;
     else if (c == 'q') quiet = true;
     else if (c == 'S') shrink = true;
-    else return BadOption(c, argv);
+    else return reader.Bad(c);
   }
-  if (optind != argc - 2) {
+  if (optind != argc - (minus ? 1 : 2)) {
     Error("Expecting image file name and size");
     return 1;
   }
   spec.path = argv[optind];
-  std::string sz = argv[optind + 1];
+  if (!minus) sz = argv[optind + 1];
   auto d = Open(spec);
   if (!d) return 1;
+  const char sign = minus ? '-' : sz[0] == '+' ? '+' : 0;
   uint64_t n;
-  bool rel = sz[0] == '+';
-  if (!block::ParseSize(rel ? sz.substr(1) : sz, &n)) {
+  if (!block::ParseSize(sign ? sz.substr(1) : sz, &n)) {
     Error("Invalid image size specified");
     return 1;
   }
-  uint64_t target = rel ? d->Size() + n : n;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
-  block::Status s = ops ? ops->Resize(target, shrink) : block::Status::Error(ENOTSUP, "resize unsupported");
-  if (!s.ok()) {
-    Error(s.message());
+  if (sign == '-' && n > d->Size()) {
+    Error("New image size must be positive");
     return 1;
   }
+  uint64_t target = sign == '+' ? d->Size() + n : sign == '-' ? d->Size() - n : n;
+  auto* ops = OpsOf(d.get());
+  block::Status s = ops ? ops->Resize(target, shrink) : block::Status::Error(ENOTSUP, "resize unsupported");
+  if (!s.ok()) return Fail(s);
   if (!quiet) printf("Image resized.\n");
   return 0;
 }
@@ -383,11 +311,8 @@ int CmdSnapshot(int argc, char** argv) {
   OpenSpec spec;
   char action = 0;
   std::string name;
-  optind = 1;
-  opterr = 0;
-  int c;
-  static const option longs[] = {{nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":la:c:d:f:Uq", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":la:c:d:f:Uq");
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'l': case 'a': case 'c': case 'd':
         if (action) {
@@ -400,19 +325,14 @@ int CmdSnapshot(int argc, char** argv) {
       case 'f': spec.format = optarg; break;
       case 'U': spec.force_share = true; break;
       case 'q': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
   if (!action) action = 'l';
-  spec.path = argv[optind];
   spec.read_only = action == 'l';
-  auto d = Open(spec);
+  auto d = OpenOneImage(argc, argv, &spec);
   if (!d) return 1;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
+  auto* ops = OpsOf(d.get());
   if (!ops) {
     Error("This image format does not support snapshots");
     return 1;
@@ -421,30 +341,7 @@ int CmdSnapshot(int argc, char** argv) {
   if (action == 'l') {
     std::vector<block::SnapshotInfo> snaps;
     s = ops->ListSnapshots(&snaps);
-    if (s.ok() && !snaps.empty()) {
-      Json j = InfoJson(d.get(), spec.path, d->format_name(), 0);
-      Json only;
-      only["filename"] = spec.path;
-      only["format"] = d->format_name();
-      printf("Snapshot list:\n");
-      printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
-      for (const auto& sn : j["snapshots"]) {
-        time_t t = sn["date-sec"].get<int64_t>();
-        struct tm tm;
-        localtime_r(&t, &tm);
-        char date[32];
-        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-        uint64_t secs = sn["vm-clock-sec"], ns = sn["vm-clock-nsec"];
-        char clk[96];
-        snprintf(clk, sizeof clk, "%02llu:%02llu:%02llu.%03llu", static_cast<unsigned long long>(secs / 3600),
-                 static_cast<unsigned long long>(secs / 60 % 60), static_cast<unsigned long long>(secs % 60),
-                 static_cast<unsigned long long>(ns / 1000000));
-        std::string icount = sn.contains("icount") ? std::to_string(sn["icount"].get<uint64_t>()) : "";
-        printf("%-9s %-16s %8s %19s %12s %10s\n", sn["id"].get<std::string>().c_str(),
-               sn["name"].get<std::string>().c_str(), HumanSize(sn["vm-state-size"]).c_str(), date, clk,
-               icount.c_str());
-      }
-    }
+    if (s.ok() && !snaps.empty()) PrintSnapshots(InfoJson(d.get(), spec.path, d->format_name(), 0)["snapshots"]);
   } else if (action == 'c') {
     s = ops->CreateSnapshot(name);
   } else if (action == 'a') {
@@ -452,11 +349,7 @@ int CmdSnapshot(int argc, char** argv) {
   } else {
     s = ops->DeleteSnapshot(name);
   }
-  if (!s.ok()) {
-    Error(s.message());
-    return 1;
-  }
-  return 0;
+  return s.ok() ? 0 : Fail(s);
 }
 
 int CmdAmend(int argc, char** argv) {
@@ -464,36 +357,25 @@ int CmdAmend(int argc, char** argv) {
   spec.read_only = false;
   std::map<std::string, std::string> opts;
   bool have_opts = false;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"force", no_argument, nullptr, 'F'}, {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:o:pqt:", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:o:pqt:", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': spec.format = optarg; break;
       case 'o': if (!ParseOptions(optarg, &opts)) return 1; have_opts = true; break;
       case 'p': case 'q': case 'F': case 't': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
   if (!have_opts) {
     Error("Must specify options (-o)");
     return 1;
   }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  spec.path = argv[optind];
-  auto d = Open(spec);
+  auto d = OpenOneImage(argc, argv, &spec);
   if (!d) return 1;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
+  auto* ops = OpsOf(d.get());
   block::Status s = ops ? ops->Amend(opts) : block::Status::Error(ENOTSUP, "amend unsupported");
-  if (!s.ok()) {
-    Error(s.message());
-    return 1;
-  }
-  return 0;
+  return s.ok() ? 0 : Fail(s);
 }
 
 }  // namespace emu::tools

@@ -10,47 +10,29 @@
 
 namespace emu::tools {
 
-int BadOption(int c, char** argv);
-
 int CmdCheck(int argc, char** argv) {
-  OpenSpec spec;
-  std::string output = "human", repair;
+  ReportOptions args;
+  std::string repair;
   bool quiet = false;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"output", required_argument, nullptr, 'O'},
                                  {"repair", required_argument, nullptr, 'r'},
                                  {"force-share", no_argument, nullptr, 'U'},
                                  {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:r:qUT:", longs, nullptr)) != -1) {
-    switch (c) {
-      case 'f': spec.format = optarg; break;
-      case 'O': output = optarg; break;
-      case 'r': repair = optarg; break;
-      case 'q': quiet = true; break;
-      case 'U': spec.force_share = true; break;
-      case 'T': break;
-      default: return BadOption(c, argv);
-    }
+  OptionReader reader(argc, argv, ":f:r:qUT:", longs);
+  for (int c; (c = reader.Next()) != -1;) {
+    if (c == 'r') repair = optarg;
+    else if (c == 'q') quiet = true;
+    else if (c != 'T' && !args.Take(c)) return reader.Bad(c);
   }
-  if (output != "human" && output != "json") {
-    Error("--output must be used with human or json as argument.");
-    return 1;
-  }
+  if (!CheckOutputFormat(args.output)) return 1;
   if (!repair.empty() && repair != "leaks" && repair != "all") {
     Error("Unknown option value for -r (expecting 'leaks' or 'all'): " + repair);
     return 1;
   }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  spec.path = argv[optind];
-  spec.read_only = repair.empty();
-  auto d = Open(spec);
+  args.spec.read_only = repair.empty();
+  auto d = OpenOneImage(argc, argv, &args.spec);
   if (!d) return 1;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
+  auto* ops = OpsOf(d.get());
   block::CheckResult r;
   block::Status s = ops ? ops->Check(!repair.empty(), repair == "all", &r)
                         : block::Status::Error(ENOTSUP, "This image format does not support checks");
@@ -58,11 +40,8 @@ int CmdCheck(int argc, char** argv) {
     Error(s.message());
     return 63;
   }
-  if (!s.ok()) {
-    Error("Check failed: " + s.message());
-    return 1;
-  }
-  if (output == "json") {
+  if (!s.ok()) return Fail(s, "Check failed: ");
+  if (args.output == "json") {
     nlohmann::ordered_json j;
     j["image-end-offset"] = r.image_end_offset;
     if (r.compressed_clusters) j["compressed-clusters"] = r.compressed_clusters;
@@ -73,7 +52,7 @@ int CmdCheck(int argc, char** argv) {
     if (r.leaks_fixed) j["leaks-fixed"] = r.leaks_fixed;
     if (r.corruptions_fixed) j["corruptions-fixed"] = r.corruptions_fixed;
     j["allocated-clusters"] = r.allocated_clusters;
-    j["filename"] = spec.path;
+    j["filename"] = args.spec.path;
     j["format"] = d->format_name();
     if (r.fragmented_clusters) j["fragmented-clusters"] = r.fragmented_clusters;
     printf("%s\n", j.dump(4).c_str());
@@ -119,28 +98,20 @@ int CmdCommit(int argc, char** argv) {
   top.open_backing = false;
   bool drop = false, quiet = false;
   std::string base;
-  optind = 1;
-  opterr = 0;
-  int c;
-  static const option longs[] = {{nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:b:dpqt:r:", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:b:dpqt:r:");
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': top.format = optarg; break;
       case 'b': base = optarg; break;
       case 'd': drop = true; break;
       case 'q': quiet = true; break;
       case 'p': case 't': case 'r': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  top.path = argv[optind];
-  auto d = Open(top);
+  auto d = OpenOneImage(argc, argv, &top);
   if (!d) return 1;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
+  auto* ops = OpsOf(d.get());
   block::ImageInfo info;
   if (ops) ops->GetInfo(&info);
   if (info.backing_file.empty()) {
@@ -159,12 +130,9 @@ int CmdCommit(int argc, char** argv) {
   if (!b) return 1;
   uint64_t size = std::min(d->Size(), b->Size());
   if (d->Size() > b->Size()) {
-    auto* bops = dynamic_cast<block::ImageOps*>(b.get());
+    auto* bops = OpsOf(b.get());
     block::Status s = bops ? bops->Resize(d->Size(), false) : block::Status::Error(ENOTSUP, "resize unsupported");
-    if (!s.ok()) {
-      Error("Backing file is smaller than the image and cannot be grown: " + s.message());
-      return 1;
-    }
+    if (!s.ok()) return Fail(s, "Backing file is smaller than the image and cannot be grown: ");
     size = d->Size();
   }
   std::vector<uint8_t> buf;
@@ -172,27 +140,18 @@ int CmdCommit(int argc, char** argv) {
     bool alloc = true;
     uint64_t n = 0;
     block::Status s = ops->AllocatedInThisLayer(off, size - off, &alloc, &n);
-    if (!s.ok() || n == 0) {
-      Error("Commit failed: " + s.message());
-      return 1;
-    }
+    if (!s.ok() || n == 0) return Fail(s, "Commit failed: ");
     if (alloc) {
       buf.resize(n);
       s = d->Read(off, buf.data(), n);
       if (s.ok()) s = b->Write(off, buf.data(), n);
-      if (!s.ok()) {
-        Error("Commit failed: " + s.message());
-        return 1;
-      }
+      if (!s.ok()) return Fail(s, "Commit failed: ");
     }
     off += n;
   }
   block::Status s = b->Flush();
   if (s.ok() && !drop) s = ops->MakeEmpty();
-  if (!s.ok()) {
-    Error("Commit failed: " + s.message());
-    return 1;
-  }
+  if (!s.ok()) return Fail(s, "Commit failed: ");
   if (!quiet) printf("Image committed.\n");
   return 0;
 }
@@ -202,11 +161,9 @@ int CmdRebase(int argc, char** argv) {
   spec.read_only = false;
   std::string backing, backing_fmt;
   bool have_b = false, unsafe = false, quiet = false;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"force-share", no_argument, nullptr, 'U'}, {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:b:F:upqt:T:U", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:b:F:upqt:T:U", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': spec.format = optarg; break;
       case 'b': backing = optarg; have_b = true; break;
@@ -214,7 +171,7 @@ int CmdRebase(int argc, char** argv) {
       case 'u': unsafe = true; break;
       case 'q': quiet = true; break;
       case 'p': case 't': case 'T': case 'U': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
   (void)quiet;
@@ -222,15 +179,10 @@ int CmdRebase(int argc, char** argv) {
     Error("Must specify backing file (-b) or use '-b \"\"' to remove it");
     return 1;
   }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  spec.path = argv[optind];
   spec.open_backing = !unsafe;
-  auto d = Open(spec);
+  auto d = OpenOneImage(argc, argv, &spec);
   if (!d) return 1;
-  auto* ops = dynamic_cast<block::ImageOps*>(d.get());
+  auto* ops = OpsOf(d.get());
   if (!ops) {
     Error("This image format does not support backing files");
     return 1;
@@ -255,28 +207,18 @@ int CmdRebase(int argc, char** argv) {
       bool alloc = true;
       uint64_t n = 0;
       block::Status s = ops->AllocatedInThisLayer(off, std::min(chunk, size - off), &alloc, &n);
-      if (!s.ok() || !n) {
-        Error("Could not rebase: " + s.message());
-        return 1;
-      }
+      if (!s.ok() || !n) return Fail(s, "Could not rebase: ");
       if (!alloc) {
         s = old ? ReadPadded(old, off, a.data(), n) : (std::memset(a.data(), 0, n), block::Status::Ok());
         if (s.ok()) s = nb ? ReadPadded(nb.get(), off, b.data(), n) : (std::memset(b.data(), 0, n), block::Status::Ok());
         if (s.ok() && std::memcmp(a.data(), b.data(), n) != 0) s = d->Write(off, a.data(), n);
-        if (!s.ok()) {
-          Error("Could not rebase: " + s.message());
-          return 1;
-        }
+        if (!s.ok()) return Fail(s, "Could not rebase: ");
       }
       off += n;
     }
   }
   block::Status s = ops->SetBackingName(backing, backing_fmt);
-  if (!s.ok()) {
-    Error("Could not change the backing file to '" + backing + "': " + s.message());
-    return 1;
-  }
-  return 0;
+  return s.ok() ? 0 : Fail(s, "Could not change the backing file to '" + backing + "': ");
 }
 
 }  // namespace emu::tools

@@ -11,8 +11,6 @@
 
 namespace emu::tools {
 
-int BadOption(int c, char** argv);
-
 namespace {
 
 class Progress {
@@ -42,13 +40,11 @@ int CmdConvert(int argc, char** argv) {
   bool compress = false, no_create = false, progress = false, quiet = false, force_share = false;
   uint64_t sparse = 4096;
   block::CacheMode cache = block::CacheMode::kUnsafe, src_cache = block::CacheMode::kWriteback;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"force-share", no_argument, nullptr, 'U'},
                                  {"target-is-zero", no_argument, nullptr, 'Z'},
                                  {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:O:B:F:o:cnpqS:t:T:Um:W", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:O:B:F:o:cnpqS:t:T:Um:W", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': src_fmt = optarg; break;
       case 'O': out_fmt = optarg; break;
@@ -79,7 +75,7 @@ int CmdConvert(int argc, char** argv) {
         break;
       case 'U': force_share = true; break;
       case 'm': case 'W': case 'Z': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
   if (quiet) progress = false;
@@ -88,10 +84,7 @@ int CmdConvert(int argc, char** argv) {
     return 1;
   }
   std::string out_path = argv[argc - 1];
-  if (!block::FindFormat(out_fmt)) {
-    Error("Unknown file format '" + out_fmt + "'");
-    return 1;
-  }
+  if (!CheckFormat(out_fmt)) return 1;
   if (!src_fmt.empty() && !block::FindFormat(src_fmt)) {
     Error("Unknown driver '" + src_fmt + "'");
     return 1;
@@ -120,10 +113,7 @@ int CmdConvert(int argc, char** argv) {
     co.size = total;
     co.opts = opts;
     block::Status s = block::CreateImage(out_fmt, out_path, co);
-    if (!s.ok()) {
-      Error(out_path + ": " + s.message());
-      return 1;
-    }
+    if (!s.ok()) return Fail(s, out_path + ": ");
   }
   OpenSpec os;
   os.path = out_path;
@@ -137,7 +127,7 @@ int CmdConvert(int argc, char** argv) {
           " bytes, need " + std::to_string(total) + ")");
     return 1;
   }
-  auto* out_ops = dynamic_cast<block::ImageOps*>(out.get());
+  auto* out_ops = OpsOf(out.get());
   BlockDriver* out_backing = out_ops ? out_ops->Backing() : nullptr;
   uint64_t gran = 0;
   if (compress) {
@@ -181,10 +171,7 @@ int CmdConvert(int argc, char** argv) {
       }
       if (!all_zero) {
         s = src->Read(off, buf.data(), n);
-        if (!s.ok()) {
-          Error("error while reading at byte " + std::to_string(off) + ": " + s.message());
-          return 1;
-        }
+        if (!s.ok()) return Fail(s, "error while reading at byte " + std::to_string(off) + ": ");
       }
       // Write in units of `sparse` bytes (or clusters when compressing),
       // skipping zeros the target already has.
@@ -223,10 +210,7 @@ int CmdConvert(int argc, char** argv) {
         } else {
           s = out->Write(at, buf.data() + p0, m);
         }
-        if (!s.ok()) {
-          Error("error while writing at byte " + std::to_string(at) + ": " + s.message());
-          return 1;
-        }
+        if (!s.ok()) return Fail(s, "error while writing at byte " + std::to_string(at) + ": ");
       }
       off += n;
       prog.Show(100.0 * double(dst + off) / double(std::max<uint64_t>(total, 1)));
@@ -234,10 +218,7 @@ int CmdConvert(int argc, char** argv) {
     dst += size;
   }
   block::Status s = out->Flush();
-  if (!s.ok()) {
-    Error("error while flushing '" + out_path + "': " + s.message());
-    return 1;
-  }
+  if (!s.ok()) return Fail(s, "error while flushing '" + out_path + "': ");
   prog.Done();
   return 0;
 }
@@ -245,11 +226,9 @@ int CmdConvert(int argc, char** argv) {
 int CmdCompare(int argc, char** argv) {
   OpenSpec a, b;
   bool strict = false, quiet = false;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"force-share", no_argument, nullptr, 'U'}, {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:F:sqpUT:", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:F:sqpUT:", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': a.format = optarg; break;
       case 'F': b.format = optarg; break;
@@ -257,7 +236,7 @@ int CmdCompare(int argc, char** argv) {
       case 'q': quiet = true; break;
       case 'U': a.force_share = b.force_share = true; break;
       case 'p': case 'T': break;
-      default: BadOption(c, argv); return 2;
+      default: reader.Bad(c); return 2;
     }
   }
   if (optind != argc - 2) {
@@ -321,40 +300,21 @@ int CmdCompare(int argc, char** argv) {
 }
 
 int CmdMap(int argc, char** argv) {
-  OpenSpec spec;
-  std::string output = "human";
-  optind = 1;
-  opterr = 0;
-  int c;
+  ReportOptions args;
   static const option longs[] = {{"output", required_argument, nullptr, 'O'},
                                  {"force-share", no_argument, nullptr, 'U'},
                                  {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:U", longs, nullptr)) != -1) {
-    switch (c) {
-      case 'f': spec.format = optarg; break;
-      case 'O': output = optarg; break;
-      case 'U': spec.force_share = true; break;
-      default: return BadOption(c, argv);
-    }
+  OptionReader reader(argc, argv, ":f:U", longs);
+  for (int c; (c = reader.Next()) != -1;) {
+    if (!args.Take(c)) return reader.Bad(c);
   }
-  if (output != "human" && output != "json") {
-    Error("--output must be used with human or json as argument.");
-    return 1;
-  }
-  if (optind != argc - 1) {
-    Error("Expecting one image file name");
-    return 1;
-  }
-  spec.path = argv[optind];
-  auto d = Open(spec);
+  if (!CheckOutputFormat(args.output)) return 1;
+  auto d = OpenOneImage(argc, argv, &args.spec);
   if (!d) return 1;
   std::vector<block::Extent> ext;
   block::Status s = d->BlockStatus(0, d->Size(), &ext);
-  if (!s.ok()) {
-    Error(s.message());
-    return 1;
-  }
-  if (output == "json") {
+  if (!s.ok()) return Fail(s);
+  if (args.output == "json") {
     printf("[");
     for (size_t i = 0; i < ext.size(); i++) {
       const auto& e = ext[i];
@@ -368,9 +328,9 @@ int CmdMap(int argc, char** argv) {
     printf("]\n");
   } else {
     // The file of each depth: the image, then its backing chain.
-    std::vector<std::string> files = {spec.path};
+    std::vector<std::string> files = {args.spec.path};
     for (BlockDriver* cur = d.get(); cur;) {
-      auto* ops = dynamic_cast<block::ImageOps*>(cur);
+      auto* ops = OpsOf(cur);
       if (!ops || !ops->Backing()) break;
       block::ImageInfo info;
       ops->GetInfo(&info);
@@ -384,7 +344,7 @@ int CmdMap(int argc, char** argv) {
         return 1;
       }
       if (!e.data || !e.host_offset) continue;
-      const std::string& file = size_t(e.depth) < files.size() ? files[e.depth] : spec.path;
+      const std::string& file = size_t(e.depth) < files.size() ? files[e.depth] : args.spec.path;
       printf("%#-16llx%#-16llx%#-16llx%s\n", static_cast<unsigned long long>(e.offset),
              static_cast<unsigned long long>(e.length), static_cast<unsigned long long>(*e.host_offset),
              file.c_str());

@@ -11,22 +11,18 @@
 
 namespace emu::tools {
 
-int BadOption(int c, char** argv);
-
 int CmdMeasure(int argc, char** argv) {
   OpenSpec spec;
   std::string out_fmt = "raw", output = "human";
   std::map<std::string, std::string> opts;
   uint64_t size = 0;
   bool have_size = false;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"output", required_argument, nullptr, 'J'},
                                  {"size", required_argument, nullptr, 'z'},
                                  {"force-share", no_argument, nullptr, 'U'},
                                  {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":f:O:o:l:U", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":f:O:o:l:U", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'f': spec.format = optarg; break;
       case 'O': out_fmt = optarg; break;
@@ -41,13 +37,10 @@ int CmdMeasure(int argc, char** argv) {
         break;
       case 'U': spec.force_share = true; break;
       case 'l': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
-  if (!block::FindFormat(out_fmt)) {
-    Error("Unknown file format '" + out_fmt + "'");
-    return 1;
-  }
+  if (!CheckFormat(out_fmt)) return 1;
   if (have_size == (optind < argc)) {
     Error("Either --size N or one filename must be specified.");
     return 1;
@@ -117,15 +110,13 @@ int CmdBench(int argc, char** argv) {
   int depth = 64;
   bool write = false, flush = false;
   int pattern = 0;
-  optind = 1;
-  opterr = 0;
-  int c;
   static const option longs[] = {{"pattern", required_argument, nullptr, 'P'},
                                  {"flush-interval", required_argument, nullptr, 'I'},
                                  {"no-drain", no_argument, nullptr, 'D'},
                                  {"force-share", no_argument, nullptr, 'U'},
                                  {nullptr, 0, nullptr, 0}};
-  while ((c = getopt_long(argc, argv, ":c:d:f:ni:o:qs:S:t:wU", longs, nullptr)) != -1) {
+  OptionReader reader(argc, argv, ":c:d:f:ni:o:qs:S:t:wU", longs);
+  for (int c; (c = reader.Next()) != -1;) {
     switch (c) {
       case 'c': count = strtoull(optarg, nullptr, 0); break;
       case 'd': depth = atoi(optarg); break;
@@ -144,7 +135,7 @@ int CmdBench(int argc, char** argv) {
       case 'P': pattern = atoi(optarg); break;
       case 'I': flush = true; break;
       case 'i': case 'q': case 'D': case 'U': break;
-      default: return BadOption(c, argv);
+      default: return reader.Bad(c);
     }
   }
   if (optind != argc - 1) {
@@ -170,10 +161,7 @@ int CmdBench(int argc, char** argv) {
   for (uint64_t i = 0; i < count; i++) {
     if (off + bufsize > d->Size()) off = offset;
     block::Status s = write ? d->Write(off, buf.data(), bufsize) : d->Read(off, buf.data(), bufsize);
-    if (!s.ok()) {
-      Error("Failed request: " + s.message());
-      return 1;
-    }
+    if (!s.ok()) return Fail(s, "Failed request: ");
     off += step;
   }
   if (write || flush) d->Flush();

@@ -8,6 +8,45 @@ namespace emu::tools {
 
 void Error(const std::string& msg) { fprintf(stderr, "emu-img: %s\n", msg.c_str()); }
 
+int Fail(const block::Status& s, const std::string& what) {
+  Error(what + s.message());
+  return 1;
+}
+
+OptionReader::OptionReader(int argc, char** argv, const char* shorts, const option* longs)
+    : argc_(argc), argv_(argv), shorts_(shorts), longs_(longs) {
+  optind = 1;  // each subcommand starts getopt afresh on its own argv
+  opterr = 0;
+}
+
+int OptionReader::Next() {
+  static const option kNone[] = {{nullptr, 0, nullptr, 0}};
+  return getopt_long(argc_, argv_, shorts_, longs_ ? longs_ : kNone, nullptr);
+}
+
+int OptionReader::Bad(int c) const {
+  if (c == '?' && optopt) {
+    Error(std::string("invalid option -- '") + char(optopt) + "'");
+  } else if (c == ':') {
+    Error(std::string("option requires an argument -- '") + char(optopt) + "'");
+  } else {
+    Error(std::string("unrecognized option '") + argv_[optind - 1] + "'");
+  }
+  return 1;
+}
+
+bool CheckOutputFormat(const std::string& output) {
+  if (output == "human" || output == "json") return true;
+  Error("--output must be used with human or json as argument.");
+  return false;
+}
+
+bool CheckFormat(const std::string& fmt) {
+  if (block::FindFormat(fmt)) return true;
+  Error("Unknown file format '" + fmt + "'");
+  return false;
+}
+
 bool ParseOptions(const std::string& s, std::map<std::string, std::string>* out) {
   size_t pos = 0;
   while (pos <= s.size()) {
@@ -54,6 +93,14 @@ bool ParseCache(const std::string& s, block::CacheMode* m) {
   return true;
 }
 
+bool ReportOptions::Take(int c) {
+  if (c == 'f') spec.format = optarg;
+  else if (c == 'U') spec.force_share = true;
+  else if (c == 'O') output = optarg;
+  else return false;
+  return true;
+}
+
 std::unique_ptr<BlockDriver> Open(const OpenSpec& s) {
   block::OpenOptions o;
   o.read_only = s.read_only;
@@ -68,6 +115,17 @@ std::unique_ptr<BlockDriver> Open(const OpenSpec& s) {
   }
   return std::move(r.value);
 }
+
+std::unique_ptr<BlockDriver> OpenOneImage(int argc, char** argv, OpenSpec* s) {
+  if (optind != argc - 1) {
+    Error("Expecting one image file name");
+    return nullptr;
+  }
+  s->path = argv[optind];
+  return Open(*s);
+}
+
+block::ImageOps* OpsOf(BlockDriver* d) { return dynamic_cast<block::ImageOps*>(d); }
 
 block::Status ReadPadded(BlockDriver* d, uint64_t off, uint8_t* buf, uint64_t len) {
   uint64_t size = d->Size();
