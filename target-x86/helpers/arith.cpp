@@ -101,6 +101,46 @@ X86_HELPER(HelperCsLimit) {
   return 0;
 }
 
+// Segment limit and type checks of a data access (SDM vol. 3, 5.3 and 5.4), for
+// protected mode outside 64-bit mode: a null (unusable) segment, a write to a code or
+// read-only data segment, a read of an execute-only code segment, or an offset range
+// outside the limit (expand-down: above the limit and up to 64 KiB or 4 GiB by the B
+// bit).
+bool SegDataAccessOk(const CpuState& s, unsigned seg, uint64_t off, unsigned size, bool write) {
+  const Segment& d = s.seg[seg];
+  if (!d.present() || !d.s()) return false;
+  const unsigned type = d.type();
+  const bool code = type & 8;
+  if (code ? (write || !(type & 2)) : (write && !(type & 2))) return false;
+  const uint64_t last = off + size - 1;
+  if (!code && (type & 4)) {
+    const uint64_t upper = d.db() ? 0xffffffffull : 0xffff;
+    return off > d.limit && last <= upper;
+  }
+  return last <= d.limit;
+}
+
+// Whether data accesses need those checks at all: false for every segment that is a
+// present, writable, expand-up data segment with a 4 GiB limit (the flat case), in real
+// and virtual-8086 mode (not checked) and in 64-bit mode (no limits).
+bool SegChecksNeeded(const CpuState& s) {
+  if (!(s.cr0 & kCr0PE) || (s.rflags & kFlagVM)) return false;
+  if ((s.efer & kEferLMA) && s.seg[CS].l()) return false;
+  for (unsigned seg : {ES, SS, DS, FS, GS}) {
+    const Segment& d = s.seg[seg];
+    if (!d.present()) continue;  // null: not checked (see docs/translator.md)
+    if (!d.s() || (d.type() & 0xe) != 2 || d.limit != 0xffffffffu) return true;
+  }
+  return false;
+}
+
+X86_HELPER(HelperSegCheck) {
+  X86Cpu* cpu = CpuOf(ctx);
+  const unsigned seg = b & 7, size = (b >> 8) & 0xff;
+  if (!SegDataAccessOk(cpu->env.s, seg, a, size, (b >> 16) & 1)) cpu->Raise(seg == SS ? kSS : kGP, 0, true);
+  return 0;
+}
+
 X86_HELPER(HelperBcd) {
   X86Cpu* cpu = CpuOf(ctx);
   X86Env& e = cpu->env;

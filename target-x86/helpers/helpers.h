@@ -8,6 +8,11 @@
 namespace emu::x86 {
 
 using HCtx = accel::tcg::ExecContext;
+struct CpuState;
+// Segment limit/type rules of one data access (arith.cpp), and whether any data segment
+// needs them (ComputeTbFlags: kTbSegChecks; HelperString).
+bool SegDataAccessOk(const CpuState& s, unsigned seg, uint64_t off, unsigned size, bool write);
+bool SegChecksNeeded(const CpuState& s);
 #define X86_HELPER(name) uint64_t name(HCtx* ctx, uint64_t a, uint64_t b, uint64_t c)
 
 // Flags.
@@ -23,6 +28,7 @@ X86_HELPER(HelperDiv);          // a = divisor, b = size | signed << 8 (uses/upd
 X86_HELPER(HelperBcd);          // a = which (0 DAA 1 DAS 2 AAA 3 AAS 4 AAM 5 AAD), b = imm
 X86_HELPER(HelperBound);        // a = index, b = lower, c = upper (sign-extended): #BR if outside
 X86_HELPER(HelperCsLimit);      // a = near branch target eip: #GP(0) if above the CS limit
+X86_HELPER(HelperSegCheck);     // a = offset, b = seg | size << 8 | write << 16: #GP(0)/#SS(0) unless allowed
 // Shifts/rotates: a = value, b = count (SHLD/SHRD: the second operand), c = kind |
 // size << 8 (| count << 16 for SHLD/SHRD). Returns the result; flags -> scratch_flags.
 X86_HELPER(HelperShift);

@@ -77,7 +77,14 @@ X86_HELPER(HelperString) {
   if ((kind == kStrIns || kind == kStrOuts) && !CheckIo(cpu, port, size)) return 0;
   unsigned budget = 1u << 16;
   bool io_hit = false;
-  const bool bulk = rep && step > 0 && (kind == kStrMovs || kind == kStrStos);
+  // Segment limit/type checks per element where a data segment is not flat (arith.cpp).
+  const bool seg_checks = SegChecksNeeded(s);
+  auto seg_ok = [&](unsigned sg, uint64_t off, bool write) {
+    if (SegDataAccessOk(s, sg, off, size, write)) return true;
+    cpu->Raise(sg == SS ? kSS : kGP, 0, true);
+    return false;
+  };
+  const bool bulk = !seg_checks && rep && step > 0 && (kind == kStrMovs || kind == kStrStos);
   for (;;) {
     if (bulk && (rcx & amask) >= 2) {
       // Forward REP MOVS/STOS over plain RAM: a whole run within a page at once
@@ -134,6 +141,14 @@ X86_HELPER(HelperString) {
     }
     uint64_t si = rsi & amask, di = rdi & amask;
     uint64_t v = 0, w = 0;
+    if (seg_checks) {
+      bool src = kind == kStrMovs || kind == kStrCmps || kind == kStrLods || kind == kStrOuts;
+      bool dst_write = kind == kStrMovs || kind == kStrStos || kind == kStrIns;
+      if (src && !seg_ok(seg, si, false)) return 0;
+      if (!src || kind == kStrMovs || kind == kStrCmps) {
+        if (!seg_ok(ES, di, dst_write)) return 0;
+      }
+    }
     switch (kind) {
       case kStrMovs:
         if (!cpu->Read(lin(seg, si), size, &v, mmu) || !cpu->Write(lin(ES, di), v, size, mmu)) return 0;

@@ -101,7 +101,8 @@ bool Mov(Tx& tx) {
       tx.b.StEnv(Type::kI8, X86_OFF(s.interrupt_shadow), tx.C(1));
       tx.EndBlockAfter();
     } else if (!tx.real_or_vm86() && !tx.long64()) {
-      // Nothing in the TB key depends on DS/ES/FS/GS.
+      // Whether segment checks are needed (kTbSegChecks) may change.
+      tx.EndBlockAfter();
     }
     return true;
   }

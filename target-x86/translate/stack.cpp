@@ -42,6 +42,8 @@ bool Pop(Tx& tx) {
     if (op.reg == SS) {
       tx.b.StEnv(Type::kI8, X86_OFF(s.interrupt_shadow), tx.C(1));
       tx.EndBlockAfter();
+    } else if (!tx.real_or_vm86() && !tx.long64()) {
+      tx.EndBlockAfter();  // whether segment checks are needed (kTbSegChecks) may change
     }
     return true;
   }
@@ -143,6 +145,9 @@ bool Enter(Tx& tx) {
   // The final rsp must be writable (the SDM faults on it). Intel CPUs check it after the
   // frame pushes (those stay written) and before any register changes.
   Val fl = tx.StackLin(sp);
+  if (tx.flags & kTbSegChecks) {  // the limit check covers an operand at the final SP
+    tx.Call(HelperSegCheck, tx.b.Zext(Type::kI64, st, sp), tx.C(SS | size << 8 | 1u << 16));
+  }
   tx.StoreMem(1, fl, tx.LoadMem(1, fl));
   tx.SetReg(RBP, size, tx.b.Mov(SizeType(size), frame));
   tx.SetReg(RSP, ss, sp);

@@ -188,6 +188,8 @@ bool LoadFarPtr(Tx& tx, int seg) {
   if (seg == SS) {
     tx.b.StEnv(Type::kI8, X86_OFF(s.interrupt_shadow), tx.C(1));
     tx.EndBlockAfter();
+  } else if (!tx.real_or_vm86() && !tx.long64()) {
+    tx.EndBlockAfter();  // whether segment checks are needed (kTbSegChecks) may change
   }
   return true;
 }

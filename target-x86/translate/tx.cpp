@@ -25,6 +25,7 @@ uint32_t ComputeTbFlags(const X86Env& e) {
   if (s.rflags & kFlagTF) f |= kTbTf | kTbOneInsn;
   if (s.cr4 & kCr4OSFXSR) f |= kTbOsfxsr;
   if (s.dr[7] & 0xff) f |= DebugTbFlags(e);  // breakpoints enabled (rare)
+  if (SegChecksNeeded(s)) f |= kTbSegChecks;  // protected mode, non-flat data segments
   return f;
 }
 
@@ -64,7 +65,20 @@ Val Tx::Linear(unsigned seg, Val ea, unsigned addr_size) {
     if (seg == FS || seg == GS) return b.Add(Type::kI64, SegBase(seg), ea);
     return ea;
   }
-  return b.Add(Type::kI32, SegBase(seg), ea);
+  Val lin = b.Add(Type::kI32, SegBase(seg), ea);
+  if ((flags & kTbSegChecks) && n_seg_refs < sizeof seg_refs / sizeof seg_refs[0])
+    seg_refs[n_seg_refs++] = {lin.id, ea.id, static_cast<uint8_t>(seg), static_cast<uint8_t>(addr_size ? addr_size : 4)};
+  return lin;
+}
+
+void Tx::CheckSeg(Val lin, unsigned size, bool write) {
+  for (unsigned i = n_seg_refs; i-- > 0;) {
+    const SegRef& r = seg_refs[i];
+    if (r.lin != lin.id) continue;
+    Val off = b.Zext(Type::kI64, SizeType(r.addr_size), Val{r.ea});
+    Call(HelperSegCheck, off, C(r.seg | size << 8 | (write ? 1u << 16 : 0)));
+    return;
+  }
 }
 
 Val Tx::ReadOp(const Operand& op, Val* addr) {

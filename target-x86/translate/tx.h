@@ -29,6 +29,7 @@ enum TbFlags : uint32_t {
   kTbFpuTrap = 1u << 11,  // CR0.TS or CR0.EM: x87/SSE raise #NM/#UD (helpers check)
   kTbTf = 1u << 12,       // RFLAGS.TF: single-step trap after each instruction
   kTbOsfxsr = 1u << 13,   // CR4.OSFXSR: SSE instructions allowed
+  kTbSegChecks = 1u << 14,  // a data segment is not flat: limit/type checks (SegChecksNeeded)
 };
 
 // Computes the TB flags for the current state.
@@ -80,8 +81,24 @@ struct Tx {
   Val Ea(const MemOperand& m);
   Val Linear(unsigned seg, Val ea, unsigned addr_size);
   Val MemAddr(const Operand& op) { return Linear(op.mem.seg, Ea(op.mem), op.mem.address_size); }
-  Val LoadMem(unsigned size, Val lin) { return b.LdMem(SizeType(size), lin, mmu_idx()); }
-  void StoreMem(unsigned size, Val lin, Val v) { b.StMem(SizeType(size), lin, v, mmu_idx()); }
+  Val LoadMem(unsigned size, Val lin) {
+    if (flags & kTbSegChecks) CheckSeg(lin, size, false);
+    return b.LdMem(SizeType(size), lin, mmu_idx());
+  }
+  void StoreMem(unsigned size, Val lin, Val v) {
+    if (flags & kTbSegChecks) CheckSeg(lin, size, true);
+    b.StMem(SizeType(size), lin, v, mmu_idx());
+  }
+  // Segment checks (only under kTbSegChecks, so flat code pays nothing): Linear()
+  // remembers the segment and offset of each address it makes, and a load or store of
+  // one calls HelperSegCheck first.
+  struct SegRef {
+    uint32_t lin, ea;  // Val ids
+    uint8_t seg, addr_size;
+  };
+  SegRef seg_refs[72];  // ENTER with nesting level 31 makes ~66
+  unsigned n_seg_refs = 0;
+  void CheckSeg(Val lin, unsigned size, bool write);
 
   // Operand access. For memory operands `addr` (when valid) is a precomputed
   // linear address so read-modify-write computes it once.
