@@ -88,5 +88,6 @@ void GenLockRules(Gen& g);
 void GenNearBranch66(Gen& g);
 void GenSeg(Gen& g);
 void GenFsGs(Gen& g);
+void GenSegLimit16(Gen& g);
 
 }  // namespace emu::x86::difftest

@@ -351,3 +351,85 @@ void GenFsGs(Gen& g) {
 }
 
 }  // namespace emu::x86::difftest
+
+namespace emu::x86::difftest {
+
+void GenSegLimit16(Gen& g) {
+  // 16-bit mode, 64 KiB data/stack segment: an operand that crosses the limit (a word at
+  // 0xffff, a dword at 0xfffd-0xffff) is #GP(0), or #SS(0) through SS (BP-based
+  // addressing, an SS override, the stack). Nothing is accessed above 0xe000 that
+  // succeeds (the oracle's slots live there) except reads of 0xff00-0xffff, which nothing
+  // writes.
+  const Layout& l = LayoutFor(g.mode());
+  Insn in;
+  bool o66 = g.Chance(40);
+  int size = o66 ? 4 : 2;
+  if (o66) in.prefixes.push_back(0x66);
+  auto crossing = [&](int n) { return 0x10000 - 1 - g.Below(n - 1); };  // last byte above 0xffff
+  switch (g.Below(4)) {
+    case 0: {  // MOV/ADD/CMP r/m, r or r, r/m with a crossing memory operand
+      static const uint8_t kOps[] = {0x89, 0x8b, 0x01, 0x03, 0x39, 0x3b, 0x87, 0xff};
+      uint8_t op = g.Pick(kOps);
+      in.opcode = {op};
+      in.modrm = true;
+      in.reg = op == 0xff ? static_cast<int>(g.Below(2)) : g.PickReg(false);  // FF /0 /1: INC/DEC
+      bool ao = g.Chance(15);  // 67: 32-bit addressing, offsets above 0xffff too
+      uint64_t off = ao && g.Chance(30) ? 0x10000 + g.Below(0x100) : crossing(size);
+      g.MemTo(&in, off, ao);
+      if (g.Chance(25)) in.prefixes.insert(in.prefixes.begin(), g.Chance(50) ? 0x36 : 0x26);
+      g.Emit(in, "access across the segment limit");
+      return;
+    }
+    case 1: {  // string ops: the first element or a walk (reads only) across the limit
+      static const uint8_t kRead[] = {0xad, 0xa7, 0xaf};  // LODS CMPS SCAS
+      static const uint8_t kWrite[] = {0xa5, 0xab};       // MOVS STOS
+      bool walk = g.Chance(50);
+      uint8_t op = walk ? g.Pick(kRead) : g.Pick(kWrite);
+      uint64_t at = walk ? 0xff00 + (g.Below(0xf0) | 1) : crossing(size);
+      uint64_t si = l.data + 0x100 + g.Below(0x100), di = l.data + 0x100 + g.Below(0x100);
+      bool at_si = op == 0xad || ((op == 0xa7 || op == 0xa5) && g.Chance(50));
+      (at_si ? si : di) = at;  // the other index stays in the data region
+      g.SetReg(SI, (g.Rand() & 0xffff0000) | si);
+      g.SetReg(DI, (g.Rand() & 0xffff0000) | di);
+      g.SetReg(CX, (g.Rand() & 0xffff0000) | (walk ? 0x80 : 1 + g.Below(3)));
+      g.c().req.in.flags &= ~DF;
+      if (g.Chance(70)) {
+        in.prefixes.push_back((op == 0xa7 || op == 0xaf) && g.Chance(50) ? 0xf2 : 0xf3);
+        // A fault in the middle of REP CMPS/SCAS: Intel CPUs report the flags from before
+        // the instruction, the translator those of the last comparison (the next one,
+        // after a restart, overwrites them either way): not compared.
+        if (walk && op != 0xad) g.c().flags_undefined |= kArith;
+      }
+      in.opcode = {op};
+      g.Emit(in, walk ? "string walk past the limit" : "string op across the limit");
+      return;
+    }
+    case 2: {  // PUSH/POP/CALL/RET with SP at the top: the stack slot crosses the limit
+      static const uint8_t kOps[] = {0x50, 0x58, 0x9c, 0x6a, 0xe8, 0xc3};
+      uint8_t op = g.Pick(kOps);
+      bool push = op == 0x50 || op == 0x9c || op == 0x6a || op == 0xe8;
+      uint64_t sp = push ? 1 + g.Below(size - 1) : crossing(size);
+      g.SetReg(SP, (g.Rand() & 0xffff0000) | sp);
+      g.c().sp_operand = true;
+      in.opcode = {op};
+      if (op == 0x50 || op == 0x58) in.opreg = static_cast<int>(g.Below(8));
+      if (op == 0x6a) in.imm = {static_cast<uint8_t>(g.Rand())};
+      if (op == 0xe8) in.imm = Imm(0, o66 ? 4 : 2);
+      g.Emit(in, "stack access across the limit");
+      return;
+    }
+    default: {  // ENTER whose final SP leaves no room for an operand below the limit
+      unsigned level = static_cast<unsigned>(g.Below(3));
+      uint64_t pushes = static_cast<uint64_t>(size) * (level ? level + 1 : 1);
+      uint64_t frame = (l.sp - pushes - crossing(size)) & 0xffff;
+      g.SetReg(BP, (g.Rand() & 0xffff0000) | (l.sp - 2 * g.Below(8)));
+      in.opcode = {0xc8};
+      in.imm = Imm(frame, 2);
+      in.imm.push_back(static_cast<uint8_t>(level));
+      g.Emit(in, "enter with the final SP at the limit");
+      return;
+    }
+  }
+}
+
+}  // namespace emu::x86::difftest

@@ -104,13 +104,6 @@ void GenEnterLeave(Gen& g) {
     g.SetReg(BP, keep | (l.sp - osize * g.Below(2 * (level & 31) + 2)));
   }
   uint64_t frame = g.Chance(50) ? g.Below(64) * 2 : g.Rand() & 0xffff;
-  if (g.mode() == Mode::k16) {
-    // The final SP must leave room for an operand below the 64 KiB limit: the host checks
-    // the limit there (#SS), the translator does not check segment limits (docs).
-    unsigned n = StackSize(g, o66) / 8, lv = level & 31;
-    uint64_t fsp = (l.sp - n * (lv ? lv + 1 : 1) - frame) & 0xffff;
-    if (fsp > 0x10000 - n) frame += 8;
-  }
   in.opcode = {0xc8};
   in.imm = Imm(frame, 2);
   in.imm.push_back(B(level));
@@ -318,6 +311,7 @@ const std::vector<Family>& Families() {
       {"NearBranch66", GenNearBranch66, k16 | k32, 400, false},
       {"Seg", GenSeg, kAllModes, 1200, false},
       {"FsGs", GenFsGs, k64, 1200, true},
+      {"SegLimit16", GenSegLimit16, k16, 1500, false},
   };
   return k;
 }
