@@ -224,13 +224,13 @@ uint16_t PickSelector(Gen& g, int seg) {
     return g.Pick(kBad);
   }
   if (seg == kSS) {
-    static const uint16_t k16[] = {0x0f, 0x0f, 0x0c, 0x07, 0x00, 0x03, 0x17, 0x1b};
+    static const uint16_t k16[] = {0x0f, 0x0f, 0x0c, 0x07, 0x00, 0x03, 0x17, 0x1f, 0x27, 0x1b};
     static const uint16_t k3264[] = {0x2b, 0x2b, 0x28, 0x29, 0x23, 0x00, 0x03, 0x1b, 0x83};
     return m16 ? g.Pick(k16) : g.Pick(k3264);
   }
   static const uint16_t kData[] = {0x2b, 0x28, 0x2a, 0x23, 0x33, 0x00, 0x01, 0x03,
                                    0x0b, 0x13, 0x1b, 0x83, 0xfff8};
-  static const uint16_t kLdt[] = {0x0f, 0x07, 0x0c, 0x17};
+  static const uint16_t kLdt[] = {0x0f, 0x07, 0x0c, 0x17, 0x1f, 0x27};
   return m16 && g.Chance(40) ? g.Pick(kLdt) : g.Pick(kData);
 }
 
@@ -366,7 +366,36 @@ void GenSegLimit16(Gen& g) {
   int size = o66 ? 4 : 2;
   if (o66) in.prefixes.push_back(0x66);
   auto crossing = [&](int n) { return 0x10000 - 1 - g.Below(n - 1); };  // last byte above 0xffff
-  switch (g.Below(4)) {
+  switch (g.Below(5)) {
+    case 4: {  // ES = the expand-down (0x17) or read-only (0x1f) view of the data segment
+      bool down = g.Chance(50);
+      int r = g.PickFreeReg();
+      g.Reserve(r);
+      g.SetReg(r, (g.Rand() & ~0xffffull) | (down ? 0x17 : 0x1f));
+      Insn ld;
+      ld.opcode = {0x8e};
+      ld.modrm = true;
+      ld.reg = 0;
+      ld.rm = r;
+      g.Emit(ld, down ? "mov es, expand-down" : "mov es, read-only");
+      uint64_t t = g.Chance(50) ? g.DataTarget() : l.stack + 0x100 + g.Below(0x200);
+      if (down && g.Chance(25)) t = oracle::kExpandDownLimit16 - g.Below(3);  // at the limit
+      if (g.Chance(20)) {  // STOS / LODS ES: (LODS through DS: fine)
+        g.SetReg(DI, (g.Rand() & 0xffff0000) | t);
+        g.SetReg(SI, (g.Rand() & 0xffff0000) | t);
+        in.opcode = {static_cast<uint8_t>(g.Chance(60) ? 0xab : 0xaf)};
+        g.Emit(in, "stos/scas through es");
+        return;
+      }
+      in.prefixes.insert(in.prefixes.begin(), 0x26);
+      static const uint8_t kOps[] = {0x89, 0x8b, 0x01, 0x3b, 0x87};
+      in.opcode = {g.Pick(kOps)};
+      in.modrm = true;
+      in.reg = g.PickReg(false);
+      g.MemTo(&in, t, false);
+      g.Emit(in, "es: access");
+      return;
+    }
     case 0: {  // MOV/ADD/CMP r/m, r or r, r/m with a crossing memory operand
       static const uint8_t kOps[] = {0x89, 0x8b, 0x01, 0x03, 0x39, 0x3b, 0x87, 0xff};
       uint8_t op = g.Pick(kOps);

@@ -115,9 +115,11 @@ TcgRunner::TcgRunner() {
   // The 16-bit code and data segments at the oracle's bases, in an LDT as in the child.
   m_.Write64(kLdt + 0, Desc(static_cast<uint32_t>(oracle::Code16Base()), 0xffff, 0xfb, 0));
   m_.Write64(kLdt + 8, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf3, 0));
+  m_.Write64(kLdt + 16, Desc(static_cast<uint32_t>(oracle::Data16Base()), oracle::kExpandDownLimit16, 0xf7, 0));
+  m_.Write64(kLdt + 24, Desc(static_cast<uint32_t>(oracle::Data16Base()), 0xffff, 0xf1, 0));
   CpuState s = m_.State();
   s.gdtr.limit = 0x7f;
-  s.ldtr = Seg(0x50, kLdt, 0xf, 0x82);
+  s.ldtr = Seg(0x50, kLdt, 0x1f, 0x82);
   for (Mode mode : {Mode::k64, Mode::k32, Mode::k16}) {
     CpuState b = s;
     Segment data = Seg(kDs, 0, 0xffffffff, 0xc0f3);

@@ -280,14 +280,15 @@ bool MapFixed(uint64_t addr, uint64_t size) {
   return p == reinterpret_cast<void*>(addr);
 }
 
-bool SetLdt(unsigned entry, uint64_t base, bool code) {
+bool SetLdt(unsigned entry, uint64_t base, bool code, unsigned limit = 0xffff,
+            bool expand_down = false, bool read_only = false) {
   user_desc d{};
   d.entry_number = entry;
   d.base_addr = static_cast<unsigned>(base);
-  d.limit = 0xffff;
+  d.limit = limit;
   d.seg_32bit = 0;
-  d.contents = code ? MODIFY_LDT_CONTENTS_CODE : MODIFY_LDT_CONTENTS_DATA;
-  d.read_exec_only = 0;
+  d.contents = code ? MODIFY_LDT_CONTENTS_CODE : expand_down ? MODIFY_LDT_CONTENTS_STACK : MODIFY_LDT_CONTENTS_DATA;
+  d.read_exec_only = read_only;
   d.limit_in_pages = 0;
   d.seg_not_present = 0;
   d.useable = 1;
@@ -331,7 +332,11 @@ bool Prepare(const Request& req, MappedPages* mapped, bool* ldt_ready, uint64_t*
   } else if (req.mode == Mode::k16) {
     std::memcpy(reinterpret_cast<void*>(kCode16), entry.data(), entry.size());
     if (!*ldt_ready) {
-      if (!SetLdt(0, kCode16, true) || !SetLdt(1, kData16, false)) Fail("modify_ldt");
+      // 0x07 code, 0x0f data, and over the same data: 0x17 expand-down (limit
+      // kExpandDownLimit16), 0x1f read-only.
+      if (!SetLdt(0, kCode16, true) || !SetLdt(1, kData16, false) ||
+          !SetLdt(2, kData16, false, kExpandDownLimit16, true) || !SetLdt(3, kData16, false, 0xffff, false, true))
+        Fail("modify_ldt");
       *ldt_ready = true;
     }
   }

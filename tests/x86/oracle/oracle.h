@@ -86,6 +86,10 @@ uint64_t SnippetAddress(Mode mode);
 // Linear bases of the 16-bit code and data segments (their limits are 0xffff).
 uint64_t Code16Base();
 uint64_t Data16Base();
+// 16-bit mode's LDT: 0x07 code, 0x0f data (limit 0xffff), and two more views of the data
+// segment for segment-type tests: 0x17 expand-down with this limit (offsets above it are
+// valid), 0x1f read-only.
+constexpr uint32_t kExpandDownLimit16 = 0x2fff;
 
 // True when this host can run snippets of `mode` (64-bit x86 Linux; 16-bit needs
 // modify_ldt). `why` gets the reason when not.
