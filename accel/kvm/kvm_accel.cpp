@@ -83,6 +83,7 @@ std::unique_ptr<KvmAccelerator> KvmAccelerator::Create(const Options& opts, std:
   c.debugregs = Check(vm, KVM_CAP_DEBUGREGS);
   c.xsave = Check(vm, KVM_CAP_XSAVE);
   c.tsc_deadline = Check(vm, KVM_CAP_TSC_DEADLINE_TIMER);
+  c.sync_regs = static_cast<uint32_t>(Check(vm, KVM_CAP_SYNC_REGS));
   c.recommended_vcpus = std::max(1, Check(vm, KVM_CAP_NR_VCPUS));
   c.max_vcpus = Check(vm, KVM_CAP_MAX_VCPUS);
   if (c.max_vcpus == 0) c.max_vcpus = c.recommended_vcpus;

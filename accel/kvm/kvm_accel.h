@@ -56,6 +56,7 @@ struct KvmCaps {
   bool debugregs = false;
   bool xsave = false;
   bool tsc_deadline = false;
+  uint32_t sync_regs = 0;     // KVM_CAP_SYNC_REGS: KVM_SYNC_X86_* parts kvm_run carries
   int max_vcpus = 1;          // KVM_CAP_MAX_VCPUS (or NR_VCPUS on old kernels)
   int recommended_vcpus = 1;  // KVM_CAP_NR_VCPUS
   int max_memslots = 32;

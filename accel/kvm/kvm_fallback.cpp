@@ -175,7 +175,7 @@ std::optional<RunResult> TranslatorFallback::Handle(KvmVcpu& kv) {
     return RunResult{ExitReason::kError, "no translator vCPU for this vCPU"};
   PerVcpu& p = *vcpus_[kv.index()];
   x86::CpuState in;
-  kv.GetState(in);
+  kv.GetStateAtExit(in);
   if (opts_.announce) std::call_once(announced_, [&] { Announce(kv, in); });
   exits_++;
   // KVM failed again right where we gave it back (it ran nothing in between, as in a

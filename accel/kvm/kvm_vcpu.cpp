@@ -72,6 +72,11 @@ KvmVcpu::KvmVcpu(KvmAccelerator* accel, int index) : accel_(accel), index_(index
     ThrowErrno("mmap of kvm_run");
   }
   run_ = static_cast<kvm_run*>(p);
+  constexpr uint32_t kSync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+  if ((accel->caps().sync_regs & kSync) == kSync && accel->caps().vcpu_events) {
+    run_->kvm_valid_regs = kSync;
+    sync_regs_ = true;
+  }
   try {
     Configure();
   } catch (...) {

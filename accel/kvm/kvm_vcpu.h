@@ -36,6 +36,10 @@ class KvmVcpu : public Vcpu {
   // the emulation fallback's way back, a few ioctls instead of a dozen, and no
   // rewrite of pending events that changed in the kernel meanwhile.
   void SetChangedState(const x86::CpuState& s, const x86::CpuState& before);
+  // GetState right after Run()'s KVM_RUN returned with an exit (the emulation
+  // fallback): registers, segments and events come from kvm_run (KVM_CAP_SYNC_REGS)
+  // instead of ioctls.
+  void GetStateAtExit(x86::CpuState& s);
   int index() const override { return index_; }
 
   int fd() const { return fd_; }
@@ -63,6 +67,8 @@ class KvmVcpu : public Vcpu {
   RunResult Stopped();  // consumes the kick
   // nullopt: handled (emulation fallback), keep running.
   std::optional<RunResult> HandleInternalError();
+  void GetStateFrom(x86::CpuState& s, const kvm_regs& r, const kvm_sregs& sr,
+                    const kvm_vcpu_events& e);
   void SetStateParts(const x86::CpuState& s, const x86::CpuState* before);
   void SetSregs(const x86::CpuState& s);
   void SetRegs(const x86::CpuState& s);
@@ -80,6 +86,7 @@ class KvmVcpu : public Vcpu {
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
 
+  bool sync_regs_ = false;  // kvm_run.s.regs is filled at every exit
   uint64_t last_tsc_read_ = 0;  // by GetState, see SetState
   bool tsc_read_valid_ = false;
 
