@@ -182,6 +182,7 @@ std::optional<RunResult> TranslatorFallback::Handle(KvmVcpu& kv) {
   // stretch of code it cannot execute at all): step more this time.
   bool again = p.resumed && in.rip == p.resume_rip && in.seg[x86::CS].base == p.resume_cs_base;
   p.burst = again ? std::min(p.burst * 2, std::max(opts_.max_burst, 1)) : 1;
+  if (kv.single_stepping()) p.burst = 1;  // a debugger stops after each instruction
   hw::Log(hw::LogMask::kInt, "kvm: vcpu %d: emulation failure at %04x:%" PRIx64
           ", the translator steps up to %d instructions",
           kv.index(), in.seg[x86::CS].selector, in.rip, p.burst);

@@ -126,6 +126,8 @@ void KvmVcpu::SetGuestDebug(bool single_step, bool sw_breakpoints) {
   if (single_step || sw_breakpoints) d.control = KVM_GUESTDBG_ENABLE;
   if (single_step) d.control |= KVM_GUESTDBG_SINGLESTEP;
   if (sw_breakpoints) d.control |= KVM_GUESTDBG_USE_SW_BP;
+  single_step_ = single_step;
+  sw_breakpoints_ = sw_breakpoints;
   if (ioctl(fd_, KVM_SET_GUEST_DEBUG, &d) < 0) ThrowErrno("KVM_SET_GUEST_DEBUG");
 }
 
@@ -249,12 +251,19 @@ std::optional<RunResult> KvmVcpu::HandleInternalError() {
   const auto& ie = run_->internal;
   std::string why;
   if (ie.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+    std::vector<uint8_t> insn = FailedInstructionBytes();
+    // A debugger's INT3 that KVM fails to emulate (kvm_pvm in ring 0) is still the
+    // debugger's breakpoint, not the guest's #BP.
+    if (sw_breakpoints_ && !insn.empty() && insn[0] == 0xcc)
+      return RunResult{ExitReason::kDebug, "exception 3 at " + Hex(LinearPc())};
     if (!accel_->emulation_fallback()) {
       why = "no instruction emulator fallback installed";
     } else {
       // Trap-and-emulate: the translator executes what KVM could not, then we go
       // back to hardware.
       std::optional<RunResult> r = accel_->emulation_fallback()(*this);
+      // Single-stepping: the fallback stepped one instruction (single_stepping()).
+      if (!r && single_step_) return RunResult{ExitReason::kDebug, "exception 1 at " + Hex(LinearPc())};
       if (!r) return std::nullopt;
       if (r->reason != ExitReason::kError) return r;
       why = "the translator could not execute it either: " + r->detail;
@@ -269,6 +278,14 @@ std::optional<RunResult> KvmVcpu::HandleInternalError() {
   }
   if (!why.empty()) d += " (" + why + ")";
   return RunResult{ExitReason::kError, d + "; " + DumpRegs()};
+}
+
+uint64_t KvmVcpu::LinearPc() {
+  kvm_regs r{};
+  kvm_sregs s{};
+  if (ioctl(fd_, KVM_GET_REGS, &r) < 0) ThrowErrno("KVM_GET_REGS");
+  if (ioctl(fd_, KVM_GET_SREGS, &s) < 0) ThrowErrno("KVM_GET_SREGS");
+  return s.cs.base + r.rip;
 }
 
 std::vector<uint8_t> KvmVcpu::FailedInstructionBytes() const {

@@ -55,6 +55,7 @@ class KvmVcpu : public Vcpu {
   // For the emulation fallback (kvm_fallback.h), on the vCPU's thread:
   // the bytes of the instruction KVM failed to emulate, when KVM reported them;
   bool kick_pending() const { return kick_.load(); }
+  bool single_stepping() const { return single_step_; }
   std::vector<uint8_t> FailedInstructionBytes() const;
   // and the in-kernel LAPIC's registers (KVM_GET/SET_LAPIC). WriteLapic takes only
   // registers whose write is a plain store and returns false for the others.
@@ -79,6 +80,7 @@ class KvmVcpu : public Vcpu {
   void HandleIo();
   void HandleMmio();
   void ThrowErrno(const char* what);
+  uint64_t LinearPc();  // CS base + RIP, for kDebug details
 
   KvmAccelerator* accel_;
   int index_;
@@ -86,7 +88,8 @@ class KvmVcpu : public Vcpu {
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
 
-  bool sync_regs_ = false;  // kvm_run.s.regs is filled at every exit
+  bool sync_regs_ = false;
+  bool single_step_ = false, sw_breakpoints_ = false;  // SetGuestDebug  // kvm_run.s.regs is filled at every exit
   uint64_t last_tsc_read_ = 0;  // by GetState, see SetState
   bool tsc_read_valid_ = false;
 
