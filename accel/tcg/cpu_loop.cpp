@@ -222,7 +222,19 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       }
       TbKey key{pc, phys, cs_base, flags};
       tb = acc.cache().Lookup(key);
-      if (tb && tb->phys_page2 != ~0ull && !StillMapped(*v.mmu_, tb)) tb = nullptr;  // retranslate
+      if (tb && tb->phys_page2 != ~0ull) {
+        // Its last instruction straddles into the next page: that page must map
+        // where it did (fill the TLB for it; a fault there is the translator's to
+        // report, so forget it and retranslate).
+        uint64_t p2 = 0;
+        if (!v.mmu_->TranslateCode(&ctx, (pc & kPageMask) + kPageSize, mmu_idx, &p2)) {
+          ctx.exit = ExitStatus::kNone;
+          env.exc_vector = -1;
+          tb = nullptr;
+        } else if ((p2 & kPageMask) != tb->phys_page2) {
+          tb = nullptr;  // retranslate
+        }
+      }
       if (prof && tb) prof->hash_hit++;
       if (!tb) {
         auto t0 = std::chrono::steady_clock::now();

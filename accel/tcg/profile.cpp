@@ -27,8 +27,10 @@ void TcgProfile::Retire(const TranslationBlock& tb) {
   a.ops = tb.prog.ops.size();
   a.insns = tb.insns;
   if (a.text.empty() && tb.profile_text) a.text = *tb.profile_text;
-  for (const InterpOp& o : tb.prog.ops)
+  for (const InterpOp& o : tb.prog.ops) {
     if (o.opc == Opcode::k_call) helper_calls[o.imm] += tb.exec_count;
+    op_counts[static_cast<unsigned>(o.opc) & 255][static_cast<unsigned>(o.type) & 3] += tb.exec_count;
+  }
 }
 
 void TcgProfile::Dump() {
@@ -68,6 +70,20 @@ void TcgProfile::Dump() {
     std::string n = HostFunctionName(calls[i].first);
     std::fprintf(f, "  %12" PRIu64 "  %s\n", calls[i].second, n.empty() ? "?" : n.c_str());
   }
+  std::vector<std::pair<uint64_t, std::string>> kinds;
+  for (unsigned opc = 0; opc < 256; opc++)
+    for (unsigned w = 0; w < 4; w++)
+      if (op_counts[opc][w])
+        kinds.emplace_back(op_counts[opc][w],
+                           std::string(opc < static_cast<unsigned>(Opcode::kCount)
+                                           ? Info(static_cast<Opcode>(opc)).name
+                                           : "end") +
+                               ".i" + std::to_string(8u << w));
+  std::sort(kinds.begin(), kinds.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  std::fprintf(f, "\nIR ops executed by kind:\n");
+  for (auto& [n, name] : kinds)
+    std::fprintf(f, "  %12" PRIu64 "  %5.2f%%  %s\n", n, ops ? 100.0 * double(n) / double(ops) : 0.0,
+                 name.c_str());
   std::sort(hot.begin(), hot.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::fprintf(f, "\nhottest blocks (by IR ops executed):\n");
   for (size_t i = 0; i < hot.size() && i < 60; i++) {

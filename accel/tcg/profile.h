@@ -32,6 +32,7 @@ struct TcgProfile {
   };
   std::map<uint64_t, Agg> blocks;
   std::map<uint64_t, uint64_t> helper_calls;  // helper address -> calls
+  uint64_t op_counts[256][4] = {};             // executed IR ops by opcode and width
 
   // nullptr unless EMU_TCG_PROFILE is set.
   static TcgProfile* Get();

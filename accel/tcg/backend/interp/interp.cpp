@@ -18,7 +18,7 @@ namespace {
   X(eq) X(ne) X(ltu) X(leu) X(gtu) X(geu) X(lt) X(le) X(gt) X(ge)                           \
   X(generic)                                                                                \
   X(ld_env8) X(ld_env16) X(ld_env32) X(ld_env64) X(st_env8) X(st_env16) X(st_env32)        \
-  X(st_env64)                                                                               \
+  X(st_env64) X(ld_env64x2) X(st_env64x2)                                                   \
   X(ld_mem8) X(ld_mem16) X(ld_mem32) X(ld_mem64) X(st_mem8) X(st_mem16) X(st_mem32)        \
   X(st_mem64)                                                                               \
   X(call) X(call_exit) X(stop) X(end)
@@ -194,6 +194,15 @@ dispatch:
   CASE(st_env16) { uint16_t w = static_cast<uint16_t>(t[o->a]); std::memcpy(env + o->imm, &w, 2); NEXT(); }
   CASE(st_env32) { uint32_t w = static_cast<uint32_t>(t[o->a]); std::memcpy(env + o->imm, &w, 4); NEXT(); }
   CASE(st_env64) std::memcpy(env + o->imm, &t[o->a], 8); NEXT();
+  // Two adjacent 64-bit env accesses in one op (second: temp b, offset c).
+  CASE(ld_env64x2)
+    std::memcpy(&t[o->d], env + o->imm, 8);
+    std::memcpy(&t[o->b], env + o->c, 8);
+    NEXT();
+  CASE(st_env64x2)
+    std::memcpy(env + o->imm, &t[o->a], 8);
+    std::memcpy(env + o->c, &t[o->b], 8);
+    NEXT();
   // Guest memory: the soft-TLB hit inline, everything else through SoftMmu.
 #define LD_MEM(bytes, T)                                                               \
   {                                                                                    \
@@ -349,6 +358,24 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
   // running block (InterpProgram::stops, resolved at the next boundary).
   uint64_t cur_pc = 0;
   std::vector<uint16_t> unresolved;
+  size_t stop_target = ~size_t{0};  // an op index some stop points at
+  // Pairs adjacent 64-bit env loads or stores into one op (half the dispatches
+  // for the register write-back at block ends) unless a stop points between.
+  auto pair_with_last = [&](const InterpOp& io) {
+    if (out->ops.empty() || out->ops.size() == stop_target || io.imm > 0xffff) return false;
+    InterpOp& last = out->ops.back();
+    if (io.kind == kH_st_env64 && last.kind == kH_st_env64) {
+      last.kind = kH_st_env64x2;
+      last.b = io.a;
+    } else if (io.kind == kH_ld_env64 && last.kind == kH_ld_env64) {
+      last.kind = kH_ld_env64x2;
+      last.b = io.d;
+    } else {
+      return false;
+    }
+    last.c = static_cast<uint16_t>(io.imm);
+    return true;
+  };
   for (size_t i = 0; i < b.ops.size(); i++) {
     const Op& o = b.ops[i];
     if (o.opc == Opcode::k_insn_start) {
@@ -356,6 +383,7 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
       if (pend > 0xffff) return false;
       for (uint16_t s : unresolved)
         out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), pend, o.imm};
+      if (!unresolved.empty()) stop_target = out->ops.size();
       unresolved.clear();
       cur_pc = o.imm;
       continue;
@@ -386,10 +414,11 @@ bool CompileInterp(const Block& b, InterpProgram* out) {
       unresolved.push_back(io.y);
     }
     if (next > 0xffff) return false;
-    finish(io);
+    if (pair_with_last(io)) continue;
     out->ops.push_back(io);
   }
   for (uint16_t s : unresolved) out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), 0, 0};
+  for (InterpOp& io : out->ops) finish(io);  // handler addresses, now that kinds are final
   // The terminal: the dispatch loop ends here.
   InterpOp end;
   end.kind = kH_end;
