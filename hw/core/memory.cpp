@@ -26,6 +26,14 @@ void LogUnassigned(const std::string& space, uint64_t addr, unsigned size, bool 
 
 uint64_t Mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
 
+// The largest naturally aligned power-of-two access (8 bytes at most) at `addr`
+// that fits in `left` bytes: how a bulk access reaches a device, piece by piece.
+unsigned AlignedPiece(uint64_t addr, uint64_t left) {
+  unsigned s = 8;
+  while (s > 1 && (addr % s != 0 || s > left)) s /= 2;
+  return s;
+}
+
 uint8_t* MapHost(uint64_t size) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
@@ -299,76 +307,67 @@ void MmioWrite(MemoryRegion* mr, uint64_t offset, uint64_t value, unsigned size)
   MmioWrite(mr, offset + half, value >> (half * 8), half);
 }
 
-MemResult AddressSpace::Read(uint64_t addr, void* buf, uint64_t len) {
-  auto* out = static_cast<uint8_t*>(buf);
+namespace {
+
+// Walks [addr, addr + len) over `v`: mapped(range, offset in the range, bytes
+// before, length) for each piece inside one range, hole(bytes before) for each
+// byte that hits nothing (then the result is kUnassigned).
+template <typename Mapped, typename Hole>
+MemResult WalkRanges(const FlatView& v, uint64_t addr, uint64_t len, Mapped&& mapped, Hole&& hole) {
   MemResult res = MemResult::kOk;
-  const FlatView& v = view();
-  while (len > 0) {
-    const FlatRange* r = v.Find(addr);
+  for (uint64_t pos = 0; pos < len;) {
+    const FlatRange* r = v.Find(addr + pos);
     if (!r) {
-      *out++ = 0xff;
-      addr++;
-      len--;
+      hole(pos);
+      pos++;
       res = MemResult::kUnassigned;
       continue;
     }
-    uint64_t off = addr - r->start;
-    uint64_t n = std::min(len, r->size - off);
-    if (r->is_ram()) {
-      std::memcpy(out, r->region->host() + r->offset + off, n);
-    } else {
-      // Largest naturally aligned power-of-two pieces, as a device would see them.
-      uint64_t done = 0;
-      while (done < n) {
-        uint64_t a = r->offset + off + done;
-        unsigned s = 8;
-        while (s > 1 && (a % s != 0 || s > n - done)) s /= 2;
-        uint64_t val = MmioRead(r->region, a, s);
-        for (unsigned i = 0; i < s; i++) out[done + i] = uint8_t(val >> (8 * i));
-        done += s;
-      }
-    }
-    out += n;
-    addr += n;
-    len -= n;
+    uint64_t off = addr + pos - r->start;
+    uint64_t n = std::min(len - pos, r->size - off);
+    mapped(*r, off, pos, n);
+    pos += n;
   }
   return res;
 }
 
+}  // namespace
+
+MemResult AddressSpace::Read(uint64_t addr, void* buf, uint64_t len) {
+  auto* out = static_cast<uint8_t*>(buf);
+  auto mapped = [&](const FlatRange& r, uint64_t off, uint64_t pos, uint64_t n) {
+    if (r.is_ram()) {
+      std::memcpy(out + pos, r.region->host() + r.offset + off, n);
+      return;
+    }
+    for (uint64_t done = 0; done < n;) {
+      uint64_t a = r.offset + off + done;
+      unsigned s = AlignedPiece(a, n - done);
+      uint64_t val = MmioRead(r.region, a, s);
+      for (unsigned i = 0; i < s; i++) out[pos + done + i] = uint8_t(val >> (8 * i));
+      done += s;
+    }
+  };
+  return WalkRanges(view(), addr, len, mapped, [&](uint64_t pos) { out[pos] = 0xff; });
+}
+
 MemResult AddressSpace::Write(uint64_t addr, const void* buf, uint64_t len) {
   auto* in = static_cast<const uint8_t*>(buf);
-  MemResult res = MemResult::kOk;
-  const FlatView& v = view();
-  while (len > 0) {
-    const FlatRange* r = v.Find(addr);
-    if (!r) {
-      in++;
-      addr++;
-      len--;
-      res = MemResult::kUnassigned;
-      continue;
+  auto mapped = [&](const FlatRange& r, uint64_t off, uint64_t pos, uint64_t n) {
+    if (r.is_ram()) {
+      if (!r.region->read_only()) std::memcpy(r.region->host() + r.offset + off, in + pos, n);
+      return;
     }
-    uint64_t off = addr - r->start;
-    uint64_t n = std::min(len, r->size - off);
-    if (r->is_ram()) {
-      if (!r->region->read_only()) std::memcpy(r->region->host() + r->offset + off, in, n);
-    } else {
-      uint64_t done = 0;
-      while (done < n) {
-        uint64_t a = r->offset + off + done;
-        unsigned s = 8;
-        while (s > 1 && (a % s != 0 || s > n - done)) s /= 2;
-        uint64_t val = 0;
-        for (unsigned i = 0; i < s; i++) val |= uint64_t(in[done + i]) << (8 * i);
-        MmioWrite(r->region, a, val, s);
-        done += s;
-      }
+    for (uint64_t done = 0; done < n;) {
+      uint64_t a = r.offset + off + done;
+      unsigned s = AlignedPiece(a, n - done);
+      uint64_t val = 0;
+      for (unsigned i = 0; i < s; i++) val |= uint64_t(in[pos + done + i]) << (8 * i);
+      MmioWrite(r.region, a, val, s);
+      done += s;
     }
-    in += n;
-    addr += n;
-    len -= n;
-  }
-  return res;
+  };
+  return WalkRanges(view(), addr, len, mapped, [](uint64_t) {});
 }
 
 uint64_t AddressSpace::ReadN(uint64_t addr, unsigned size, MemResult* res) {

@@ -16,6 +16,12 @@ constexpr int64_t kMinSec = -2208988800LL, kMaxSec = 7258118399LL;
 constexpr uint8_t kSet = 0x80, kPie = 0x40, kAie = 0x20, kUie = 0x10, k24h = 0x02, kBinary = 0x04;
 constexpr uint8_t kPf = 0x40, kAf = 0x20, kUf = 0x10, kIrqf = 0x80;
 
+// The time and date registers (seconds, minutes, hours, day of week, day,
+// month, year, century); the alarm bytes in between are plain RAM.
+bool IsClockField(uint8_t i) {
+  return i == 0 || i == 2 || i == 4 || (i >= 6 && i <= 9) || i == kCentury;
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
 
@@ -226,17 +232,11 @@ void Mc146818::OnUpdateEnded() {
 }
 
 uint8_t Mc146818::Read(uint8_t i) {
+  if (IsClockField(i)) {
+    RefreshTime();
+    return cmos_[i];
+  }
   switch (i) {
-    case 0:
-    case 2:
-    case 4:
-    case 6:
-    case 7:
-    case 8:
-    case 9:
-    case kCentury:
-      RefreshTime();
-      return cmos_[i];
     case kRegA:
       return uint8_t((cmos_[kRegA] & 0x7f) | (Uip() ? 0x80 : 0));
     case kRegC: {
@@ -255,27 +255,17 @@ uint8_t Mc146818::Read(uint8_t i) {
 }
 
 void Mc146818::Write(uint8_t i, uint8_t v) {
+  if (IsClockField(i) && !(cmos_[kRegB] & kSet)) {
+    // Setting a field while running keeps the position within the second.
+    int64_t phase = FloorMod(RtcNs(), kNsPerSec);
+    RefreshTime();
+    cmos_[i] = v;
+    CommitTime();
+    anchor_ns_ = clock_->Now() - phase;
+    ArmUpdateTimer();
+    return;
+  }
   switch (i) {
-    case 0:
-    case 2:
-    case 4:
-    case 6:
-    case 7:
-    case 8:
-    case 9:
-    case kCentury:
-      if (cmos_[kRegB] & kSet) {
-        cmos_[i] = v;
-      } else {
-        // Setting a field while running keeps the position within the second.
-        int64_t phase = FloorMod(RtcNs(), kNsPerSec);
-        RefreshTime();
-        cmos_[i] = v;
-        CommitTime();
-        anchor_ns_ = clock_->Now() - phase;
-        ArmUpdateTimer();
-      }
-      break;
     case kRegA: {
       UpdatePeriodicFlag();
       bool was_halted = Halted();
