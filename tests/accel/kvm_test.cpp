@@ -823,13 +823,54 @@ TEST(KvmCpuid, HidesUnbackedFeaturesAndSetsTopology) {
   EXPECT_FALSE(FindCpuid(t, 1)->edx & (1u << 28));
 }
 
-// The translator as the emulation fallback (TranslatorFallback), on a ring-0 64-bit
-// loop of INT $0x40 (whose handler is a lone IRETQ). kvm_pvm (this host) cannot
-// emulate INT n in ring 0; hardware KVM runs it natively, and then only the result is
-// checked.
+// One vCPU with the translator as its emulation fallback, in 64-bit ring 0 with an
+// IDT at kIdt that Gate() fills with interrupt gates. Start() is false (with *err)
+// when KVM cannot be set up.
+struct FallbackVm {
+  static constexpr uint64_t kIdt = 0x3000;
+  Vm vm;
+  std::unique_ptr<TranslatorFallback> fb;
+
+  bool Start(std::string* err) {
+    if (!vm.Start(1, err)) return false;
+    fb = std::make_unique<TranslatorFallback>(vm.kvm.get(), &vm.h.memory(), &vm.h,
+                                              TranslatorFallback::Options{.announce = false});
+    vm.h.BuildPageTables();
+    return true;
+  }
+  // A 64-bit interrupt gate, DPL 0, selector 0x08, for `vector` to `handler` (< 16 MiB).
+  void Gate(unsigned vector, uint64_t handler) {
+    uint8_t g[16] = {static_cast<uint8_t>(handler), static_cast<uint8_t>(handler >> 8), 0x08,
+                     0, 0, 0x8e, static_cast<uint8_t>(handler >> 16)};
+    vm.h.Load(kIdt + vector * 16, g, sizeof g);
+  }
+  // A handler that is a lone IRETQ at `at`, for `vector`.
+  void IretqHandler(unsigned vector, uint64_t at) {
+    const uint8_t iretq[] = {0x48, 0xcf};
+    vm.h.Load(at, iretq, sizeof iretq);
+    Gate(vector, at);
+  }
+  KvmVcpu* vcpu() { return static_cast<KvmVcpu*>(vm.vcpus[0].get()); }
+  // Ring 0 at `rip` with the IDT, as SetState wants it.
+  static x86::CpuState Kernel(uint64_t rip) {
+    x86::CpuState s = Harness::LongModeKernel(rip, kStack);
+    s.idtr = {kIdt, 256 * 16 - 1};
+    return s;
+  }
+  // Runs until the exit port; the exit code (0xdead if there was none).
+  uint32_t RunToExit(std::chrono::milliseconds timeout, RunResult* last = nullptr) {
+    auto res = vm.h.RunUntilExit(vm.all(), timeout);
+    if (last) *last = res[0];
+    return vm.h.exit_code().value_or(0xdead);
+  }
+};
+
+// The translator as the emulation fallback, on a ring-0 64-bit loop of INT $0x40
+// (whose handler is a lone IRETQ). kvm_pvm (this host) cannot emulate INT n in ring
+// 0; hardware KVM runs it natively, and then only the result is checked.
 TEST(KvmFallback, TranslatorRunsRing0IntN) {
   REQUIRE_KVM();
-  constexpr uint64_t kIdt = 0x3000, kHandler = kCode + 0x100;
+  constexpr uint64_t kHandler = kCode + 0x100;
   const uint8_t loop[] = {
       0xb9, 0x05, 0x00, 0x00, 0x00,  // mov $5, %ecx
       0xcd, 0x40,                    // 1: int $0x40
@@ -841,42 +882,29 @@ TEST(KvmFallback, TranslatorRunsRing0IntN) {
       0xe6, 0xf4,                    // out %al, $0xf4
       0xeb, 0xfe,                    // jmp .
   };
-  const uint8_t handler[] = {0x48, 0xcf};  // iretq
-  Vm vm;
+  FallbackVm f;
   std::string err;
-  ASSERT_TRUE(vm.Start(1, &err)) << err;
-  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
-  vm.h.BuildPageTables();
-  vm.h.Load(kCode, loop, sizeof loop);
-  vm.h.Load(kHandler, handler, sizeof handler);
-  uint8_t gate[16] = {};  // 64-bit interrupt gate, DPL 0, selector 0x08
-  gate[0] = kHandler & 0xff;
-  gate[1] = (kHandler >> 8) & 0xff;
-  gate[2] = 0x08;
-  gate[5] = 0x8e;
-  gate[6] = (kHandler >> 16) & 0xff;
-  vm.h.Load(kIdt + 0x40 * 16, gate, sizeof gate);
-  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
-  s.idtr = {kIdt, 0x41 * 16 - 1};
+  ASSERT_TRUE(f.Start(&err)) << err;
+  f.vm.h.Load(kCode, loop, sizeof loop);
+  f.IretqHandler(0x40, kHandler);
+  x86::CpuState s = FallbackVm::Kernel(kCode);
   s.regs[x86::R12] = 0;
   s.regs[x86::R13] = 0x1234;  // a register the instructions never touch
   s.fpu.xmm[3][0] = 0x5a;     // likewise SSE state
-  vm.vcpus[0]->SetState(s);
-  auto res = vm.h.RunUntilExit(vm.all(), 10s);
-  ASSERT_FALSE(vm.h.timed_out());
-  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
-  EXPECT_EQ(*vm.h.exit_code(), 0x25u);  // five handler round trips
-  vm.vcpus[0]->GetState(s);
+  f.vcpu()->SetState(s);
+  RunResult last;
+  EXPECT_EQ(f.RunToExit(10s, &last), 0x25u) << last.detail;  // five handler round trips
+  f.vcpu()->GetState(s);
   EXPECT_EQ(s.regs[x86::RSP], kStack);  // every frame popped
   EXPECT_EQ(s.regs[x86::R13], 0x1234u);
   EXPECT_EQ(s.fpu.xmm[3][0], 0x5a);
-  std::printf("%s\n", fb.Summary().c_str());
-  if (fb.exits() == 0) {
+  std::printf("%s\n", f.fb->Summary().c_str());
+  if (f.fb->exits() == 0) {
     std::printf("this KVM executed INT n in ring 0 natively: no fallback needed\n");
     return;
   }
-  EXPECT_GE(fb.instructions(), 5u);  // the five INTs at least
-  EXPECT_GE(fb.instructions(), fb.exits());
+  EXPECT_GE(f.fb->instructions(), 5u);  // the five INTs at least
+  EXPECT_GE(f.fb->instructions(), f.fb->exits());
 }
 
 // A stretch of instructions KVM fails on one after the other: INT $0x40 whose handler
@@ -886,42 +914,33 @@ TEST(KvmFallback, TranslatorRunsRing0IntN) {
 TEST(KvmFallback, BurstsThroughConsecutiveFailures) {
   REQUIRE_KVM();
   constexpr int kDepth = 16;
-  constexpr uint64_t kIdt = 0x3000, kHandlers = kCode + 0x400;
+  constexpr uint64_t kHandlers = kCode + 0x400;
   const uint8_t main_code[] = {0xcd, 0x40,              // int $0x40
                                0xb0, 0x42, 0xe6, 0xf4,  // mov $0x42, %al; out %al, $0xf4
                                0xeb, 0xfe};             // jmp .
-  Vm vm;
+  FallbackVm f;
   std::string err;
-  ASSERT_TRUE(vm.Start(1, &err)) << err;
-  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
-  vm.h.BuildPageTables();
-  vm.h.Load(kCode, main_code, sizeof main_code);
+  ASSERT_TRUE(f.Start(&err)) << err;
+  f.vm.h.Load(kCode, main_code, sizeof main_code);
   for (int i = 0; i < kDepth; ++i) {
     const uint64_t h = kHandlers + 16 * i;
-    if (i + 1 < kDepth) {
-      const uint8_t code[] = {0xcd, static_cast<uint8_t>(0x41 + i), 0x48, 0xcf};  // int; iretq
-      vm.h.Load(h, code, sizeof code);
-    } else {
-      const uint8_t code[] = {0x48, 0xcf};  // iretq
-      vm.h.Load(h, code, sizeof code);
-    }
-    uint8_t gate[16] = {static_cast<uint8_t>(h), static_cast<uint8_t>(h >> 8), 0x08, 0, 0, 0x8e,
-                        static_cast<uint8_t>(h >> 16)};
-    vm.h.Load(kIdt + (0x40 + i) * 16, gate, sizeof gate);
+    const uint8_t nested[] = {0xcd, static_cast<uint8_t>(0x41 + i), 0x48, 0xcf};  // int; iretq
+    if (i + 1 < kDepth)
+      f.vm.h.Load(h, nested, sizeof nested);
+    else
+      f.vm.h.Load(h, nested + 2, 2);  // iretq
+    f.Gate(0x40 + i, h);
   }
-  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
-  s.idtr = {kIdt, (0x40 + kDepth) * 16 - 1};
-  vm.vcpus[0]->SetState(s);
-  auto res = vm.h.RunUntilExit(vm.all(), 10s);
-  ASSERT_FALSE(vm.h.timed_out());
-  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
-  EXPECT_EQ(*vm.h.exit_code(), 0x42u);
-  vm.vcpus[0]->GetState(s);
+  f.vcpu()->SetState(FallbackVm::Kernel(kCode));
+  RunResult last;
+  EXPECT_EQ(f.RunToExit(10s, &last), 0x42u) << last.detail;
+  x86::CpuState s;
+  f.vcpu()->GetState(s);
   EXPECT_EQ(s.regs[x86::RSP], kStack);
-  std::printf("%s\n", fb.Summary().c_str());
-  if (fb.exits() == 0) GTEST_SKIP() << "this KVM executes INT n in ring 0 itself";
-  EXPECT_GE(fb.instructions(), static_cast<uint64_t>(kDepth));
-  EXPECT_LE(fb.exits(), 6u);  // 1 + 2 + 4 + 8 >= 16
+  std::printf("%s\n", f.fb->Summary().c_str());
+  if (f.fb->exits() == 0) GTEST_SKIP() << "this KVM executes INT n in ring 0 itself";
+  EXPECT_GE(f.fb->instructions(), static_cast<uint64_t>(kDepth));
+  EXPECT_LE(f.fb->exits(), 6u);  // 1 + 2 + 4 + 8 >= 16
 }
 
 // Code that KVM rewrites between two fallbacks is not seen by the translator's write
@@ -929,63 +948,47 @@ TEST(KvmFallback, BurstsThroughConsecutiveFailures) {
 // then (natively) L's vector byte becomes 0x41 and the loop goes back to L.
 TEST(KvmFallback, SeesCodeRewrittenUnderKvm) {
   REQUIRE_KVM();
-  constexpr uint64_t kIdt = 0x3000, kH40 = kCode + 0x100, kH41 = kCode + 0x200;
+  constexpr uint64_t kH40 = kCode + 0x100, kH41 = kCode + 0x200;
   const uint8_t loop[] = {
       0xcd, 0x40,                                      // L: int $0x40
       0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x41,  // movb $0x41, L+1 (kCode + 1)
       0xeb, 0xf4,                                      // jmp L
   };
-  const uint8_t h40[] = {0x48, 0xcf};                          // iretq
   const uint8_t h41[] = {0xb0, 0x41, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x41,%al; out; jmp .
-  Vm vm;
+  FallbackVm f;
   std::string err;
-  ASSERT_TRUE(vm.Start(1, &err)) << err;
-  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
-  vm.h.BuildPageTables();
-  vm.h.Load(kCode, loop, sizeof loop);
-  vm.h.Load(kH40, h40, sizeof h40);
-  vm.h.Load(kH41, h41, sizeof h41);
-  for (uint64_t h : {kH40, kH41}) {
-    uint8_t gate[16] = {static_cast<uint8_t>(h), static_cast<uint8_t>(h >> 8), 0x08, 0, 0, 0x8e,
-                        static_cast<uint8_t>(h >> 16)};
-    vm.h.Load(kIdt + (h == kH40 ? 0x40 : 0x41) * 16, gate, sizeof gate);
-  }
-  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
-  s.idtr = {kIdt, 0x42 * 16 - 1};
-  vm.vcpus[0]->SetState(s);
-  auto res = vm.h.RunUntilExit(vm.all(), 5s);
-  ASSERT_FALSE(vm.h.timed_out()) << "the translator ran its stale INT $0x40 again";
-  ASSERT_TRUE(vm.h.exit_code().has_value()) << res[0].detail;
-  EXPECT_EQ(*vm.h.exit_code(), 0x41u);
-  std::printf("%s\n", fb.Summary().c_str());
+  ASSERT_TRUE(f.Start(&err)) << err;
+  f.vm.h.Load(kCode, loop, sizeof loop);
+  f.IretqHandler(0x40, kH40);
+  f.vm.h.Load(kH41, h41, sizeof h41);
+  f.Gate(0x41, kH41);
+  f.vcpu()->SetState(FallbackVm::Kernel(kCode));
+  RunResult last;
+  uint32_t code = f.RunToExit(5s, &last);
+  ASSERT_FALSE(f.vm.h.timed_out()) << "the translator ran its stale INT $0x40 again";
+  EXPECT_EQ(code, 0x41u) << last.detail;
+  std::printf("%s\n", f.fb->Summary().c_str());
 }
 
 // Single-stepping (the gdbstub) through an instruction the fallback executes: one
 // instruction, then kDebug, as for the ones KVM executes.
 TEST(KvmFallback, SingleStepsThroughTheFallback) {
   REQUIRE_KVM();
-  constexpr uint64_t kIdt = 0x3000, kHandler = kCode + 0x100;
+  constexpr uint64_t kHandler = kCode + 0x100;
   const uint8_t code[] = {0xb9, 0x05, 0x00, 0x00, 0x00,  // mov $5, %ecx
                           0xcd, 0x40,                    // int $0x40
                           0xeb, 0xfe};                   // jmp .
-  const uint8_t handler[] = {0x48, 0xcf};                // iretq
-  Vm vm;
+  FallbackVm f;
   std::string err;
-  ASSERT_TRUE(vm.Start(1, &err)) << err;
-  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
-  vm.h.BuildPageTables();
-  vm.h.Load(kCode, code, sizeof code);
-  vm.h.Load(kHandler, handler, sizeof handler);
-  uint8_t gate[16] = {static_cast<uint8_t>(kHandler), static_cast<uint8_t>(kHandler >> 8), 0x08,
-                      0, 0, 0x8e, static_cast<uint8_t>(kHandler >> 16)};
-  vm.h.Load(kIdt + 0x40 * 16, gate, sizeof gate);
-  x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
-  s.idtr = {kIdt, 0x41 * 16 - 1};
-  auto* v = static_cast<KvmVcpu*>(vm.vcpus[0].get());
-  v->SetState(s);
+  ASSERT_TRUE(f.Start(&err)) << err;
+  f.vm.h.Load(kCode, code, sizeof code);
+  f.IretqHandler(0x40, kHandler);
+  KvmVcpu* v = f.vcpu();
+  v->SetState(FallbackVm::Kernel(kCode));
   v->SetGuestDebug(true, false);
   RunResult r = v->Run();
   ASSERT_EQ(r.reason, ExitReason::kDebug) << r.detail;
+  x86::CpuState s;
   v->GetState(s);
   EXPECT_EQ(s.rip, kCode + 5);
   r = v->Run();  // the INT: into the handler, and stop there
@@ -993,8 +996,8 @@ TEST(KvmFallback, SingleStepsThroughTheFallback) {
   v->GetState(s);
   EXPECT_EQ(s.rip, kHandler);
   EXPECT_EQ(s.regs[x86::RSP], kStack - 40);  // the interrupt frame
-  if (fb.exits() > 0) {
-    EXPECT_EQ(fb.instructions(), 1u);
+  if (f.fb->exits() > 0) {
+    EXPECT_EQ(f.fb->instructions(), 1u);
   }
   v->SetGuestDebug(false, false);
 }
@@ -1006,25 +1009,24 @@ TEST(KvmFallback, InKernelDeviceIsAClearError) {
   REQUIRE_KVM();
   const uint8_t jump[] = {0xb8, 0x00, 0x00, 0x00, 0xd0,  // mov $0xd0000000, %eax
                           0xff, 0xe0};                   // jmp *%rax
-  Vm vm;
+  FallbackVm f;
   std::string err;
-  ASSERT_TRUE(vm.Start(1, &err)) << err;
-  if (!vm.kvm->has_irqchip()) GTEST_SKIP() << vm.kvm->irqchip_note();
-  TranslatorFallback fb(vm.kvm.get(), &vm.h.memory(), &vm.h, {.announce = false});
-  vm.h.BuildPageTables();
-  vm.h.Load(kCode, jump, sizeof jump);
-  vm.h.MmioWrite(Harness::kMmioBase, 0xfeeb20e6, 8);  // out %al, $0x20; jmp .
-  vm.vcpus[0]->SetState(Harness::LongModeKernel(kCode, kStack));
-  auto res = vm.h.RunUntilExit(vm.all(), 10s);
-  ASSERT_FALSE(vm.h.timed_out());
-  EXPECT_EQ(res[0].reason, ExitReason::kError);
-  const std::string& d = res[0].detail;
+  ASSERT_TRUE(f.Start(&err)) << err;
+  if (!f.vm.kvm->has_irqchip()) GTEST_SKIP() << f.vm.kvm->irqchip_note();
+  f.vm.h.Load(kCode, jump, sizeof jump);
+  f.vm.h.MmioWrite(Harness::kMmioBase, 0xfeeb20e6, 8);  // out %al, $0x20; jmp .
+  f.vcpu()->SetState(FallbackVm::Kernel(kCode));
+  RunResult last;
+  f.RunToExit(10s, &last);
+  ASSERT_FALSE(f.vm.h.timed_out());
+  EXPECT_EQ(last.reason, ExitReason::kError);
+  const std::string& d = last.detail;
   EXPECT_NE(d.find("KVM internal error: suberror 1 (emulation failure)"), std::string::npos) << d;
   EXPECT_NE(d.find("the translator could not execute it either: unimplemented: port 0x20"),
             std::string::npos) << d;
   EXPECT_NE(d.find("RIP=d0000000"), std::string::npos) << d;
-  EXPECT_EQ(fb.exits(), 1u);
-  EXPECT_EQ(fb.instructions(), 0u);
+  EXPECT_EQ(f.fb->exits(), 1u);
+  EXPECT_EQ(f.fb->instructions(), 0u);
 }
 
 }  // namespace
