@@ -29,22 +29,23 @@ constexpr uint64_t kDirectAlign = 4096;
 constexpr off_t kLockPermBase = 100;
 constexpr off_t kLockSharedBase = 200;
 
-bool LockHeldByOther(int fd, off_t byte) {
+struct flock OneByteLock(short type, off_t byte) {
   struct flock fl = {};
-  fl.l_type = F_WRLCK;
+  fl.l_type = type;
   fl.l_whence = SEEK_SET;
   fl.l_start = byte;
   fl.l_len = 1;
+  return fl;
+}
+
+bool LockHeldByOther(int fd, off_t byte) {
+  struct flock fl = OneByteLock(F_WRLCK, byte);
   if (fcntl(fd, F_OFD_GETLK, &fl) < 0) return false;  // locking unsupported: don't block
   return fl.l_type != F_UNLCK;
 }
 
 bool TakeSharedLock(int fd, off_t byte) {
-  struct flock fl = {};
-  fl.l_type = F_RDLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = byte;
-  fl.l_len = 1;
+  struct flock fl = OneByteLock(F_RDLCK, byte);
   if (fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
   return errno != EAGAIN && errno != EACCES;  // other errors: fs without locks
 }

@@ -9,16 +9,12 @@
 #include <cstring>
 #include <set>
 
+#include "block/block_range.h"
 #include "block/file.h"
 
 namespace emu::block {
 
 namespace {
-std::string Hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 // Cached L2 tables before a writeback is forced (bounds memory on big images).
 constexpr size_t kMaxL2Cache = 512;
 constexpr size_t kMaxRbCache = 256;
@@ -201,16 +197,29 @@ Status Qcow2Image::BeginWrite() {
   return Status::Ok();
 }
 
+Status Qcow2Image::CheckTableOffset(const char* what, uint64_t off) {
+  const std::string name = what;
+  if (off % cluster_size_) return Corrupt(name + " offset " + HexString(off) + " is not cluster aligned");
+  if (off < cluster_size_) return Corrupt(name + " at " + HexString(off) + " overlaps the header");
+  if (off + cluster_size_ > f_->Size()) return Corrupt(name + " offset " + HexString(off) + " is past the end of the file");
+  return Status::Ok();
+}
+
+Qcow2Image::CompressedData Qcow2Image::DecodeCompressed(uint64_t entry) const {
+  // Bits 0..x-1: host offset; x..61: additional 512-byte sectors (spec, "Compressed Clusters Descriptor").
+  const uint32_t x = 62 - (cluster_bits_ - 8);
+  const uint64_t host = entry & ((1ull << x) - 1);
+  const uint64_t sectors = ((entry & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
+  return {host, sectors * 512 - (host & 511)};
+}
+
 Status Qcow2Image::LoadL2(uint64_t l2_off, std::vector<uint64_t>** table) {
   auto it = l2_cache_.find(l2_off);
   if (it != l2_cache_.end()) {
     *table = &it->second.t;
     return Status::Ok();
   }
-  if (l2_off % cluster_size_) return Corrupt("L2 table offset " + Hex(l2_off) + " is not cluster aligned");
-  if (l2_off < cluster_size_) return Corrupt("L2 table at " + Hex(l2_off) + " overlaps the header");
-  if (l2_off + cluster_size_ > f_->Size())
-    return Corrupt("L2 table offset " + Hex(l2_off) + " is past the end of the file");
+  if (Status s = CheckTableOffset("L2 table", l2_off); !s.ok()) return s;
   if (l2_cache_.size() >= kMaxL2Cache) {
     Status s = FlushMetadata();
     if (!s.ok()) return s;
@@ -240,21 +249,19 @@ Status Qcow2Image::Lookup(uint64_t vc, Mapping* m) {
   if (ext_l2_) m->bitmap = (*t)[l2i * 2 + 1];
   if (e & kQcow2Compressed) {
     if (ext_l2_ && m->bitmap) return Corrupt("compressed cluster with a subcluster bitmap");
-    uint32_t x = 62 - (cluster_bits_ - 8);
-    uint64_t off = e & ((1ull << x) - 1);
-    uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
+    CompressedData c = DecodeCompressed(e);
     m->kind = Kind::kCompressed;
-    m->host = off;
-    m->comp_size = sectors * 512 - (off & 511);
-    if (off < cluster_size_ || off >= f_->Size())
-      return Corrupt("compressed cluster at " + Hex(off) + " is outside the file");
+    m->host = c.host;
+    m->comp_size = c.len;
+    if (c.host < cluster_size_ || c.host >= f_->Size())
+      return Corrupt("compressed cluster at " + HexString(c.host) + " is outside the file");
     return Status::Ok();
   }
   uint64_t host = e & kQcow2OffsetMask;
   if (ext_l2_) {
     m->host = host;
     m->kind = host ? Kind::kNormal : Kind::kUnallocated;  // refined per subcluster
-    if (host && host % cluster_size_) return Corrupt("data cluster offset " + Hex(host) + " is not cluster aligned");
+    if (host && host % cluster_size_) return Corrupt("data cluster offset " + HexString(host) + " is not cluster aligned");
     return Status::Ok();
   }
   if (e & kQcow2ZeroFlag && h_.version >= 3) {
@@ -263,9 +270,9 @@ Status Qcow2Image::Lookup(uint64_t vc, Mapping* m) {
     return Status::Ok();
   }
   if (!host) return Status::Ok();
-  if (host % cluster_size_) return Corrupt("data cluster offset " + Hex(host) + " is not cluster aligned");
-  if (host < cluster_size_) return Corrupt("data cluster at " + Hex(host) + " overlaps the header");
-  if (host >= f_->Size()) return Corrupt("data cluster offset " + Hex(host) + " is past the end of the file");
+  if (host % cluster_size_) return Corrupt("data cluster offset " + HexString(host) + " is not cluster aligned");
+  if (host < cluster_size_) return Corrupt("data cluster at " + HexString(host) + " overlaps the header");
+  if (host >= f_->Size()) return Corrupt("data cluster offset " + HexString(host) + " is past the end of the file");
   m->kind = Kind::kNormal;
   m->host = host;
   return Status::Ok();
@@ -328,7 +335,7 @@ Status Qcow2Image::ReadCluster(uint64_t vc, const Mapping& m, uint64_t in, uint8
         zcache_host_ = UINT64_MAX;
         s = Qcow2Decompress(h_.compression_type, comp.data(), comp.size(), zcache_.data(),
                             cluster_size_);
-        if (!s.ok()) return Corrupt("compressed cluster at " + Hex(m.host) + ": " + s.message());
+        if (!s.ok()) return Corrupt("compressed cluster at " + HexString(m.host) + ": " + s.message());
         zcache_host_ = m.host;
       }
       std::memcpy(buf, zcache_.data() + in, len);
@@ -451,11 +458,9 @@ Status Qcow2Image::GetL2ForWrite(uint64_t vc, std::vector<uint64_t>** table, uin
 
 Status Qcow2Image::ReleaseEntry(uint64_t e) {
   if (e & kQcow2Compressed) {
-    uint32_t x = 62 - (cluster_bits_ - 8);
-    uint64_t off = e & ((1ull << x) - 1);
-    uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
-    uint64_t first = off >> cluster_bits_;
-    uint64_t last = (off + sectors * 512 - (off & 511) - 1) >> cluster_bits_;
+    CompressedData c = DecodeCompressed(e);
+    uint64_t first = c.host >> cluster_bits_;
+    uint64_t last = (c.host + c.len - 1) >> cluster_bits_;
     for (uint64_t c = first; c <= last; c++) pending_decrements_.emplace_back(c << cluster_bits_, 1);
     return Status::Ok();
   }
@@ -564,15 +569,9 @@ Status Qcow2Image::Write(uint64_t off, const void* buf, uint64_t len) {
   Status s = BeginWrite();
   if (!s.ok()) return s;
   const auto* p = static_cast<const uint8_t*>(buf);
-  while (len) {
-    uint64_t vc = off >> cluster_bits_, in = off & (cluster_size_ - 1);
-    uint64_t n = std::min(len, cluster_size_ - in);
-    s = WriteCluster(vc, in, p, n);
-    if (!s.ok()) return s;
-    off += n;
-    p += n;
-    len -= n;
-  }
+  s = ForEachBlock(off, len, cluster_size_,
+                   [&](const BlockPiece& b) { return WriteCluster(b.index, b.in, p + b.done, b.len); });
+  if (!s.ok()) return s;
   if (l2_cache_.size() > kMaxL2Cache || rb_cache_.size() > kMaxRbCache ||
       pending_decrements_.size() > 65536)
     return FlushMetadata();
@@ -687,30 +686,21 @@ Status Qcow2Image::WriteZeroes(uint64_t off, uint64_t len) {
   if (off + len < off || off + len > h_.size) return Status::Error(EINVAL, "Write past the end of " + Where());
   Status s = BeginWrite();
   if (!s.ok()) return s;
-  while (len) {
-    uint64_t in = off & (cluster_size_ - 1);
-    uint64_t n = std::min(len, cluster_size_ - in);
-    bool whole = in == 0 && (n == cluster_size_ || off + n == h_.size);
-    uint64_t vc = off >> cluster_bits_;
-    if (whole && (h_.version >= 3 || !backing_)) {
-      Mapping m;
-      s = Lookup(vc, &m);
-      if (!s.ok()) return s;
-      uint64_t e = h_.version >= 3 ? kQcow2ZeroFlag : 0;
-      if (ext_l2_) {
-        if (m.entry != 0 || m.bitmap != (0xffffffffull << 32)) s = SetL2Entry(vc, 0, 0xffffffffull << 32);
-      } else if (!(m.kind == Kind::kZero && !m.host) && !(m.kind == Kind::kUnallocated && !backing_)) {
-        s = SetL2Entry(vc, e);
-      }
-    } else {
-      std::vector<uint8_t> z(n, 0);
-      s = WriteCluster(vc, in, z.data(), n);
+  return ForEachBlock(off, len, cluster_size_, [&](const BlockPiece& b) {
+    bool whole = b.in == 0 && (b.len == cluster_size_ || b.offset + b.len == h_.size);
+    if (!whole || (h_.version < 3 && backing_)) {
+      std::vector<uint8_t> z(b.len, 0);
+      return WriteCluster(b.index, b.in, z.data(), b.len);
     }
-    if (!s.ok()) return s;
-    off += n;
-    len -= n;
-  }
-  return Status::Ok();
+    Mapping m;
+    if (Status ls = Lookup(b.index, &m); !ls.ok()) return ls;
+    if (ext_l2_) {
+      if (m.entry != 0 || m.bitmap != (0xffffffffull << 32)) return SetL2Entry(b.index, 0, 0xffffffffull << 32);
+    } else if (!(m.kind == Kind::kZero && !m.host) && !(m.kind == Kind::kUnallocated && !backing_)) {
+      return SetL2Entry(b.index, h_.version >= 3 ? kQcow2ZeroFlag : 0);
+    }
+    return Status::Ok();
+  });
 }
 
 Result<std::unique_ptr<BlockDriver>> Qcow2OpenWithBacking(std::unique_ptr<File> f,

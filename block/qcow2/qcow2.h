@@ -65,6 +65,10 @@ Status ReadQcow2Header(File* f, Qcow2Header* h);
 // The first cluster's bytes: header, extensions, backing file name.
 Result<std::vector<uint8_t>> SerializeQcow2Header(const Qcow2Header& h);
 
+// A number in hexadecimal for messages: "0x1f0000", or "1f0000" without the
+// prefix (qemu-img check's spelling of some fields).
+std::string HexString(uint64_t v, bool with_prefix = true);
+
 // Big-endian helpers.
 inline uint64_t Be64(const uint8_t* p) {
   uint64_t v = 0;
@@ -164,6 +168,15 @@ class Qcow2Image : public BlockDriver, public ImageOps {
   Status Init(const OpenOptions& o);
   std::string Where() const { return "qcow2 image '" + f_->path() + "'"; }
   Status Corrupt(const std::string& what);
+  // A metadata cluster (`what`: "L2 table", "refcount block") is aligned,
+  // past the header and inside the file; Corrupt() otherwise.
+  Status CheckTableOffset(const char* what, uint64_t off);
+  // Where a compressed L2 entry's data is: its host byte offset and the bytes
+  // to read (whole sectors, counted from the one holding the offset).
+  struct CompressedData {
+    uint64_t host, len;
+  };
+  CompressedData DecodeCompressed(uint64_t entry) const;
 
   // L1/L2
   Status LoadL2(uint64_t l2_off, std::vector<uint64_t>** table);
@@ -202,6 +215,8 @@ class Qcow2Image : public BlockDriver, public ImageOps {
   Status AdjustTreeRefs(const std::vector<uint64_t>& l1, int64_t delta);
   Status UpdateCopiedFlags();
   int FindSnapshot(const std::string& name_or_id) const;
+  // BeginWrite, then the snapshot `key` names (its index in snaps_) and its L1 table.
+  Status SnapshotToChange(const std::string& key, int* index, std::vector<uint64_t>* l1);
   Status WriteHeaderFields();  // rewrites the fixed header fields we change
   std::string BitmapListJson();
 

@@ -10,11 +10,6 @@
 namespace emu::block {
 
 namespace {
-std::string Hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 constexpr uint64_t kMaxCheckClusters = 1ull << 26;  // 256 MiB of counters
 }  // namespace
 
@@ -25,7 +20,7 @@ Status BitmapRanges(File* f, const Qcow2Header& h, std::vector<std::pair<uint64_
     uint32_t nb = Be32(&d[0]);
     uint64_t dir_size = Be64(&d[8]), dir_off = Be64(&d[16]);
     if (dir_size > (64u << 20) || (dir_off & cmask) || dir_off + dir_size > fsize)
-      return Status::Error(EINVAL, "bitmap directory at 0x" + Hex(dir_off) + " is invalid");
+      return Status::Error(EINVAL, "bitmap directory at " + HexString(dir_off) + " is invalid");
     out->emplace_back(dir_off, dir_size);
     std::vector<uint8_t> dir(dir_size);
     Status s = f->PRead(dir_off, dir.data(), dir.size());
@@ -38,7 +33,7 @@ Status BitmapRanges(File* f, const Qcow2Header& h, std::vector<std::pair<uint64_
       uint32_t extra = Be32(&dir[pos + 20]);
       pos += (24 + uint64_t(extra) + name_len + 7) & ~7ull;
       if ((toff & cmask) || uint64_t(tsize) * 8 > (64u << 20) || toff + uint64_t(tsize) * 8 > fsize)
-        return Status::Error(EINVAL, "bitmap table at 0x" + Hex(toff) + " is invalid");
+        return Status::Error(EINVAL, "bitmap table at " + HexString(toff) + " is invalid");
       if (!tsize) continue;
       out->emplace_back(toff, uint64_t(tsize) * 8);
       std::vector<uint8_t> tab(uint64_t(tsize) * 8);
@@ -71,7 +66,7 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
     if (!len) return;
     for (uint64_t c = off >> cluster_bits_; c <= (off + len - 1) >> cluster_bits_; c++) {
       if (c >= ncl) {
-        err(std::string("ERROR ") + what + " at offset 0x" + Hex(off) + " is past the end of the image file");
+        err(std::string("ERROR ") + what + " at offset " + HexString(off) + " is past the end of the image file");
         return;
       }
       ref[c] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, ref[c] + n));
@@ -90,11 +85,11 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
       uint64_t l2_off = l1[i] & kQcow2OffsetMask;
       if (!l2_off) continue;
       if (l2_off & cmask) {
-        err("ERROR l2_offset=" + Hex(l2_off) + ": Table is not cluster aligned; L1 entry corrupted");
+        err("ERROR l2_offset=" + HexString(l2_off, false) + ": Table is not cluster aligned; L1 entry corrupted");
         continue;
       }
       if (l2_off + cluster_size_ > fsize) {
-        err("ERROR l2_offset=" + Hex(l2_off) + ": L2 table is past the end of the image file");
+        err("ERROR l2_offset=" + HexString(l2_off, false) + ": L2 table is past the end of the image file");
         continue;
       }
       l2_refs[l2_off]++;
@@ -117,11 +112,9 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
       for (uint64_t j = 0; j < l2_entries_; j++) {
         uint64_t e = copy[j * l2_words_];
         if (e & kQcow2Compressed) {
-          uint32_t x = 62 - (cluster_bits_ - 8);
-          uint64_t off = e & ((1ull << x) - 1);
-          uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
-          if (e & kQcow2Copied) err("ERROR: coffset=0x" + Hex(off) + ": Compressed cluster has the COPIED flag set");
-          inc_n(off, sectors * 512 - (off & 511), "compressed cluster", n);
+          CompressedData c = DecodeCompressed(e);
+          if (e & kQcow2Copied) err("ERROR: coffset=" + HexString(c.host) + ": Compressed cluster has the COPIED flag set");
+          inc_n(c.host, c.len, "compressed cluster", n);
           r->allocated_clusters += act;
           r->compressed_clusters += act;
           r->fragmented_clusters += act;  // compressed clusters count as fragmented (as qemu-img)
@@ -130,7 +123,7 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
         uint64_t host = e & kQcow2OffsetMask;
         if (!host) continue;
         if (host & cmask) {
-          err("ERROR offset=" + Hex(host) + ": Cluster is not properly aligned; L2 entry corrupted");
+          err("ERROR offset=" + HexString(host, false) + ": Cluster is not properly aligned; L2 entry corrupted");
           continue;
         }
         inc_n(host, cluster_size_, "data cluster", n);
@@ -221,7 +214,7 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
     uint64_t rc = 0;
     if (!GetRefcount(l2_off >> cluster_bits_, &rc).ok()) continue;
     if ((rc == 1) != bool(l1_[i] & kQcow2Copied))
-      err("ERROR OFLAG_COPIED L2 cluster: l1_index=" + std::to_string(i) + " l1_entry=" + Hex(l1_[i]) +
+      err("ERROR OFLAG_COPIED L2 cluster: l1_index=" + std::to_string(i) + " l1_entry=" + HexString(l1_[i], false) +
           " refcount=" + std::to_string(rc));
   }
   for (const auto& [l2_off, n] : active_refs) {
@@ -235,7 +228,7 @@ Status Qcow2Image::Check(bool fix_leaks, bool fix_errors, CheckResult* r) {
       if (!host || (host & cmask)) continue;
       if (!GetRefcount(host >> cluster_bits_, &rc).ok()) continue;
       if ((rc == 1) != bool(e & kQcow2Copied))
-        err("ERROR OFLAG_COPIED data cluster: l2_entry=" + Hex(e) + " refcount=" + std::to_string(rc));
+        err("ERROR OFLAG_COPIED data cluster: l2_entry=" + HexString(e, false) + " refcount=" + std::to_string(rc));
     }
   }
   r->image_end_offset = (highest + 1) << cluster_bits_;

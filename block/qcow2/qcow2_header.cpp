@@ -12,12 +12,6 @@ Status Bad(File* f, const std::string& what) {
   return Status::Error(EINVAL, "qcow2 image '" + f->path() + "': " + what);
 }
 
-std::string Hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 // Names of incompatible features, for refusing images that use ones we lack.
 const char* IncompatName(int bit) {
   switch (bit) {
@@ -31,6 +25,12 @@ const char* IncompatName(int bit) {
 }
 
 }  // namespace
+
+std::string HexString(uint64_t v, bool with_prefix) {
+  char b[32];
+  snprintf(b, sizeof b, with_prefix ? "0x%llx" : "%llx", static_cast<unsigned long long>(v));
+  return b;
+}
 
 Status ReadQcow2Header(File* f, Qcow2Header* h) {
   uint64_t fsize = f->Size();
@@ -93,10 +93,10 @@ Status ReadQcow2Header(File* f, Qcow2Header* h) {
   if (h->size > (1ull << 62)) return Bad(f, "virtual size " + std::to_string(h->size) + " is too large");
   // Metadata locations: aligned and inside the file.
   auto check_range = [&](uint64_t off, uint64_t len, const char* what) -> Status {
-    if (off % cs) return Bad(f, std::string(what) + " offset " + Hex(off) + " is not cluster aligned");
+    if (off % cs) return Bad(f, std::string(what) + " offset " + HexString(off) + " is not cluster aligned");
     if (off == 0 && len) return Bad(f, std::string(what) + " overlaps the header");
     if (off + len < off || off + len > fsize)
-      return Bad(f, std::string(what) + " at " + Hex(off) + " (" + std::to_string(len) +
+      return Bad(f, std::string(what) + " at " + HexString(off) + " (" + std::to_string(len) +
                         " bytes) is past the end of the file");
     return Status::Ok();
   };
@@ -131,7 +131,7 @@ Status ReadQcow2Header(File* f, Qcow2Header* h) {
       return Bad(f, "backing_file_size " + std::to_string(h->backing_file_size) + " is invalid");
     if (h->backing_file_offset + h->backing_file_size > std::min<uint64_t>(cs, fsize) ||
         h->backing_file_offset < h->header_length)
-      return Bad(f, "backing file name at " + Hex(h->backing_file_offset) + " is outside the header cluster");
+      return Bad(f, "backing file name at " + HexString(h->backing_file_offset) + " is outside the header cluster");
     h->backing_file.assign(h->backing_file_size, '\0');
     s = f->PRead(h->backing_file_offset, h->backing_file.data(), h->backing_file_size);
     if (!s.ok()) return s;
@@ -149,7 +149,7 @@ Status ReadQcow2Header(File* f, Qcow2Header* h) {
     uint32_t len = Be32(b + pos + 4);
     pos += 8;
     if (type == kExtEnd) break;
-    if (len > end - pos) return Bad(f, "header extension " + Hex(type) + " is larger than the header cluster");
+    if (len > end - pos) return Bad(f, "header extension " + HexString(type) + " is larger than the header cluster");
     const uint8_t* d = b + pos;
     if (type == kExtBackingFormat) {
       h->backing_format.assign(reinterpret_cast<const char*>(d), len);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "block/block_range.h"
 #include "block/qcow2/qcow2.h"
 
 namespace emu::block {
@@ -83,19 +84,7 @@ Status Qcow2Image::WriteCompressed(uint64_t off, const void* buf, uint64_t len) 
 
 Status Qcow2Image::BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* out) {
   uint64_t end = std::min(off + len, h_.size);
-  auto push = [&](Extent e) {
-    if (!out->empty()) {
-      Extent& b = out->back();
-      bool contig = b.host_offset.has_value() == e.host_offset.has_value() &&
-                    (!e.host_offset || *b.host_offset + b.length == *e.host_offset);
-      if (b.offset + b.length == e.offset && b.data == e.data && b.zero == e.zero &&
-          b.depth == e.depth && b.present == e.present && contig) {
-        b.length += e.length;
-        return;
-      }
-    }
-    out->push_back(e);
-  };
+  auto push = [&](const Extent& e) { AppendExtent(out, e); };
   while (off < end) {
     uint64_t vc = off >> cluster_bits_, in = off & (cluster_size_ - 1);
     uint64_t n = std::min(end - off, cluster_size_ - in);

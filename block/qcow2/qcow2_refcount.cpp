@@ -12,12 +12,6 @@
 namespace emu::block {
 
 namespace {
-std::string Hex(uint64_t v) {
-  char b[32];
-  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 uint64_t GetEntry(const std::vector<uint8_t>& b, uint64_t i, uint32_t bits) {
   if (bits >= 8) {
     uint32_t bytes = bits / 8;
@@ -58,10 +52,7 @@ Status Qcow2Image::LoadRefBlock(uint64_t idx, std::vector<uint8_t>** blk, bool c
   }
   uint64_t off = reftable_[idx];
   if (off & ~kQcow2OffsetMask) off &= kQcow2OffsetMask;  // reserved bits
-  if (off % cluster_size_) return Corrupt("refcount block offset " + Hex(off) + " is not cluster aligned");
-  if (off < cluster_size_) return Corrupt("refcount block at " + Hex(off) + " overlaps the header");
-  if (off + cluster_size_ > f_->Size())
-    return Corrupt("refcount block offset " + Hex(off) + " is past the end of the file");
+  if (Status s = CheckTableOffset("refcount block", off); !s.ok()) return s;
   if (rb_cache_.size() >= 4096) {
     Status s = FlushMetadata();
     if (!s.ok()) return s;

@@ -130,10 +130,8 @@ Status Qcow2Image::AdjustTreeRefs(const std::vector<uint64_t>& l1, int64_t delta
     for (uint64_t i = 0; i < l2_entries_; i++) {
       uint64_t e = copy[i * l2_words_];
       if (e & kQcow2Compressed) {
-        uint32_t x = 62 - (cluster_bits_ - 8);
-        uint64_t off = e & ((1ull << x) - 1);
-        uint64_t sectors = ((e & ~kQcow2Copied & ~kQcow2Compressed) >> x) + 1;
-        s = UpdateHostRefs(off, sectors * 512 - (off & 511), delta);
+        CompressedData c = DecodeCompressed(e);
+        s = UpdateHostRefs(c.host, c.len, delta);
       } else if (e & kQcow2OffsetMask) {
         s = AddRef((e & kQcow2OffsetMask) >> cluster_bits_, delta);
       }
@@ -255,15 +253,20 @@ Status Qcow2Image::CreateSnapshot(const std::string& name) {
   return s;
 }
 
-Status Qcow2Image::ApplySnapshot(const std::string& key) {
+Status Qcow2Image::SnapshotToChange(const std::string& key, int* index, std::vector<uint64_t>* l1) {
   Status s = BeginWrite();
   if (!s.ok()) return s;
-  int i = FindSnapshot(key);
-  if (i < 0) return Status::Error(ENOENT, "Can't find the snapshot '" + key + "' in '" + f_->path() + "'");
-  const Qcow2Snapshot sn = snaps_[i];
+  *index = FindSnapshot(key);
+  if (*index < 0) return Status::Error(ENOENT, "Can't find the snapshot '" + key + "' in '" + f_->path() + "'");
+  return ReadL1At(snaps_[*index].l1_table_offset, snaps_[*index].l1_size, l1);
+}
+
+Status Qcow2Image::ApplySnapshot(const std::string& key) {
+  int i;
   std::vector<uint64_t> sl1;
-  s = ReadL1At(sn.l1_table_offset, sn.l1_size, &sl1);
+  Status s = SnapshotToChange(key, &i, &sl1);
   if (!s.ok()) return s;
+  const Qcow2Snapshot sn = snaps_[i];
   s = FlushMetadata();
   if (!s.ok()) return s;
   // References of the snapshot's tree first, then switch, then drop the old tree.
@@ -295,14 +298,11 @@ Status Qcow2Image::ApplySnapshot(const std::string& key) {
 }
 
 Status Qcow2Image::DeleteSnapshot(const std::string& key) {
-  Status s = BeginWrite();
-  if (!s.ok()) return s;
-  int i = FindSnapshot(key);
-  if (i < 0) return Status::Error(ENOENT, "Can't find the snapshot '" + key + "' in '" + f_->path() + "'");
-  const Qcow2Snapshot sn = snaps_[i];
+  int i;
   std::vector<uint64_t> sl1;
-  s = ReadL1At(sn.l1_table_offset, sn.l1_size, &sl1);
+  Status s = SnapshotToChange(key, &i, &sl1);
   if (!s.ok()) return s;
+  const Qcow2Snapshot sn = snaps_[i];
   std::vector<Qcow2Snapshot> ns = snaps_;
   ns.erase(ns.begin() + i);
   s = Flush();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "block/block_range.h"
 #include "block/format.h"
 #include "block/image.h"
 #include "block/vdi/vdi_header.h"
@@ -48,64 +49,38 @@ class VdiDriver : public BlockDriver, public ImageOps {
   Status Read(uint64_t off, void* buf, uint64_t len) override {
     if (Status s = CheckRange(off, len); !s.ok()) return s;
     auto* p = static_cast<uint8_t*>(buf);
-    while (len > 0) {
-      uint64_t idx = off / h_.block_size, in = off % h_.block_size;
-      uint64_t n = std::min<uint64_t>(len, h_.block_size - in);
-      uint32_t e = bmap_[idx];
-      if (e >= vdi::kZeroBlock) {
-        std::memset(p, 0, n);
-      } else if (Status s = file_->PRead(DataOffset(e) + in, p, n); !s.ok()) {
-        return s;
-      }
-      off += n;
-      p += n;
-      len -= n;
-    }
-    return Status::Ok();
+    return ForEachBlock(off, len, h_.block_size, [&](const BlockPiece& b) {
+      uint32_t e = bmap_[b.index];
+      if (e < vdi::kZeroBlock) return file_->PRead(DataOffset(e) + b.in, p + b.done, b.len);
+      std::memset(p + b.done, 0, b.len);
+      return Status::Ok();
+    });
   }
 
   Status Write(uint64_t off, const void* buf, uint64_t len) override {
     if (ro_) return Err(EROFS, file_->path() + ": image is read-only");
     if (Status s = CheckRange(off, len); !s.ok()) return s;
     auto* p = static_cast<const uint8_t*>(buf);
-    while (len > 0) {
-      uint64_t idx = off / h_.block_size, in = off % h_.block_size;
-      uint64_t n = std::min<uint64_t>(len, h_.block_size - in);
-      uint32_t e = bmap_[idx];
-      Status s;
-      if (e < vdi::kZeroBlock)
-        s = file_->PWrite(DataOffset(e) + in, p, n);
-      else if (!AllZero(p, n))  // zeros into a block that reads as zeros change nothing
-        s = Allocate(uint32_t(idx), in, p, n);
-      if (!s.ok()) return s;
-      off += n;
-      p += n;
-      len -= n;
-    }
-    return Status::Ok();
+    return ForEachBlock(off, len, h_.block_size, [&](const BlockPiece& b) {
+      uint32_t e = bmap_[b.index];
+      if (e < vdi::kZeroBlock) return file_->PWrite(DataOffset(e) + b.in, p + b.done, b.len);
+      if (AllZero(p + b.done, b.len)) return Status::Ok();  // zeros into a block that reads as zeros change nothing
+      return Allocate(uint32_t(b.index), b.in, p + b.done, b.len);
+    });
   }
 
   Status Flush() override { return file_->Flush(); }
 
   Status BlockStatus(uint64_t off, uint64_t len, std::vector<Extent>* out) override {
     if (Status s = CheckRange(off, len); !s.ok()) return s;
-    while (len > 0) {
-      uint64_t idx = off / h_.block_size, in = off % h_.block_size;
-      uint64_t n = std::min<uint64_t>(len, h_.block_size - in);
-      uint32_t e = bmap_[idx];
+    return ForEachBlock(off, len, h_.block_size, [&](const BlockPiece& b) {
+      uint32_t e = bmap_[b.index];
       bool data = e < vdi::kZeroBlock;
       std::optional<uint64_t> host;
-      if (data) host = DataOffset(e) + in;
-      if (!out->empty() && out->back().data == data && out->back().offset + out->back().length == off &&
-          (!data || (out->back().host_offset && *out->back().host_offset + out->back().length == *host))) {
-        out->back().length += n;
-      } else {
-        out->push_back({off, n, data, !data, 0, host});
-      }
-      off += n;
-      len -= n;
-    }
-    return Status::Ok();
+      if (data) host = DataOffset(e) + b.in;
+      AppendExtent(out, {b.offset, b.len, data, !data, 0, host});
+      return Status::Ok();
+    });
   }
 
   void GetInfo(ImageInfo* info) override { info->cluster_size = h_.block_size; }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "block/block_range.h"
 #include "block/vmdk/extent.h"
 #include "block/vmdk/le.h"
 
@@ -61,26 +62,18 @@ class SparseExtent : public ExtentIO {
 
   Status Read(uint64_t off, void* buf, uint64_t len) override {
     auto* p = static_cast<uint8_t*>(buf);
-    while (len > 0) {
-      uint64_t g = off / grain_bytes_, in = off % grain_bytes_;
-      uint64_t n = std::min(len, grain_bytes_ - in);
+    return ForEachBlock(off, len, grain_bytes_, [&](const BlockPiece& b) {
       if (h_.compressed()) {
-        if (Status s = LoadCur(g); !s.ok()) return s;
-        std::memcpy(p, cur_.data() + in, n);
-      } else {
-        uint32_t gte = 0;
-        if (Status s = Lookup(g, &gte); !s.ok()) return s;
-        if (gte == 0 || IsZeroGte(gte)) {
-          std::memset(p, 0, n);
-        } else if (Status s = f_->PRead(uint64_t(gte) * kSector + in, p, n); !s.ok()) {
-          return s;
-        }
+        if (Status s = LoadCur(b.index); !s.ok()) return s;
+        std::memcpy(p + b.done, cur_.data() + b.in, b.len);
+        return Status::Ok();
       }
-      off += n;
-      p += n;
-      len -= n;
-    }
-    return Status::Ok();
+      uint32_t gte = 0;
+      if (Status s = Lookup(b.index, &gte); !s.ok()) return s;
+      if (gte != 0 && !IsZeroGte(gte)) return f_->PRead(uint64_t(gte) * kSector + b.in, p + b.done, b.len);
+      std::memset(p + b.done, 0, b.len);
+      return Status::Ok();
+    });
   }
 
   Status Write(uint64_t off, const void* buf, uint64_t len) override {
@@ -89,31 +82,19 @@ class SparseExtent : public ExtentIO {
       return Status::Error(ENOTSUP, path() + ": unimplemented: writing to a stream-optimized "
                                              "extent whose grain directory is in the footer");
     auto* p = static_cast<const uint8_t*>(buf);
-    while (len > 0) {
-      uint64_t g = off / grain_bytes_, in = off % grain_bytes_;
-      uint64_t n = std::min(len, grain_bytes_ - in);
-      Status s = h_.compressed() ? WriteCompressed(g, in, p, n) : WritePlain(g, in, p, n);
-      if (!s.ok()) return s;
-      off += n;
-      p += n;
-      len -= n;
-    }
-    return Status::Ok();
+    return ForEachBlock(off, len, grain_bytes_, [&](const BlockPiece& b) {
+      return h_.compressed() ? WriteCompressed(b.index, b.in, p + b.done, b.len)
+                             : WritePlain(b.index, b.in, p + b.done, b.len);
+    });
   }
 
   // With zeroed-grain entries, whole grains become "reads as zeros" without data.
   Status WriteZeroes(uint64_t off, uint64_t len) override {
     if (!(h_.flags & kFlagZeroedGrainGte) || h_.compressed()) return ExtentIO::WriteZeroes(off, len);
     if (ro_) return Status::Error(EROFS, path() + ": image is read-only");
-    while (len > 0) {
-      uint64_t g = off / grain_bytes_, in = off % grain_bytes_;
-      uint64_t n = std::min(len, grain_bytes_ - in);
-      Status s = n == grain_bytes_ ? SetGte(g, kGteZero) : ExtentIO::WriteZeroes(off, n);
-      if (!s.ok()) return s;
-      off += n;
-      len -= n;
-    }
-    return Status::Ok();
+    return ForEachBlock(off, len, grain_bytes_, [&](const BlockPiece& b) {
+      return b.len == grain_bytes_ ? SetGte(b.index, kGteZero) : ExtentIO::WriteZeroes(b.offset, b.len);
+    });
   }
 
   Status Flush() override {
@@ -129,34 +110,19 @@ class SparseExtent : public ExtentIO {
 
   Status BlockStatus(uint64_t off, uint64_t len, uint64_t base,
                      std::vector<Extent>* out) override {
-    while (len > 0) {
-      uint64_t g = off / grain_bytes_, in = off % grain_bytes_;
-      uint64_t n = std::min(len, grain_bytes_ - in);
+    return ForEachBlock(off, len, grain_bytes_, [&](const BlockPiece& b) {
       uint32_t gte = 0;
-      if (Status s = Lookup(g, &gte); !s.ok()) return s;
-      bool pending = h_.compressed() && cur_dirty_ && cur_grain_ == g;
+      if (Status s = Lookup(b.index, &gte); !s.ok()) return s;
+      bool pending = h_.compressed() && cur_dirty_ && cur_grain_ == b.index;
       bool data = pending || (gte != 0 && !IsZeroGte(gte));
       std::optional<uint64_t> host;
-      if (data && !h_.compressed()) host = uint64_t(gte) * kSector + in;
+      if (data && !h_.compressed()) host = uint64_t(gte) * kSector + b.in;
       // Unallocated grains are in no layer (qemu-img map: "present": false);
       // zeroed-grain entries are present zeros.
       bool present = data || gte != 0;
-      Extent e{base + off, n, data, !data, 0, host, present};
-      if (!out->empty()) {
-        Extent& b = out->back();
-        bool host_ok = (!b.host_offset && !host) ||
-                       (b.host_offset && host && *b.host_offset + b.length == *host);
-        if (b.offset + b.length == e.offset && b.data == e.data && b.zero == e.zero &&
-            b.present == e.present && host_ok) {
-          b.length += n;
-          e.length = 0;
-        }
-      }
-      if (e.length) out->push_back(e);
-      off += n;
-      len -= n;
-    }
-    return Status::Ok();
+      AppendExtent(out, {base + b.offset, b.len, data, !data, 0, host, present});
+      return Status::Ok();
+    });
   }
 
   void Check(CheckResult* r) override {

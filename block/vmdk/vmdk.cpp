@@ -287,6 +287,15 @@ int Probe(const uint8_t* header, size_t len, const std::string&) {
   return 0;
 }
 
+using OpenResult = Result<std::unique_ptr<BlockDriver>>;
+
+// An open that failed with `s`.
+OpenResult Failed(Status s) {
+  OpenResult r;
+  r.status = std::move(s);
+  return r;
+}
+
 Status CheckNoParent(const Descriptor& d, const std::string& path) {
   if (!d.parent_hint.empty())
     return Status::Error(ENOTSUP, path + ": unimplemented: VMDK images with a parent ('" +
@@ -294,48 +303,41 @@ Status CheckNoParent(const Descriptor& d, const std::string& path) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, bool ro) {
-  Result<std::unique_ptr<BlockDriver>> r;
+// Reads and parses the descriptor text at [off, off + len) of `file`; a parent link is refused.
+Status LoadDescriptor(File* file, uint64_t off, uint64_t len, std::string* text, Descriptor* desc) {
+  text->assign(len, '\0');
+  if (Status s = file->PRead(off, text->data(), len); !s.ok()) return s;
+  Result<Descriptor> d = vmdk::ParseDescriptor(*text, file->path());
+  if (!d.ok()) return d.status;
+  if (Status s = CheckNoParent(d.value, file->path()); !s.ok()) return s;
+  *desc = std::move(d.value);
+  return Status::Ok();
+}
+
+OpenResult OpenMonolithic(std::unique_ptr<File> file, bool ro) {
+  OpenResult r;
   std::string path = file->path();
   Descriptor desc;
   DescLocation loc;
   desc.create_type = "monolithicSparse";
   uint8_t hdr[kSector];
-  if (Status s = file->PRead(0, hdr, kSector); !s.ok()) {
-    r.status = s;
-    return r;
-  }
+  if (Status s = file->PRead(0, hdr, kSector); !s.ok()) return Failed(s);
   uint64_t doff = vmdk::Ld64(hdr + 28), dsize = vmdk::Ld64(hdr + 36);
   uint64_t fsize = file->Size();
   bool cowd = vmdk::Ld32(hdr) == vmdk::kCowdMagic;  // a bare ESX sparse file: no descriptor
   if (cowd) desc.create_type = "vmfsSparse";
   if (!cowd && dsize > 0 && dsize <= vmdk::kMaxDescriptorBytes / kSector && doff <= fsize / kSector &&
       doff * kSector + dsize * kSector <= fsize) {
-    std::string text(dsize * kSector, '\0');
-    if (Status s = file->PRead(doff * kSector, text.data(), text.size()); !s.ok()) {
-      r.status = s;
-      return r;
-    }
-    Result<Descriptor> d = vmdk::ParseDescriptor(text, path);
-    if (!d.ok()) {
-      r.status = d.status;
-      return r;
-    }
-    desc = std::move(d.value);
+    std::string text;
+    if (Status s = LoadDescriptor(file.get(), doff * kSector, dsize * kSector, &text, &desc); !s.ok())
+      return Failed(s);
     loc.text = text.substr(0, text.find('\0'));
     loc.offset = doff * kSector;
     loc.area = dsize * kSector;
-    if (Status s = CheckNoParent(desc, path); !s.ok()) {
-      r.status = s;
-      return r;
-    }
   }
   vmdk::SparseHeader h;
   Result<std::unique_ptr<ExtentIO>> e = vmdk::OpenSparseExtent(std::move(file), ro, &h);
-  if (!e.ok()) {
-    r.status = e.status;
-    return r;
-  }
+  if (!e.ok()) return Failed(e.status);
   if (loc.area) {
     // The descriptor is rewritten in place (new CID on first write): its area
     // must not share sectors with the header, the grain directories or grains.
@@ -346,12 +348,9 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
     else if (overlaps(h.gd_offset, gd)) what = "the grain directory";
     else if (h.redundant() && overlaps(h.rgd_offset, gd)) what = "the redundant grain directory";
     else if (h.overhead && b > h.overhead) what = "the grains (it ends past the overhead)";
-    if (what) {
-      r.status = Status::Error(EINVAL, path + ": invalid VMDK sparse extent: embedded descriptor "
-                                              "at sectors " + std::to_string(a) + ".." +
-                                              std::to_string(b - 1) + " overlaps " + what);
-      return r;
-    }
+    if (what)
+      return Failed(Status::Error(EINVAL, path + ": invalid VMDK sparse extent: embedded descriptor at sectors " +
+                                              std::to_string(a) + ".." + std::to_string(b - 1) + " overlaps " + what));
   }
   std::vector<Part> parts(1);
   parts[0].size = h.capacity * kSector;
@@ -360,46 +359,26 @@ Result<std::unique_ptr<BlockDriver>> OpenMonolithic(std::unique_ptr<File> file, 
   return r;
 }
 
-Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
-                                                    const OpenOptions& o, bool ro) {
-  Result<std::unique_ptr<BlockDriver>> r;
+OpenResult OpenDescriptor(std::unique_ptr<File> file, const OpenOptions& o, bool ro) {
+  OpenResult r;
   std::string path = file->path();
   uint64_t fsize = file->Size();
-  if (fsize > vmdk::kMaxDescriptorBytes) {
-    r.status = Status::Error(EINVAL, path + ": VMDK descriptor file of " + std::to_string(fsize) +
-                                         " bytes is too large");
-    return r;
-  }
-  std::string text(fsize, '\0');
-  if (Status s = file->PRead(0, text.data(), fsize); !s.ok()) {
-    r.status = s;
-    return r;
-  }
-  Result<Descriptor> d = vmdk::ParseDescriptor(text, path);
-  if (!d.ok()) {
-    r.status = d.status;
-    return r;
-  }
-  if (Status s = CheckNoParent(d.value, path); !s.ok()) {
-    r.status = s;
-    return r;
-  }
-  const std::string& ct = d.value.create_type;
+  if (fsize > vmdk::kMaxDescriptorBytes)
+    return Failed(Status::Error(EINVAL, path + ": VMDK descriptor file of " + std::to_string(fsize) +
+                                            " bytes is too large"));
+  std::string text;
+  Descriptor desc;
+  if (Status s = LoadDescriptor(file.get(), 0, fsize, &text, &desc); !s.ok()) return Failed(s);
+  const std::string& ct = desc.create_type;
   if (ct == "fullDevice" || ct == "partitionedDevice" || ct.rfind("vmfsRaw", 0) == 0 ||
-      ct == "vmfsRDM" || ct == "vmfsPassthroughRawDeviceMap") {
-    r.status = Status::Error(ENOTSUP, path + ": unimplemented: VMDK raw device mapping ('" + ct + "')");
-    return r;
-  }
-  if (d.value.extents.empty()) {
-    r.status = Status::Error(EINVAL, path + ": invalid VMDK descriptor: no extents");
-    return r;
-  }
+      ct == "vmfsRDM" || ct == "vmfsPassthroughRawDeviceMap")
+    return Failed(Status::Error(ENOTSUP, path + ": unimplemented: VMDK raw device mapping ('" + ct + "')"));
+  if (desc.extents.empty()) return Failed(Status::Error(EINVAL, path + ": invalid VMDK descriptor: no extents"));
   std::vector<Part> parts;
   uint64_t start = 0, total = 0;
-  for (const ExtentDesc& ed : d.value.extents) {
+  for (const ExtentDesc& ed : desc.extents) {
     auto fail = [&](int err, const std::string& why) {
-      r.status = Status::Error(err, path + ": extent '" + ed.file + "': " + why);
-      return std::move(r);
+      return Failed(Status::Error(err, path + ": extent '" + ed.file + "': " + why));
     };
     if (ed.sectors > vmdk::kMaxSectors - total)
       return fail(EINVAL, "the extents add up to more than 64 TiB");
@@ -423,27 +402,18 @@ Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
     if (!sparse && ed.type != "FLAT" && ed.type != "VMFS")
       return fail(ENOTSUP, "unimplemented: extent type " + ed.type);
     Result<std::string> rp = ResolveExtent(path, ed.file, o);
-    if (!rp.ok()) {
-      r.status = rp.status;
-      return r;
-    }
+    if (!rp.ok()) return Failed(rp.status);
     bool ext_ro = ro || ed.access == ExtentDesc::kRdOnly;
     FileOpenOptions fo;
     fo.read_only = ext_ro;
     fo.cache = o.cache;
     fo.lock = o.lock;
     Result<std::unique_ptr<File>> f = OpenHostFile(rp.value, fo);
-    if (!f.ok()) {
-      r.status = f.status;
-      return r;
-    }
+    if (!f.ok()) return Failed(f.status);
     if (sparse) {
       vmdk::SparseHeader h;
       Result<std::unique_ptr<ExtentIO>> e = vmdk::OpenSparseExtent(std::move(f.value), ext_ro, &h);
-      if (!e.ok()) {
-        r.status = e.status;
-        return r;
-      }
+      if (!e.ok()) return Failed(e.status);
       if (h.cowd != (ed.type == "VMFSSPARSE"))
         return fail(EINVAL, "the descriptor says " + ed.type + " but the file is a " +
                                 (h.cowd ? "COWD (VMFSSPARSE)" : "hosted sparse (KDMV)") +
@@ -462,25 +432,20 @@ Result<std::unique_ptr<BlockDriver>> OpenDescriptor(std::unique_ptr<File> file,
   DescLocation loc;
   loc.text = text.substr(0, text.find('\0'));
   loc.file = std::move(file);
-  r.value = std::make_unique<VmdkDriver>(path, std::move(d.value), std::move(loc), std::move(parts), ro);
+  r.value = std::make_unique<VmdkDriver>(path, std::move(desc), std::move(loc), std::move(parts), ro);
   return r;
 }
 
-Result<std::unique_ptr<BlockDriver>> Open(std::unique_ptr<File> file, const OpenOptions& o) {
-  Result<std::unique_ptr<BlockDriver>> r;
+OpenResult Open(std::unique_ptr<File> file, const OpenOptions& o) {
   uint8_t head[4096] = {};
   uint64_t n = std::min<uint64_t>(sizeof head, file->Size());
-  if (Status s = file->PRead(0, head, n); !s.ok()) {
-    r.status = s;
-    return r;
-  }
+  if (Status s = file->PRead(0, head, n); !s.ok()) return Failed(s);
   bool ro = o.read_only || file->read_only();
   if (n >= 4 && (vmdk::Ld32(head) == vmdk::kMagic || vmdk::Ld32(head) == vmdk::kCowdMagic))
     return OpenMonolithic(std::move(file), ro);
   if (vmdk::LooksLikeDescriptor(head, n)) return OpenDescriptor(std::move(file), o, ro);
-  r.status = Status::Error(EINVAL, file->path() + ": not a VMDK image (no KDMV or COWD magic and "
-                                                  "no descriptor text)");
-  return r;
+  return Failed(Status::Error(EINVAL, file->path() + ": not a VMDK image (no KDMV or COWD magic and "
+                                                     "no descriptor text)"));
 }
 
 }  // namespace
