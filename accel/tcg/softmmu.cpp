@@ -11,17 +11,44 @@ inline bool TagHit(uint64_t tag, uint64_t vpage) {
 SoftMmu::SoftMmu(hw::AddressSpace* as, CpuBus* bus, PageWalker* walker, CodeTracker* code)
     : as_(as), bus_(bus), walker_(walker), code_(code) {
   FlushAll();
+  if (as_)
+    listener_ = as_->AddListener([this](const hw::FlatView&) {
+      map_epoch_.fetch_add(1, std::memory_order_acq_rel);
+    });
+}
+
+SoftMmu::~SoftMmu() {
+  if (as_ && listener_ >= 0) as_->RemoveListener(listener_);
 }
 
 void SoftMmu::FlushAll() {
-  for (auto& mode : tlb_)
-    for (auto& e : mode) {
-      e.tag[0] = e.tag[1] = e.tag[2] = kTlbInvalid;
-      e.addend = 0;
-      e.phys = 0;
-    }
+  auto reset = [](TlbEntry& e) {
+    e.tag[0] = e.tag[1] = e.tag[2] = kTlbInvalid;
+    e.addend = 0;
+    e.phys = 0;
+  };
+  if (filled_overflow_) {
+    for (auto& mode : tlb_)
+      for (auto& e : mode) reset(e);
+  } else {
+    for (unsigned i = 0; i < num_filled_; i++) reset(tlb_[filled_[i] / kTlbSize][filled_[i] % kTlbSize]);
+  }
+  num_filled_ = 0;
+  filled_overflow_ = false;
   have_large_ = false;
   flushes++;
+}
+
+const SoftMmu::HostPage& SoftMmu::LookupHostPage(uint64_t ppage) {
+  HostPage& h = host_pages_[(ppage >> kPageBits) & 63];
+  uint64_t epoch = map_epoch_.load(std::memory_order_acquire);
+  if (h.page != ppage || h.epoch != epoch) {
+    h.page = ppage;
+    h.epoch = epoch;
+    h.r = as_->HostPtr(ppage, kPageSize, false);
+    h.w = h.r ? as_->HostPtr(ppage, kPageSize, true) : nullptr;
+  }
+  return h;
 }
 
 void SoftMmu::FlushPage(uint64_t vaddr) {
@@ -65,9 +92,13 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
   }
   if (watching_) prot |= walker_->WatchProt(vaddr);
   uint64_t vpage = vaddr & kPageMask, ppage = paddr & kPageMask;
-  TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
-  uint8_t* host_r = as_->HostPtr(ppage, kPageSize, false);
-  uint8_t* host_w = host_r ? as_->HostPtr(ppage, kPageSize, true) : nullptr;
+  const unsigned idx = (vaddr >> kPageBits) & (kTlbSize - 1);
+  TlbEntry& e = tlb_[mmu_idx][idx];
+  if (num_filled_ < kMaxFilled) filled_[num_filled_++] = static_cast<uint16_t>(mmu_idx * kTlbSize + idx);
+  else filled_overflow_ = true;
+  const HostPage& hp = LookupHostPage(ppage);
+  uint8_t* host_r = hp.r;
+  uint8_t* host_w = hp.w;
   e.phys = ppage;
   e.addend = host_r ? reinterpret_cast<uintptr_t>(host_r) - vpage : 0;
   uint64_t io = host_r ? 0 : kTlbMmio;
@@ -183,6 +214,13 @@ bool SoftMmu::TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint6
 }
 
 uint64_t SoftMmu::PhysRead(uint64_t paddr, unsigned size) {
+  if ((paddr & (kPageSize - 1)) + size <= kPageSize) {
+    if (const uint8_t* page = LookupHostPage(paddr & kPageMask).r) {
+      uint64_t v = 0;
+      std::memcpy(&v, page + (paddr & (kPageSize - 1)), size);
+      return v;
+    }
+  }
   if (uint8_t* p = as_->HostPtr(paddr, size, false)) {
     uint64_t v = 0;
     std::memcpy(&v, p, size);

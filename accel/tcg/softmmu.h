@@ -9,6 +9,7 @@
 // blocks they overwrite (self-modifying code).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -73,6 +74,7 @@ class CodeTracker {
 class SoftMmu {
  public:
   SoftMmu(hw::AddressSpace* as, CpuBus* bus, PageWalker* walker, CodeTracker* code);
+  ~SoftMmu();
   SoftMmu(const SoftMmu&) = delete;
   SoftMmu& operator=(const SoftMmu&) = delete;
 
@@ -153,12 +155,31 @@ class SoftMmu {
   void StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsigned size, int mmu_idx);
   // Fills the entry for vaddr/acc; returns it, or nullptr after a fault.
   TlbEntry* Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx);
+  // Host pointers of a RAM/ROM page (nullptr: not plain RAM as a whole page),
+  // cached until the memory map changes: page walks and TLB fills ask for the
+  // same few pages over and over, and the flat view lookup is a binary search.
+  struct HostPage {
+    uint64_t page = ~0ull;
+    uint64_t epoch = 0;
+    uint8_t* r = nullptr;
+    uint8_t* w = nullptr;
+  };
+  const HostPage& LookupHostPage(uint64_t ppage);
 
   hw::AddressSpace* as_;
   CpuBus* bus_;
   PageWalker* walker_;
   CodeTracker* code_;
   TlbEntry tlb_[kMmuModes][kTlbSize];
+  // Entries filled since the last flush (flat index), so that a flush (every
+  // CR3 write without PCID) resets those instead of the whole table.
+  static constexpr unsigned kMaxFilled = 256;
+  uint16_t filled_[kMaxFilled];
+  unsigned num_filled_ = 0;
+  bool filled_overflow_ = true;
+  HostPage host_pages_[64];
+  std::atomic<uint64_t> map_epoch_{1};
+  int listener_ = -1;
   // Largest guest page seen since the last flush covers this range: INVLPG inside
   // it flushes everything (large pages are cached as 4 KiB entries).
   uint64_t large_addr_ = 0, large_mask_ = 0;
