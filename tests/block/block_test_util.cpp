@@ -45,6 +45,14 @@ std::string EmuImg() {
   return p + "/tools/emu-img/emu-img";
 }
 
+::testing::AssertionResult CreateEmpty(const std::string& fmt, const std::string& path, uint64_t size) {
+  CreateOptions c;
+  c.size = size;
+  Status s = CreateImage(fmt, path, c);
+  if (!s.ok()) return ::testing::AssertionFailure() << "creating " << fmt << " " << path << ": " << s.message();
+  return ::testing::AssertionSuccess();
+}
+
 std::unique_ptr<BlockDriver> OpenOrDie(const std::string& path, bool rw, const std::string& fmt) {
   OpenOptions o;
   o.read_only = !rw;
@@ -52,6 +60,11 @@ std::unique_ptr<BlockDriver> OpenOrDie(const std::string& path, bool rw, const s
   auto r = OpenImage(path, o);
   EXPECT_TRUE(r.ok()) << r.status.message();
   return r.ok() ? std::move(r.value) : nullptr;
+}
+
+void Model::WriteRaw(const std::string& path) const {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
 }
 
 ::testing::AssertionResult MatchesModel(BlockDriver* d, const Model& m) {
@@ -69,6 +82,17 @@ std::unique_ptr<BlockDriver> OpenOrDie(const std::string& path, bool rw, const s
         return ::testing::AssertionFailure() << "byte " << off + i << " is " << int(buf[i])
                                              << ", expected " << int(m.data[off + i]);
   }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult QemuAgrees(const std::string& img, const std::string& fmt, const Model& m,
+                                      const std::string& raw) {
+  m.WriteRaw(raw);
+  const std::string f = fmt.empty() ? "" : "-f " + fmt + " ";
+  Cmd check = Run("qemu-img check " + f + img);
+  if (check.code != 0) return ::testing::AssertionFailure() << "qemu-img check: " << check.out;
+  Cmd cmp = Run("qemu-img compare " + f + "-F raw " + img + " " + raw);
+  if (cmp.code != 0) return ::testing::AssertionFailure() << "qemu-img compare: " << cmp.out;
   return ::testing::AssertionSuccess();
 }
 

@@ -17,9 +17,7 @@ std::vector<uint8_t> BaseImage() {
   static std::vector<uint8_t> img;
   if (img.empty()) {
     TempDir t;
-    CreateOptions c;
-    c.size = 4 << 20;
-    EXPECT_TRUE(CreateImage("qcow2", t / "b.qcow2", c).ok());
+    EXPECT_TRUE(test::CreateEmpty("qcow2", t / "b.qcow2", 4 << 20));
     {
       auto d = test::OpenOrDie(t / "b.qcow2", true);
       std::vector<uint8_t> w(131072, 0x42);
@@ -147,9 +145,7 @@ TEST(Corrupt, WritesToBrokenRefcountsFailCleanly) {
 
 TEST(Corrupt, SelfReferencingBackingFile) {
   TempDir t;
-  CreateOptions c;
-  c.size = 1 << 20;
-  ASSERT_TRUE(CreateImage("qcow2", t / "self.qcow2", c).ok());
+  ASSERT_TRUE(test::CreateEmpty("qcow2", t / "self.qcow2", 1 << 20));
   {
     auto d = test::OpenOrDie(t / "self.qcow2", true);
     ASSERT_TRUE(dynamic_cast<ImageOps*>(d.get())->SetBackingName("self.qcow2", "qcow2").ok());

@@ -39,9 +39,7 @@ TEST(Raw, CreatePreallocationModes) {
 TEST(Raw, ReadWriteAndHoles) {
   TempDir t;
   std::string p = t / "d.raw";
-  CreateOptions c;
-  c.size = 8 << 20;
-  ASSERT_TRUE(CreateImage("raw", p, c).ok());
+  ASSERT_TRUE(test::CreateEmpty("raw", p, 8 << 20));
   auto d = test::OpenOrDie(p, true);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->format_name(), "raw");
@@ -77,9 +75,7 @@ TEST(Probe, RawImageCannotNameABackingFile) {
 TEST(Probe, ProbedRawRefusesToBecomeQcow2) {
   TempDir t;
   std::string p = t / "guest.raw";
-  CreateOptions c;
-  c.size = 1 << 20;
-  ASSERT_TRUE(CreateImage("raw", p, c).ok());
+  ASSERT_TRUE(test::CreateEmpty("raw", p, 1 << 20));
   std::vector<uint8_t> hdr(512, 0);
   PutBe32(hdr.data(), kQcow2Magic);
   PutBe32(hdr.data() + 4, 3);
@@ -98,9 +94,7 @@ TEST(Probe, ProbedRawRefusesToBecomeQcow2) {
 TEST(Probe, ExplicitFormatMismatchIsAClearError) {
   TempDir t;
   std::string p = t / "plain.raw";
-  CreateOptions c;
-  c.size = 1 << 20;
-  ASSERT_TRUE(CreateImage("raw", p, c).ok());
+  ASSERT_TRUE(test::CreateEmpty("raw", p, 1 << 20));
   OpenOptions o;
   o.format = "qcow2";
   auto r = OpenImage(p, o);
@@ -126,9 +120,7 @@ int CountOverlays(const std::string& dir) {
 TEST(Overlay, SnapshotOnLeavesBaseUntouched) {
   TempDir t;
   std::string p = t / "base.raw";
-  CreateOptions c;
-  c.size = 2 << 20;
-  ASSERT_TRUE(CreateImage("raw", p, c).ok());
+  ASSERT_TRUE(test::CreateEmpty("raw", p, 2 << 20));
   // Overlays go to $TMPDIR (else /var/tmp): use our own folder so that other
   // processes' overlays don't disturb the count.
   std::string tmp = t / "tmp";
@@ -161,9 +153,7 @@ TEST(Overlay, SnapshotOnLeavesBaseUntouched) {
 TEST(Overlay, ReadOnlyRefusesWrites) {
   TempDir t;
   std::string p = t / "ro.qcow2";
-  CreateOptions c;
-  c.size = 1 << 20;
-  ASSERT_TRUE(CreateImage("qcow2", p, c).ok());
+  ASSERT_TRUE(test::CreateEmpty("qcow2", p, 1 << 20));
   auto d = test::OpenOrDie(p, false);
   ASSERT_TRUE(d->read_only());
   uint8_t b = 1;

@@ -18,23 +18,6 @@ const std::vector<Pattern> kPatterns = {
     {5 * kMiB - 4096, 4096, 0x44},  // last bytes of a 5 MiB disk
 };
 
-Model Expected(uint64_t size, const std::vector<Pattern>& ps) {
-  Model m(size);
-  for (const auto& p : ps) m.Fill(p.off, p.len, p.val);
-  return m;
-}
-
-void ExpectContent(BlockDriver* d, const Model& m) {
-  std::vector<uint8_t> got(m.bytes.size());
-  ASSERT_TRUE(d->Read(0, got.data(), got.size()).ok());
-  for (size_t i = 0; i < got.size(); i++) {
-    if (got[i] != m.bytes[i]) {
-      FAIL() << "first difference at byte " << i << ": got " << int(got[i]) << " want "
-             << int(m.bytes[i]);
-    }
-  }
-}
-
 TEST(Vdi, ProbesOnlyVdi) {
   std::vector<uint8_t> h(512, 0);
   Put32(h, 0x40, 0xbeda107f);
@@ -44,17 +27,17 @@ TEST(Vdi, ProbesOnlyVdi) {
 }
 
 void ReadsQemuImage(bool is_static) {
-  TmpDir t;
+  test::TempDir t;
   std::string img = t / "q.vdi";
   std::string opt = is_static ? " -o static=on" : "";
-  ASSERT_EQ(RunCmd("qemu-img create -q -f vdi" + opt + " " + img + " 5M").code, 0);
-  CmdResult w = RunCmd("qemu-io -f vdi" + QemuIoWrites(kPatterns) + " " + img);
+  ASSERT_EQ(test::Run("qemu-img create -q -f vdi" + opt + " " + img + " 5M").code, 0);
+  test::Cmd w = test::Run("qemu-io -f vdi" + QemuIoWrites(kPatterns) + " " + img);
   ASSERT_EQ(w.code, 0) << w.out;
   auto d = OpenWith(VdiFormat(), img, true);
   ASSERT_TRUE(d.ok()) << d.status.message();
   EXPECT_EQ(d.value->Size(), 5 * kMiB);
   EXPECT_EQ(d.value->format_name(), "vdi");
-  ExpectContent(d.value.get(), Expected(5 * kMiB, kPatterns));
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), ModelOf(5 * kMiB, kPatterns)));
   // Block 2 was never written: unallocated in a dynamic image.
   std::vector<Extent> ex;
   ASSERT_TRUE(d.value->BlockStatus(2 * kMiB, kMiB, &ex).ok());
@@ -63,17 +46,17 @@ void ReadsQemuImage(bool is_static) {
 }
 
 TEST(Vdi, ReadsQemuDynamicImage) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   ReadsQemuImage(false);
 }
 
 TEST(Vdi, ReadsQemuStaticImage) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   ReadsQemuImage(true);
 }
 
 void WritesForQemu(bool is_static, uint64_t size) {
-  TmpDir t;
+  test::TempDir t;
   std::string img = t / "ours.vdi", raw = t / "expect.raw";
   CreateOptions co;
   co.size = size;
@@ -94,20 +77,16 @@ void WritesForQemu(bool is_static, uint64_t size) {
     }
     ASSERT_TRUE(d.value->Flush().ok());
   }
-  Model m = Expected(size, ps);
-  m.WriteRaw(raw);
-  CmdResult c = RunCmd("qemu-img check -f vdi " + img);
-  EXPECT_EQ(c.code, 0) << c.out;
-  CmdResult cmp = RunCmd("qemu-img compare -f vdi -F raw " + img + " " + raw);
-  EXPECT_EQ(cmp.code, 0) << cmp.out;
-  CmdResult info = RunCmd("qemu-img info --output=json " + img);
+  test::Model m = ModelOf(size, ps);
+  EXPECT_TRUE(test::QemuAgrees(img, "vdi", m, raw));
+  test::Cmd info = test::Run("qemu-img info --output=json " + img);
   EXPECT_NE(info.out.find("\"virtual-size\": " + std::to_string(size)), std::string::npos)
       << info.out;
   EXPECT_NE(info.out.find("\"format\": \"vdi\""), std::string::npos) << info.out;
   // Reopened, our driver sees the same.
   auto d = OpenWith(VdiFormat(), img, true);
   ASSERT_TRUE(d.ok()) << d.status.message();
-  ExpectContent(d.value.get(), m);
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), m));
   if (!is_static) {
     // Blocks 0, 1 and the last one were allocated, nothing else.
     uint64_t blocks = (size + kMiB - 1) / kMiB;
@@ -118,30 +97,30 @@ void WritesForQemu(bool is_static, uint64_t size) {
 }
 
 TEST(Vdi, DynamicImageWeWritePassesQemuCheck) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   WritesForQemu(false, 5 * kMiB);
 }
 
 TEST(Vdi, StaticImageWeWritePassesQemuCheck) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   WritesForQemu(true, 3 * kMiB);
 }
 
 TEST(Vdi, OddSizeImage) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   WritesForQemu(false, 1536000);
 }
 
 TEST(Vdi, CreateMatchesQemuLayout) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   for (bool st : {false, true}) {
     std::string ours = t / "o.vdi", theirs = t / "t.vdi";
     CreateOptions co;
     co.size = 3 * kMiB + 4096;
     co.opts["static"] = st ? "on" : "off";
     ASSERT_TRUE(VdiFormat().create(ours, co).ok());
-    ASSERT_EQ(RunCmd(std::string("qemu-img create -q -f vdi -o static=") + (st ? "on " : "off ") +
+    ASSERT_EQ(test::Run(std::string("qemu-img create -q -f vdi -o static=") + (st ? "on " : "off ") +
                   theirs + " " + std::to_string(co.size))
                   .code,
               0);
@@ -154,7 +133,7 @@ TEST(Vdi, CreateMatchesQemuLayout) {
 }
 
 TEST(Vdi, RejectsUnknownCreateOption) {
-  TmpDir t;
+  test::TempDir t;
   CreateOptions co;
   co.size = kMiB;
   co.opts["cluster_size"] = "4096";
@@ -165,7 +144,7 @@ TEST(Vdi, RejectsUnknownCreateOption) {
 
 // A valid dynamic 4-block image in memory with block 1 allocated, for mutation.
 std::vector<uint8_t> GoodImage() {
-  TmpDir t;
+  test::TempDir t;
   CreateOptions co;
   co.size = 4 * kMiB;
   EXPECT_TRUE(VdiFormat().create(t / "g.vdi", co).ok());
@@ -200,46 +179,30 @@ TEST(Vdi, RefusesHostileHeaders) {
   m[0x40] ^= 1;
   ExpectRefused(m, "bad signature");
   ExpectRefused(std::vector<uint8_t>(g.begin(), g.begin() + 300), "too short");
-  m = g;
-  Put32(m, 0x44, 0x00010000);
-  ExpectRefused(m, "version");
-  m = g;
-  Put32(m, 0x178, 4096);
-  ExpectRefused(m, "block size");
-  m = g;
-  Put32(m, 0x180, 0xffffffff);  // block count overflow
-  ExpectRefused(m, "block count");
-  m = g;
-  Put64(m, 0x170, 5 * kMiB);  // disk larger than its blocks
-  ExpectRefused(m, "does not fit");
-  m = g;
-  Put64(m, 0x170, ~uint64_t(0));
-  ExpectRefused(m, "does not fit");
+  const HostileField kFields[] = {
+      {0x44, 4, 0x00010000, "version"},
+      {0x178, 4, 4096, "block size"},
+      {0x180, 4, 0xffffffff, "block count"},         // block count overflow
+      {0x170, 8, 5 * kMiB, "does not fit"},           // disk larger than its blocks
+      {0x170, 8, ~uint64_t(0), "does not fit"},
+      {0x154, 4, 0, "overlaps the header"},           // map inside the header
+      {0x158, 4, 0xfffffe00, "past the end of the file"},  // data far beyond the file
+      {0x200 + 4, 4, 7, "beyond the 4 blocks"},       // map entry beyond the 4 blocks
+      {0x200 + 0, 4, 0, "already uses"},              // two entries share block 0
+      {0x4c, 4, 4, "differencing"},
+      {0x184, 4, 9, "blocks allocated"},
+  };
+  for (const HostileField& f : kFields) {
+    SCOPED_TRACE(f.off);
+    ExpectRefused(WithField(g, f), f.refusal);
+  }
   m = g;
   Put32(m, 0x180, 1000);  // map would run into the data area
   Put64(m, 0x170, 1000 * kMiB);
   ExpectRefused(m, "overlaps the data area");
   m = g;
-  Put32(m, 0x154, 0);  // map inside the header
-  ExpectRefused(m, "overlaps the header");
-  m = g;
-  Put32(m, 0x158, 0xfffffe00);  // data far beyond the file
-  ExpectRefused(m, "past the end of the file");
-  m = g;
-  Put32(m, 0x200 + 4, 7);  // map entry beyond the 4 blocks
-  ExpectRefused(m, "beyond the 4 blocks");
-  m = g;
-  Put32(m, 0x200 + 0, 0);  // two entries share block 0
-  ExpectRefused(m, "already uses");
-  m = g;
   m.resize(m.size() - 4096);  // data of block 0 cut short
   ExpectRefused(m, "truncated");
-  m = g;
-  Put32(m, 0x4c, 4);
-  ExpectRefused(m, "differencing");
-  m = g;
-  Put32(m, 0x184, 9);
-  ExpectRefused(m, "blocks allocated");
 }
 
 TEST(Vdi, WritesToReadOnlyImageFail) {
@@ -268,8 +231,8 @@ TEST(Vdi, AllocationAppendsAndPersists) {
 
 // The layout VirtualBox itself writes: a 0x190-byte header, data area at 1 MiB.
 TEST(Vdi, VirtualBoxLayout) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   std::vector<uint8_t> b(kMiB, 0);
   const char text[] = "<<< Oracle VM VirtualBox Disk Image >>>\n";
   std::memcpy(b.data(), text, sizeof text - 1);
@@ -303,11 +266,8 @@ TEST(Vdi, VirtualBoxLayout) {
   EXPECT_EQ(std::string(reinterpret_cast<char*>(&after[0x54])), "made by hand");
   EXPECT_NE(after[0x198] | after[0x199] << 8, 0x43);  // modify UUID renewed
   EXPECT_EQ(after[0x188], 0x42);                     // create UUID kept
-  Model m = Expected(4 * kMiB, ps);
-  m.WriteRaw(t / "expect.raw");
-  EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
-  CmdResult cmp = RunCmd("qemu-img compare -f vdi -F raw " + img + " " + (t / "expect.raw"));
-  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  test::Model m = ModelOf(4 * kMiB, ps);
+  EXPECT_TRUE(test::QemuAgrees(img, "vdi", m, t / "expect.raw"));
 }
 
 TEST(Vdi, CheckFindsCountMismatchAndInfoGivesBlockSize) {

@@ -25,22 +25,6 @@ const std::vector<Pattern> kPatterns = {
     {5 * kMiB - 512, 512, 0x44},
 };
 
-Model Expected(uint64_t size, const std::vector<Pattern>& ps) {
-  Model m(size);
-  for (const auto& p : ps) m.Fill(p.off, p.len, p.val);
-  return m;
-}
-
-void ExpectRange(BlockDriver* d, const Model& m, uint64_t off, uint64_t len) {
-  std::vector<uint8_t> got(len);
-  Status s = d->Read(off, got.data(), len);
-  ASSERT_TRUE(s.ok()) << s.message();
-  for (uint64_t i = 0; i < len; i++)
-    if (got[i] != m.bytes[off + i])
-      FAIL() << "first difference at byte " << off + i << ": got " << int(got[i]) << " want "
-             << int(m.bytes[off + i]);
-}
-
 void WritePatterns(BlockDriver* d, const std::vector<Pattern>& ps) {
   for (const auto& p : ps) {
     std::vector<uint8_t> b(p.len, p.val);
@@ -61,25 +45,25 @@ TEST(Vmdk, Probe) {
 class VmdkSubformat : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(VmdkSubformat, ReadsQemuImage) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   std::string img = t / "q.vmdk", sub = GetParam();
-  Model m = Expected(5 * kMiB, kPatterns);
+  test::Model m = ModelOf(5 * kMiB, kPatterns);
   if (sub == "streamOptimized") {
     // qemu writes stream-optimized images only through convert.
     m.WriteRaw(t / "src.raw");
-    CmdResult c = RunCmd("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
+    test::Cmd c = test::Run("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
                          (t / "src.raw") + " " + img);
     ASSERT_EQ(c.code, 0) << c.out;
   } else {
-    ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o subformat=" + sub + " " + img + " 5M").code, 0);
-    CmdResult w = RunCmd("qemu-io -f vmdk" + QemuIoWrites(kPatterns) + " " + img);
+    ASSERT_EQ(test::Run("qemu-img create -q -f vmdk -o subformat=" + sub + " " + img + " 5M").code, 0);
+    test::Cmd w = test::Run("qemu-io -f vmdk" + QemuIoWrites(kPatterns) + " " + img);
     ASSERT_EQ(w.code, 0) << w.out;
   }
   auto d = OpenWith(VmdkFormat(), img, true);
   ASSERT_TRUE(d.ok()) << d.status.message();
   EXPECT_EQ(d.value->Size(), 5 * kMiB);
-  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), m));
   if (sub.find("Sparse") != std::string::npos || sub == "streamOptimized") {
     // As qemu-img map: grain 0 holds data, grain 2 was never written (not present).
     std::vector<Extent> ex;
@@ -98,8 +82,8 @@ TEST_P(VmdkSubformat, ReadsQemuImage) {
 }
 
 TEST_P(VmdkSubformat, ImageWeWritePassesQemuCheck) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   std::string img = t / "ours.vmdk", sub = GetParam();
   CreateOptions co;
   co.size = 5 * kMiB;
@@ -122,24 +106,20 @@ TEST_P(VmdkSubformat, ImageWeWritePassesQemuCheck) {
     WritePatterns(d.value.get(), ps);
     ASSERT_TRUE(d.value->Flush().ok());
   }
-  Model m = Expected(5 * kMiB, ps);
-  m.WriteRaw(t / "expect.raw");
-  CmdResult c = RunCmd("qemu-img check -f vmdk " + img);
-  EXPECT_EQ(c.code, 0) << c.out;
-  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
-  EXPECT_EQ(cmp.code, 0) << cmp.out;
-  CmdResult info = RunCmd("qemu-img info --output=json " + img);
+  test::Model m = ModelOf(5 * kMiB, ps);
+  EXPECT_TRUE(test::QemuAgrees(img, "vmdk", m, t / "expect.raw"));
+  test::Cmd info = test::Run("qemu-img info --output=json " + img);
   EXPECT_NE(info.out.find("\"virtual-size\": 5242880"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("\"format\": \"vmdk\""), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("\"create-type\": \"" + sub + "\""), std::string::npos) << info.out;
   auto d = OpenWith(VmdkFormat(), img, true);
   ASSERT_TRUE(d.ok()) << d.status.message();
-  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), m));
 }
 
 // Same files as qemu-img create, but for the random CID.
 void ExpectSameAsQemu(const std::string& opts, uint64_t size) {
-  TmpDir t;
+  test::TempDir t;
   mkdir((t / "a").c_str(), 0755);
   mkdir((t / "b").c_str(), 0755);
   CreateOptions co;
@@ -154,14 +134,14 @@ void ExpectSameAsQemu(const std::string& opts, uint64_t size) {
   }
   Status cs = VmdkFormat().create(t / "a/d.vmdk", co);
   ASSERT_TRUE(cs.ok()) << cs.message();
-  ASSERT_EQ(RunCmd("qemu-img create -q -f vmdk -o " + opts + " " + (t / "b/d.vmdk") + " " +
+  ASSERT_EQ(test::Run("qemu-img create -q -f vmdk -o " + opts + " " + (t / "b/d.vmdk") + " " +
                    std::to_string(co.size))
                 .code,
             0);
-  CmdResult la = RunCmd("cd " + (t / "a") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
-  CmdResult lb = RunCmd("cd " + (t / "b") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
+  test::Cmd la = test::Run("cd " + (t / "a") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
+  test::Cmd lb = test::Run("cd " + (t / "b") + " && find . -type f -name '*-*' -printf '%s %f\\n' | sort");
   EXPECT_EQ(la.out, lb.out);  // extent files (the descriptor's length varies with the CID)
-  CmdResult files = RunCmd("cd " + (t / "a") + " && ls");
+  test::Cmd files = test::Run("cd " + (t / "a") + " && ls");
   std::string names = files.out;
   pos = 0;
   while (pos < names.size()) {
@@ -184,13 +164,13 @@ void ExpectSameAsQemu(const std::string& opts, uint64_t size) {
 }
 
 TEST_P(VmdkSubformat, CreateMatchesQemuLayout) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   ExpectSameAsQemu(std::string("subformat=") + GetParam() + ",adapter_type=lsilogic",
                    3 * kMiB + 1000);
 }
 
 TEST(Vmdk, CreateOptionsMatchQemu) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   ExpectSameAsQemu("zeroed_grain=on", kMiB);
   ExpectSameAsQemu("compat6=on,adapter_type=buslogic", 7 * kMiB);
   ExpectSameAsQemu("hwversion=7,toolsversion=123,adapter_type=legacyESX", 100 * kMiB);
@@ -201,18 +181,18 @@ INSTANTIATE_TEST_SUITE_P(All, VmdkSubformat, ::testing::ValuesIn(kSubformats));
 
 // Two extents: reads and writes that straddle the 2 GiB boundary, checked with qemu-io.
 TEST(Vmdk, SplitExtentsAcrossBoundary) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   for (const char* sub : {"twoGbMaxExtentSparse", "twoGbMaxExtentFlat"}) {
-    TmpDir t;
+    test::TempDir t;
     std::string img = t / "s.vmdk";
     uint64_t size = 2 * kGiB + kMiB;
-    ASSERT_EQ(RunCmd(std::string("qemu-img create -q -f vmdk -o subformat=") + sub + " " + img +
+    ASSERT_EQ(test::Run(std::string("qemu-img create -q -f vmdk -o subformat=") + sub + " " + img +
                      " " + std::to_string(size))
                   .code,
               0);
     std::vector<Pattern> ps = {{2 * kGiB - 4096, 8192, 0x61}, {size - 512, 512, 0x62}};
-    ASSERT_EQ(RunCmd("qemu-io -f vmdk" + QemuIoWrites(ps) + " " + img).code, 0);
-    Model m(0);
+    ASSERT_EQ(test::Run("qemu-io -f vmdk" + QemuIoWrites(ps) + " " + img).code, 0);
+    test::Model m(0);
     {
       auto d = OpenWith(VmdkFormat(), img, false);
       ASSERT_TRUE(d.ok()) << d.status.message();
@@ -224,13 +204,13 @@ TEST(Vmdk, SplitExtentsAcrossBoundary) {
       std::vector<uint8_t> b(1024, 0x71);
       ASSERT_TRUE(d.value->Write(2 * kGiB - 512, b.data(), b.size()).ok());
     }
-    CmdResult r = RunCmd("qemu-io -f vmdk -c 'read -P 0x61 " + std::to_string(2 * kGiB - 4096) +
+    test::Cmd r = test::Run("qemu-io -f vmdk -c 'read -P 0x61 " + std::to_string(2 * kGiB - 4096) +
                          " 3584' -c 'read -P 0x71 " + std::to_string(2 * kGiB - 512) +
                          " 1024' -c 'read -P 0x61 " + std::to_string(2 * kGiB + 512) +
                          " 3584' -c 'read -P 0x62 " + std::to_string(size - 512) + " 512' " + img);
     EXPECT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(r.out.find("Pattern verification failed"), std::string::npos) << r.out;
-    CmdResult c = RunCmd("qemu-img check -f vmdk " + img);
+    test::Cmd c = test::Run("qemu-img check -f vmdk " + img);
     EXPECT_EQ(c.code, 0) << c.out;
   }
 }
@@ -239,12 +219,12 @@ TEST(Vmdk, SplitExtentsAcrossBoundary) {
 // and one-pass writers produce: header gdOffset = -1, then footer marker, footer,
 // end-of-stream marker at the end of the file.
 TEST(Vmdk, ReadsStreamWithFooter) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
-  Model m = Expected(5 * kMiB, kPatterns);
+  REQUIRE_QEMU();
+  test::TempDir t;
+  test::Model m = ModelOf(5 * kMiB, kPatterns);
   m.WriteRaw(t / "src.raw");
   std::string img = t / "f.vmdk";
-  ASSERT_EQ(RunCmd("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
+  ASSERT_EQ(test::Run("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized " +
                    (t / "src.raw") + " " + img)
                 .code,
             0);
@@ -259,11 +239,11 @@ TEST(Vmdk, ReadsStreamWithFooter) {
   b.insert(b.end(), footer.begin(), footer.end());
   b.insert(b.end(), 512, 0);
   WriteFileBytes(img, b);
-  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "src.raw"));
+  test::Cmd cmp = test::Run("qemu-img compare -f vmdk -F raw " + img + " " + (t / "src.raw"));
   EXPECT_EQ(cmp.code, 0) << "qemu disagrees with the crafted image: " << cmp.out;
   auto d = OpenWith(VmdkFormat(), img, false);
   ASSERT_TRUE(d.ok()) << d.status.message();
-  ExpectRange(d.value.get(), m, 0, 5 * kMiB);
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), m));
   uint8_t x[512] = {1};
   Status s = d.value->Write(0, x, sizeof x);
   EXPECT_FALSE(s.ok());
@@ -273,7 +253,7 @@ TEST(Vmdk, ReadsStreamWithFooter) {
 // --- hostile images ---------------------------------------------------------
 
 std::vector<uint8_t> SmallSparse(const std::string& sub = "monolithicSparse") {
-  TmpDir t;
+  test::TempDir t;
   CreateOptions co;
   co.size = 2 * kMiB;
   co.opts["subformat"] = sub;
@@ -302,6 +282,21 @@ std::string OpenError(std::vector<uint8_t> img) {
     EXPECT_NE(msg_.find(phrase), std::string::npos) << msg_;              \
   } while (0)
 
+// `img` opens, but reading 512 bytes at `off` fails with `phrase` in the message.
+void ExpectReadRefused(std::vector<uint8_t> img, uint64_t off, const std::string& phrase) {
+  auto d = OpenMem(VmdkFormat(), std::move(img), "/nonexistent/gt.vmdk");
+  ASSERT_TRUE(d.ok()) << d.status.message();
+  uint8_t b[512];
+  Status s = d.value->Read(off, b, sizeof b);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(phrase), std::string::npos) << s.message();
+}
+
+// The same for `img` with one hostile field.
+void ExpectReadRefused(const std::vector<uint8_t>& img, const HostileField& f, uint64_t off) {
+  ExpectReadRefused(WithField(img, f), off, f.refusal);
+}
+
 TEST(Vmdk, GoodSmallImageFromMemory) {
   auto d = OpenMem(VmdkFormat(), SmallSparse());
   ASSERT_TRUE(d.ok()) << d.status.message();
@@ -318,35 +313,25 @@ TEST(Vmdk, RefusesHostileSparseHeaders) {
   m[0] = 'X';
   EXPECT_REFUSED(m, "not a VMDK image");
   EXPECT_REFUSED(std::vector<uint8_t>(g.begin(), g.begin() + 300), "too short");
-  m = g;
-  Put64(m, 12, uint64_t(1) << 60);
-  EXPECT_REFUSED(m, "64 TiB");
-  m = g;
-  Put64(m, 20, 0);
-  EXPECT_REFUSED(m, "grain size");
-  m = g;
-  Put64(m, 20, uint64_t(1) << 40);
-  EXPECT_REFUSED(m, "grain size");
-  m = g;
-  Put32(m, 44, 0);
-  EXPECT_REFUSED(m, "entries per grain table");
-  m = g;
-  Put32(m, 44, 1 << 20);
-  EXPECT_REFUSED(m, "entries per grain table");
+  const HostileField kFields[] = {
+      {12, 8, uint64_t(1) << 60, "64 TiB"},
+      {20, 8, 0, "grain size"},
+      {20, 8, uint64_t(1) << 40, "grain size"},
+      {44, 4, 0, "entries per grain table"},
+      {44, 4, 1 << 20, "entries per grain table"},
+      {56, 8, 1u << 30, "grain directory"},            // grain directory far outside the file
+      {26 * 512, 4, 0x7fffffff, "outside the file"},  // GD entry 0 -> a table past the end
+      {4, 4, 9, "version"},
+  };
+  for (const HostileField& f : kFields) {
+    SCOPED_TRACE(f.off);
+    EXPECT_REFUSED(WithField(g, f), f.refusal);
+  }
   m = g;
   Put64(m, 12, uint64_t(1) << 36);  // 32 TiB of 512-byte grains, one entry per table
   Put64(m, 20, 1);
   Put32(m, 44, 1);
   EXPECT_REFUSED(m, "too large");
-  m = g;
-  Put64(m, 56, 1u << 30);  // grain directory far outside the file
-  EXPECT_REFUSED(m, "grain directory");
-  m = g;
-  Put32(m, 26 * 512, 0x7fffffff);  // GD entry 0 -> a table past the end
-  EXPECT_REFUSED(m, "outside the file");
-  m = g;
-  Put32(m, 4, 9);
-  EXPECT_REFUSED(m, "version");
   m = g;
   m[75] = '\n';  // text-mode transfer damage
   EXPECT_REFUSED(m, "newline");
@@ -355,8 +340,8 @@ TEST(Vmdk, RefusesHostileSparseHeaders) {
 // Images whose grain tables were never allocated (directory entries 0) get
 // them appended on the first write, in both directories.
 TEST(Vmdk, AllocatesMissingGrainTables) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   std::string img = t / "n.vmdk";
   CreateOptions co;
   co.size = 2 * kMiB;
@@ -379,12 +364,8 @@ TEST(Vmdk, AllocatesMissingGrainTables) {
   // The grain went to the old end (sector 128), then the two tables after it.
   EXPECT_EQ(b[26 * 512] | b[26 * 512 + 1] << 8, 256);
   EXPECT_EQ(b[21 * 512] | b[21 * 512 + 1] << 8, 260);
-  Model m = Expected(2 * kMiB, ps);
-  m.WriteRaw(t / "expect.raw");
-  CmdResult c = RunCmd("qemu-img check " + img);
-  EXPECT_EQ(c.code, 0) << c.out;
-  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
-  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  test::Model m = ModelOf(2 * kMiB, ps);
+  EXPECT_TRUE(test::QemuAgrees(img, "vmdk", m, t / "expect.raw"));
 }
 
 TEST(Vmdk, CheckReportsBadGrainTables) {
@@ -407,52 +388,23 @@ TEST(Vmdk, CheckReportsBadGrainTables) {
 TEST(Vmdk, RefusesGrainTableEntriesOutOfRange) {
   auto g = SmallSparse();
   // qemu's layout for 2 MiB: GD at sector 26, its only table at sector 27.
-  auto m = g;
-  Put32(m, 27 * 512 + 4, 0x00ffffff);
-  auto d = OpenMem(VmdkFormat(), m, "/nonexistent/gt.vmdk");
-  ASSERT_TRUE(d.ok()) << d.status.message();
-  uint8_t b[512];
-  Status s = d.value->Read(0, b, sizeof b);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("past the end of the file"), std::string::npos) << s.message();
-  m = g;
-  Put32(m, 27 * 512 + 4, 3);  // into the header and descriptor
-  d = OpenMem(VmdkFormat(), m, "/nonexistent/gt.vmdk");
-  ASSERT_TRUE(d.ok());
-  s = d.value->Read(65536, b, sizeof b);
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("inside the metadata"), std::string::npos) << s.message();
+  ExpectReadRefused(g, {27 * 512 + 4, 4, 0x00ffffff, "past the end of the file"}, 0);
+  ExpectReadRefused(g, {27 * 512 + 4, 4, 3, "inside the metadata"}, 65536);  // into the header and descriptor
 }
 
 TEST(Vmdk, RefusesDamagedCompressedGrains) {
   auto g = SmallSparse("streamOptimized");
   // Our stream: the first grain's marker sits at sector 128 (the overhead).
+  ExpectReadRefused(g, {128 * 512, 8, 999, "grain marker"}, 0);  // marker names another sector
   auto m = g;
-  Put64(m, 128 * 512, 999);  // marker names another sector
-  auto d = OpenMem(VmdkFormat(), m);
-  ASSERT_TRUE(d.ok()) << d.status.message();
-  uint8_t b[512];
-  Status s = d.value->Read(0, b, sizeof b);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("grain marker"), std::string::npos) << s.message();
-  m = g;
   m[128 * 512 + 20] ^= 0xff;  // deflate data damaged
-  d = OpenMem(VmdkFormat(), m);
-  ASSERT_TRUE(d.ok());
-  s = d.value->Read(0, b, sizeof b);
-  EXPECT_FALSE(s.ok());
-  m = g;
-  Put32(m, 128 * 512 + 8, 0x7fffffff);  // absurd compressed size
-  d = OpenMem(VmdkFormat(), m);
-  ASSERT_TRUE(d.ok());
-  s = d.value->Read(0, b, sizeof b);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("bad size"), std::string::npos) << s.message();
+  ExpectReadRefused(m, 0, "");
+  ExpectReadRefused(g, {128 * 512 + 8, 4, 0x7fffffff, "bad size"}, 0);  // absurd compressed size
 }
 
 // Descriptor files naming extents outside the image's folder.
 TEST(Vmdk, ExtentPathsConfinedToImageFolder) {
-  TmpDir t;
+  test::TempDir t;
   mkdir((t / "img").c_str(), 0755);
   mkdir((t / "other").c_str(), 0755);
   WriteFileBytes(t / "other/data.raw", std::vector<uint8_t>(1024 * 1024, 0x42));
@@ -501,7 +453,7 @@ TEST(Vmdk, ExtentPathsConfinedToImageFolder) {
 }
 
 TEST(Vmdk, RefusesBadDescriptors) {
-  TmpDir t;
+  test::TempDir t;
   WriteFileBytes(t / "in.raw", std::vector<uint8_t>(4096, 1));
   auto open = [&](const std::string& s) {
     WriteFileBytes(t / "d.vmdk", std::vector<uint8_t>(s.begin(), s.end()));
@@ -551,8 +503,8 @@ std::vector<uint8_t> CowdExtent() {
 }
 
 TEST(Vmdk, VmfsSparseExtentReadWrite) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   WriteFileBytes(t / "c-delta.vmdk", CowdExtent());
   std::string d = "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\n"
                   "createType=\"vmfsSparse\"\n\nRW 2048 VMFSSPARSE \"c-delta.vmdk\"\n";
@@ -564,11 +516,11 @@ TEST(Vmdk, VmfsSparseExtentReadWrite) {
     EXPECT_EQ(r.value->Size(), kMiB);
     WritePatterns(r.value.get(), ps);
   }
-  Model m = Expected(kMiB, ps);
+  test::Model m = ModelOf(kMiB, ps);
   m.WriteRaw(t / "expect.raw");
   // qemu 7.2 lists a lone VMFSSPARSE extent twice (its disk is 2 MiB), so it
   // serves as the oracle for the first MiB only.
-  CmdResult q = RunCmd("qemu-io -r -f vmdk -c 'read -P 0x71 7680 1024' -c 'read -P 0 8704 1039360' "
+  test::Cmd q = test::Run("qemu-io -r -f vmdk -c 'read -P 0x71 7680 1024' -c 'read -P 0 8704 1039360' "
                        "-c 'read -P 0x72 1048064 512' " + (t / "c.vmdk"));
   EXPECT_EQ(q.code, 0) << q.out;
   EXPECT_EQ(q.out.find("failed"), std::string::npos) << q.out;
@@ -577,7 +529,7 @@ TEST(Vmdk, VmfsSparseExtentReadWrite) {
   EXPECT_EQ(b[28], 37 + 3 * 16);              // and the free sector moved past them
   auto r = OpenWith(VmdkFormat(), t / "c.vmdk", true);
   ASSERT_TRUE(r.ok());
-  ExpectRange(r.value.get(), m, 0, kMiB);
+  EXPECT_TRUE(test::MatchesModel(r.value.get(), m));
   // A COWD extent named SPARSE (or the reverse) is refused.
   d.replace(d.find("VMFSSPARSE"), 10, "SPARSE");
   WriteFileBytes(t / "c.vmdk", std::vector<uint8_t>(d.begin(), d.end()));
@@ -587,7 +539,7 @@ TEST(Vmdk, VmfsSparseExtentReadWrite) {
   // On its own, the COWD file is an image too.
   auto alone = OpenWith(VmdkFormat(), t / "c-delta.vmdk", true);
   ASSERT_TRUE(alone.ok()) << alone.status.message();
-  ExpectRange(alone.value.get(), m, 0, kMiB);
+  EXPECT_TRUE(test::MatchesModel(alone.value.get(), m));
   auto bad = CowdExtent();
   Put32(bad, 24, 0);  // directory too small for the capacity
   auto e = OpenMem(VmdkFormat(), bad);
@@ -604,9 +556,9 @@ int64_t InfoCid(BlockDriver* d) {
 
 // The first write gives the disk a new content ID (embedded or in the descriptor file).
 TEST(Vmdk, FirstWriteRenewsCid) {
-  VV_REQUIRE_QEMU();
+  REQUIRE_QEMU();
   for (const char* sub : {"monolithicSparse", "monolithicFlat"}) {
-    TmpDir t;
+    test::TempDir t;
     std::string img = t / "c.vmdk";
     CreateOptions co;
     co.size = kMiB;
@@ -623,17 +575,17 @@ TEST(Vmdk, FirstWriteRenewsCid) {
       after = InfoCid(d.value.get());
       EXPECT_NE(before, after) << sub;
     }
-    CmdResult info = RunCmd("qemu-img info --output=json " + img);
+    test::Cmd info = test::Run("qemu-img info --output=json " + img);
     EXPECT_NE(info.out.find("\"cid\": " + std::to_string(after)), std::string::npos) << info.out;
-    EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
-    CmdResult r = RunCmd("qemu-io -f vmdk -c 'read -P 0x3c 0 512' " + img);
+    EXPECT_EQ(test::Run("qemu-img check " + img).code, 0);
+    test::Cmd r = test::Run("qemu-io -f vmdk -c 'read -P 0x3c 0 512' " + img);
     EXPECT_EQ(r.out.find("failed"), std::string::npos) << r.out;
   }
 }
 
 TEST(Vmdk, ZeroedGrainEntries) {
-  VV_REQUIRE_QEMU();
-  TmpDir t;
+  REQUIRE_QEMU();
+  test::TempDir t;
   std::string img = t / "z.vmdk";
   CreateOptions co;
   co.size = kMiB;
@@ -647,21 +599,18 @@ TEST(Vmdk, ZeroedGrainEntries) {
     ASSERT_TRUE(d.value->WriteZeroes(65536 + 512, 512).ok());  // partial: zeros written
     ASSERT_TRUE(d.value->WriteZeroes(5 * 65536, 65536).ok());  // unallocated grain
   }
-  Model m = Expected(kMiB, {{65536, 512, 0x6d}, {65536 + 1024, 2 * 65536 - 1024, 0x6d}});
-  m.WriteRaw(t / "expect.raw");
+  test::Model m = ModelOf(kMiB, {{65536, 512, 0x6d}, {65536 + 1024, 2 * 65536 - 1024, 0x6d}});
   auto b = ReadFileBytes(img);
   EXPECT_EQ(b[27 * 512], 1);      // grain 0: zeroed-grain entry
   EXPECT_EQ(b[27 * 512 + 20], 1);  // grain 5 too
-  EXPECT_EQ(RunCmd("qemu-img check " + img).code, 0);
-  CmdResult cmp = RunCmd("qemu-img compare -f vmdk -F raw " + img + " " + (t / "expect.raw"));
-  EXPECT_EQ(cmp.code, 0) << cmp.out;
+  EXPECT_TRUE(test::QemuAgrees(img, "vmdk", m, t / "expect.raw"));
   auto d = OpenWith(VmdkFormat(), img, true);
   ASSERT_TRUE(d.ok());
-  ExpectRange(d.value.get(), m, 0, kMiB);
+  EXPECT_TRUE(test::MatchesModel(d.value.get(), m));
 }
 
 TEST(Vmdk, CompressionOnlyForStreams) {
-  TmpDir t;
+  test::TempDir t;
   CreateOptions co;
   co.size = kMiB;
   ASSERT_TRUE(VmdkFormat().create(t / "m.vmdk", co).ok());
@@ -677,7 +626,7 @@ TEST(Vmdk, CompressionOnlyForStreams) {
 // Through the block layer's probing: descriptor files and sparse files are vmdk,
 // and a VDI is vdi (not raw).
 TEST(Vmdk, ProbedByOpenImage) {
-  TmpDir t;
+  test::TempDir t;
   for (const char* sub : {"monolithicSparse", "monolithicFlat", "streamOptimized"}) {
     std::string img = t / (std::string(sub) + ".vmdk");
     CreateOptions co;
@@ -691,9 +640,7 @@ TEST(Vmdk, ProbedByOpenImage) {
     ASSERT_TRUE(d.ok()) << d.status.message();
     EXPECT_EQ(d.value->format_name(), "vmdk") << sub;
   }
-  CreateOptions co;
-  co.size = kMiB;
-  ASSERT_TRUE(CreateImage("vdi", t / "x.vdi", co).ok());
+  ASSERT_TRUE(test::CreateEmpty("vdi", t / "x.vdi", kMiB));
   OpenOptions o;
   o.lock = false;
   auto d = OpenImage(t / "x.vdi", o);
@@ -702,7 +649,7 @@ TEST(Vmdk, ProbedByOpenImage) {
 }
 
 TEST(Vmdk, RejectsUnknownCreateOptions) {
-  TmpDir t;
+  test::TempDir t;
   CreateOptions co;
   co.size = kMiB;
   co.opts["subformat"] = "twoGbMaxExtentStream";
@@ -754,7 +701,7 @@ std::vector<uint8_t> FuzzCidImage() {
 }
 
 TEST(Vmdk, FuzzCidImageWrittenSafely) {
-  TmpDir t;
+  test::TempDir t;
   std::string img = t / "fuzz.vmdk";
   const std::vector<uint8_t> orig = FuzzCidImage();
   WriteFileBytes(img, orig);
@@ -838,7 +785,7 @@ TEST(Vmdk, RefusesEmbeddedDescriptorOverlappingMetadata) {
 // The CID line is found as the parser finds it (blanks around '=', CRLF), and a
 // descriptor file with NUL padding and junk after the text stays parseable.
 TEST(Vmdk, DescriptorFileCidRewrite) {
-  TmpDir t;
+  test::TempDir t;
   std::string img = t / "f.vmdk";
   CreateOptions co;
   co.size = kMiB;

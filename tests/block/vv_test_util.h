@@ -1,12 +1,8 @@
-// Helpers for the VDI/VMDK tests: temporary folders, running qemu-img/qemu-io,
-// opening images through our drivers, and an expected-content model.
+// Helpers for the VDI/VMDK tests (besides block_test_util.h's): write patterns,
+// opening images through one format's driver, editing image bytes.
 #pragma once
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -18,61 +14,21 @@
 #include "block/file.h"
 #include "block/format.h"
 #include "block/image.h"
+#include "tests/block/block_test_util.h"
 
 namespace emu::block::vvtest {
-
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/emu-vv-XXXXXX";
-    path = mkdtemp(t);
-  }
-  ~TmpDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string& n) const { return path + "/" + n; }
-};
-
-struct CmdResult {
-  int code = -1;
-  std::string out;
-};
-
-inline CmdResult RunCmd(const std::string& cmd) {
-  CmdResult r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-inline bool HaveQemu() {
-  return RunCmd("qemu-img --version").code == 0 && RunCmd("qemu-io --version").code == 0;
-}
-
-#define VV_REQUIRE_QEMU()                                                              \
-  do {                                                                                 \
-    if (!::emu::block::vvtest::HaveQemu())                                             \
-      GTEST_SKIP() << "qemu-img/qemu-io (Debian qemu-utils) not installed: scripts/deps test"; \
-  } while (0)
-
-// The content the disk should have, as a flat byte array.
-struct Model {
-  std::vector<uint8_t> bytes;
-  explicit Model(uint64_t size) : bytes(size, 0) {}
-  void Fill(uint64_t off, uint64_t len, uint8_t v) { std::memset(bytes.data() + off, v, len); }
-  void WriteRaw(const std::string& path) const {
-    std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  }
-};
 
 struct Pattern {
   uint64_t off, len;
   uint8_t val;
 };
+
+// A disk model filled with `ps`.
+inline test::Model ModelOf(uint64_t size, const std::vector<Pattern>& ps) {
+  test::Model m(size);
+  for (const auto& p : ps) m.Fill(p.off, p.len, p.val);
+  return m;
+}
 
 inline std::string QemuIoWrites(const std::vector<Pattern>& ps) {
   std::string s;
@@ -120,6 +76,22 @@ inline void Put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
 inline void Put64(std::vector<uint8_t>& b, size_t off, uint64_t v) {
   Put32(b, off, uint32_t(v));
   Put32(b, off + 4, uint32_t(v >> 32));
+}
+
+// A little-endian header field given a hostile value, and the words of the
+// refusal it must cause.
+struct HostileField {
+  size_t off;
+  int width;  // 4 or 8 bytes
+  uint64_t value;
+  const char* refusal;
+};
+
+// `img` with the field of `f` changed.
+inline std::vector<uint8_t> WithField(std::vector<uint8_t> img, const HostileField& f) {
+  if (f.width == 8) Put64(img, f.off, f.value);
+  else Put32(img, f.off, uint32_t(f.value));
+  return img;
 }
 
 }  // namespace emu::block::vvtest
