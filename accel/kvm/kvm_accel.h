@@ -13,6 +13,7 @@
 //     // do not create user-space PIC/IOAPIC/LAPIC; with has_pit(), no user-space PIT
 //     // and no port 0x61 device either (KVM serves 0x40-0x43 and 0x61 itself)
 //   }
+//   TranslatorFallback fallback(kvm.get(), &system_memory, &bus);  // kvm_fallback.h
 //   for (int i = 0; i < config.smp; ++i) vcpus.push_back(kvm->CreateVcpu(i));
 //   // each vCPU on its own thread: loop { RunResult r = vcpu->Run(); ... }
 //

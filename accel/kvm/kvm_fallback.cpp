@@ -212,9 +212,9 @@ std::optional<RunResult> TranslatorFallback::Handle(KvmVcpu& kv) {
     if (r.reason == ExitReason::kError || r.reason == ExitReason::kShutdown) return r;
     if (r.reason == ExitReason::kDebug)
       return RunResult{ExitReason::kError, "unexpected debug stop: " + r.detail};
+    if (r.reason != ExitReason::kStopped || r.detail != "step") break;  // nothing ran
     p.tcg->GetState(cur);
     instructions_++;
-    if (r.reason != ExitReason::kStopped || r.detail != "step") break;
     if (cur.halted || k + 1 >= p.burst || kv.kick_pending()) break;
   }
   // KVM's TSC kept counting; equal to what GetState read, SetState leaves it alone.
