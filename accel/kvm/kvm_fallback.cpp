@@ -30,6 +30,7 @@ struct StepContext {
   KvmVcpu* vcpu = nullptr;
   uint64_t apic_page = ~0ull;  // the xAPIC window, when enabled
   std::string refused;         // first access to an in-kernel device that was refused
+  bool lapic_written = false;  // CR8 (the TPR's class) must be read back from KVM
 };
 thread_local StepContext t_step;
 
@@ -69,6 +70,8 @@ class TranslatorFallback::Bus : public CpuBus {
       if (size != 4 || (off & 0xf) ||
           !t_step.vcpu->WriteLapic(off, static_cast<uint32_t>(value)))
         Refuse("a write to LAPIC register " + Hex(off), size);
+      else
+        t_step.lapic_written = true;
       return;
     }
     if (InIoapic(addr)) {
@@ -195,7 +198,7 @@ std::optional<RunResult> TranslatorFallback::Handle(KvmVcpu& kv) {
   x86::CpuState cur = in;
   cur.nmi_pending = false;  // events stay with KVM's irqchip
   p.tcg->SetState(cur);
-  t_step = {&kv, (in.apic_base & 0x800) ? (in.apic_base & ~0xfffull) : ~0ull, {}};
+  t_step = {&kv, (in.apic_base & 0x800) ? (in.apic_base & ~0xfffull) : ~0ull, {}, false};
   struct Clear {
     ~Clear() { t_step = {}; }
   } clear;
@@ -221,6 +224,11 @@ std::optional<RunResult> TranslatorFallback::Handle(KvmVcpu& kv) {
   // (A WRMSR to IA32_TSC by a stepped instruction is therefore not carried over.)
   cur.tsc = in.tsc;
   cur.nmi_pending = in.nmi_pending;
+  if (t_step.lapic_written && cur.cr8 == in.cr8) {
+    // The TPR changed through KVM_SET_LAPIC: the translator's CR8 is stale, and
+    // writing it back with the segment registers would undo that.
+    cur.cr8 = in.cr8 = (kv.ReadLapic(0x80) >> 4) & 0xf;
+  }
   kv.SetChangedState(cur, in);
   p.resumed = true;
   p.resume_rip = cur.rip;

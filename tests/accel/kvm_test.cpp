@@ -1002,6 +1002,43 @@ TEST(KvmFallback, SingleStepsThroughTheFallback) {
   v->SetGuestDebug(false, false);
 }
 
+// The in-kernel LAPIC is not on the CpuBus: the translator reads its registers and
+// writes the plain ones through KVM_GET/SET_LAPIC of the vCPU it steps for. Code in
+// MMIO (which KVM cannot execute) sets the TPR to 0x20, reads it back and exits
+// with it.
+TEST(KvmFallback, ReachesTheInKernelLapic) {
+  REQUIRE_KVM();
+  const uint8_t jump[] = {0xb8, 0x00, 0x00, 0x00, 0xd0,  // mov $0xd0000000, %eax
+                          0xff, 0xe0};                   // jmp *%rax
+  const uint8_t mmio_code[32] = {
+      0xb8, 0x20, 0x00, 0x00, 0x00,                          // mov $0x20, %eax
+      0xa3, 0x80, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00,  // mov %eax, 0xfee00080 (TPR)
+      0x31, 0xc0,                                            // xor %eax, %eax
+      0xa1, 0x80, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00,  // mov 0xfee00080, %eax
+      0xe6, 0xf4,                                            // out %al, $0xf4
+      0xeb, 0xfe,                                            // jmp .
+  };
+  FallbackVm f;
+  std::string err;
+  ASSERT_TRUE(f.Start(&err)) << err;
+  if (!f.vm.kvm->has_irqchip()) GTEST_SKIP() << f.vm.kvm->irqchip_note();
+  f.vm.h.Load(kCode, jump, sizeof jump);
+  for (unsigned i = 0; i < 4; ++i) {
+    uint64_t q;
+    std::memcpy(&q, mmio_code + 8 * i, 8);
+    f.vm.h.MmioWrite(Harness::kMmioBase + 8 * i, q, 8);
+  }
+  f.vcpu()->SetState(FallbackVm::Kernel(kCode));
+  RunResult last;
+  EXPECT_EQ(f.RunToExit(10s, &last), 0x20u) << last.detail;
+  EXPECT_EQ(f.vcpu()->ReadLapic(0x80), 0x20u);
+  x86::CpuState s;
+  f.vcpu()->GetState(s);
+  EXPECT_EQ(s.cr8, 2u);  // CR8 is the TPR's priority class
+  EXPECT_GE(f.fb->instructions(), 5u);
+  EXPECT_LT(f.fb->exits(), f.fb->instructions());  // a run of failures: bursts
+}
+
 // A port of the in-kernel irqchip is out of the translator's reach: when the very
 // instruction KVM failed needs one, the vCPU stops with KVM's error and the reason.
 // Here `out %al, $0x20` fetched from MMIO (which KVM cannot execute from).
