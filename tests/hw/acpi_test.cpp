@@ -9,23 +9,20 @@
 #include "hw/i386/acpi_pm.h"
 #include "hw/i386/e820.h"
 #include "hw/nvram/fw_cfg.h"
+#include "tests/hw/guest_memory.h"
 
 namespace emu::hw {
 namespace {
 
 constexpr uint64_t kRam = 128ull << 20;
 
-struct Guest {
-  std::unique_ptr<MemoryRegion> root = MemoryRegion::Container("mem", 1ull << 32);
-  std::unique_ptr<MemoryRegion> ram = MemoryRegion::Ram("ram", kRam);
-  AddressSpace mem{"mem", root.get()};
-  Guest() { root->AddSubregion(0, ram.get()); }
+struct Guest : test::GuestMemory {
+  Guest() : GuestMemory(kRam) {}
   std::string Sig(uint64_t a, size_t n = 4) {
     std::string s(n, 0);
     mem.Read(a, s.data(), n);
     return s;
   }
-  uint64_t U(uint64_t a, unsigned n) { return mem.ReadN(a, n); }
   uint8_t SumOf(uint64_t a, uint64_t n) {
     uint8_t s = 0;
     for (uint64_t i = 0; i < n; i++) s = uint8_t(s + ram->host()[a + i]);

@@ -8,6 +8,7 @@
 #include "hw/core/clock.h"
 #include "hw/core/memory.h"
 #include "hw/intc/apic.h"
+#include "tests/hw/isa_fixture.h"
 
 namespace emu::hw::test {
 
@@ -39,21 +40,19 @@ struct ApicRig {
     mem.WriteN(Lapic::kDefaultBase + reg, v, 4);
   }
   void SoftwareEnable(int c) { Wr(c, Lapic::kSvr, 0x1ff); }
+  // Programs CPU c's timer: divide configuration, LVT entry, then the initial
+  // count (which starts it).
+  void StartTimer(int c, uint32_t divide, uint32_t lvt, uint32_t initial) {
+    Wr(c, Lapic::kTimerDivide, divide);
+    Wr(c, Lapic::kLvtTimer, lvt);
+    Wr(c, Lapic::kTimerInitial, initial);
+  }
   void Ipi(int from, uint8_t dest, uint32_t icr_lo) {
     Wr(from, Lapic::kIcrHi, uint32_t(dest) << 24);
     Wr(from, Lapic::kIcrLo, icr_lo);
   }
   // Moves the virtual clock to `ns`, running timers at every deadline on the way.
-  void RunTo(int64_t ns) {
-    for (;;) {
-      int64_t next = clock.NextDeadline();
-      if (next > ns) break;
-      clock.Set(std::max(next, clock.Now()));
-      clock.RunExpired();
-    }
-    clock.Set(ns);
-    clock.RunExpired();
-  }
+  void RunTo(int64_t ns) { RunClockTo(clock, ns); }
 
   Clock clock{Clock::Type::kVirtual, true};
   ApicBus bus;

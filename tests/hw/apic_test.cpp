@@ -126,9 +126,7 @@ TEST(LapicTest, OneShotTimerForEveryDivide) {
     ApicRig r(1);
     Lapic* l = r.bus.lapic(0);
     r.SoftwareEnable(0);
-    r.Wr(0, Lapic::kTimerDivide, codes[i]);
-    r.Wr(0, Lapic::kLvtTimer, 0x31);  // one-shot, vector 0x31
-    r.Wr(0, Lapic::kTimerInitial, 1000);
+    r.StartTimer(0, codes[i], 0x31, 1000);  // one-shot, vector 0x31
     EXPECT_EQ(r.Rd(0, Lapic::kTimerCurrent), 1000u);
     r.RunTo(500 * divides[i]);
     EXPECT_EQ(r.Rd(0, Lapic::kTimerCurrent), 500u);
@@ -150,9 +148,7 @@ TEST(LapicTest, PeriodicTimer) {
   ApicRig r(1);
   Lapic* l = r.bus.lapic(0);
   r.SoftwareEnable(0);
-  r.Wr(0, Lapic::kTimerDivide, 0x3);          // divide by 16
-  r.Wr(0, Lapic::kLvtTimer, 0x20000 | 0xec);  // periodic, vector 0xec
-  r.Wr(0, Lapic::kTimerInitial, 625);         // 10 us per period
+  r.StartTimer(0, 0x3, 0x20000 | 0xec, 625);  // divide by 16; periodic, vector 0xec; 10 us per period
   int fired = 0;
   for (int64_t t = 10000; t <= 50000; t += 10000) {
     r.RunTo(t - 1);
@@ -177,9 +173,7 @@ TEST(LapicTest, MaskedTimerCountsWithoutInterrupt) {
   ApicRig r(1);
   Lapic* l = r.bus.lapic(0);
   r.SoftwareEnable(0);
-  r.Wr(0, Lapic::kTimerDivide, 0xb);  // divide by 1
-  r.Wr(0, Lapic::kLvtTimer, 0x10000 | 0x20000 | 0x40);
-  r.Wr(0, Lapic::kTimerInitial, 100);
+  r.StartTimer(0, 0xb, 0x10000 | 0x20000 | 0x40, 100);  // divide by 1
   r.RunTo(250);
   EXPECT_FALSE(l->irr(0x40));
   EXPECT_EQ(r.Rd(0, Lapic::kTimerCurrent), 50u);
@@ -427,9 +421,7 @@ TEST(LapicTest, SaveLoadRoundTrip) {
   a.bus.Deliver(Fixed(0x61, 0));
   EXPECT_EQ(la->Acknowledge(), 0x61);
   a.bus.Deliver(Fixed(0x52, 0, true));
-  a.Wr(0, Lapic::kTimerDivide, 0xb);
-  a.Wr(0, Lapic::kLvtTimer, 0x20000 | 0x70);
-  a.Wr(0, Lapic::kTimerInitial, 1000);
+  a.StartTimer(0, 0xb, 0x20000 | 0x70, 1000);
   a.RunTo(2500);
   StateWriter w;
   la->SaveState(w);

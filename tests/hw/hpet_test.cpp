@@ -30,16 +30,7 @@ class HpetTest : public ::testing::Test {
   void Wr(uint32_t reg, uint64_t v) { mem.WriteN(kBase + reg, v, 8); }
   void Wr32(uint32_t reg, uint32_t v) { mem.WriteN(kBase + reg, v, 4); }
   // Moves the clock to `ns`, running every timer at its deadline on the way.
-  void RunTo(int64_t ns) {
-    for (;;) {
-      int64_t next = clock.NextDeadline();
-      if (next > ns) break;
-      clock.Set(std::max(next, clock.Now()));
-      clock.RunExpired();
-    }
-    clock.Set(ns);
-    clock.RunExpired();
-  }
+  void RunTo(int64_t ns) { test::RunClockTo(clock, ns); }
 
   Clock clock{Clock::Type::kVirtual, true};
   std::unique_ptr<MemoryRegion> root = MemoryRegion::Container("system", 1ull << 32);

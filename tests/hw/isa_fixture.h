@@ -33,6 +33,19 @@ struct EdgeCounter {
   bool last = false;
 };
 
+// Moves a manual clock to `ns`, running every timer at its own deadline on the
+// way (exact, where IsaBus::RunTo steps).
+inline void RunClockTo(Clock& clock, int64_t ns) {
+  for (;;) {
+    int64_t next = clock.NextDeadline();
+    if (next > ns) break;
+    clock.Set(std::max(next, clock.Now()));
+    clock.RunExpired();
+  }
+  clock.Set(ns);
+  clock.RunExpired();
+}
+
 struct IsaBus {
   std::unique_ptr<MemoryRegion> root = MemoryRegion::Container("io", 0x10000);
   AddressSpace io{"io", root.get()};

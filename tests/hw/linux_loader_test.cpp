@@ -9,19 +9,16 @@
 
 #include "hw/core/device.h"
 #include "hw/i386/boot_cpu.h"
+#include "tests/hw/guest_memory.h"
 
 namespace emu::hw {
 namespace {
 
 constexpr uint64_t kRam = 256ull << 20;
 
-struct Guest {
-  std::unique_ptr<MemoryRegion> root = MemoryRegion::Container("mem", 1ull << 36);
-  std::unique_ptr<MemoryRegion> ram = MemoryRegion::Ram("ram", kRam);
-  AddressSpace mem{"mem", root.get()};
+struct Guest : test::GuestMemory {
+  Guest() : GuestMemory(kRam, 1ull << 36) {}
   E820Map e820 = BuildPcE820(kRam, 0x10000);
-  Guest() { root->AddSubregion(0, ram.get()); }
-  uint64_t U(uint64_t a, unsigned n) { return mem.ReadN(a, n); }
 };
 
 std::string RealKernelPath() {
@@ -44,29 +41,27 @@ std::vector<uint8_t> RealKernel(std::string* why) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-void Put(std::vector<uint8_t>& b, size_t off, uint64_t v, unsigned n) {
-  for (unsigned i = 0; i < n; i++) b[off + i] = uint8_t(v >> (8 * i));
-}
+using test::PutLe;
 
 // A minimal well-formed bzImage: 4 setup sectors + boot sector, protocol 2.15,
 // 64 KiB of "kernel" filled with a pattern.
 std::vector<uint8_t> FakeBzImage() {
   std::vector<uint8_t> k(5 * 512 + 0x10000, 0);
   k[0x1f1] = 4;
-  Put(k, 0x1f4, 0x10000 / 16, 4);
-  Put(k, 0x1fe, 0xaa55, 2);
+  PutLe(k, 0x1f4, 0x10000 / 16, 4);
+  PutLe(k, 0x1fe, 0xaa55, 2);
   k[0x200] = 0xeb;
   k[0x201] = 0x6a;  // header ends at 0x26c
   std::memcpy(&k[0x202], "HdrS", 4);
-  Put(k, 0x206, 0x020f, 2);
+  PutLe(k, 0x206, 0x020f, 2);
   k[0x211] = 0x01;  // LOADED_HIGH
-  Put(k, 0x22c, 0x7fffffff, 4);
-  Put(k, 0x230, 0x200000, 4);
+  PutLe(k, 0x22c, 0x7fffffff, 4);
+  PutLe(k, 0x230, 0x200000, 4);
   k[0x234] = 1;
-  Put(k, 0x236, 0x7f, 2);
-  Put(k, 0x238, 2047, 4);
-  Put(k, 0x258, 0x1000000, 8);
-  Put(k, 0x260, 0x800000, 4);
+  PutLe(k, 0x236, 0x7f, 2);
+  PutLe(k, 0x238, 2047, 4);
+  PutLe(k, 0x258, 0x1000000, 8);
+  PutLe(k, 0x260, 0x800000, 4);
   for (size_t i = 5 * 512; i < k.size(); i++) k[i] = uint8_t(i * 7);
   return k;
 }
@@ -203,8 +198,8 @@ TEST(LinuxLoader, FakeKernelLoadsAndHonoursLimits) {
   }
   // initrd_addr_max is respected.
   auto k2 = k;
-  Put(k2, 0x22c, 0x3fffffff - 0, 4);  // 1 GiB: above RAM, so RAM is the limit
-  Put(k2, 0x22c, 0x05ffffff, 4);      // 96 MiB
+  PutLe(k2, 0x22c, 0x3fffffff - 0, 4);  // 1 GiB: above RAM, so RAM is the limit
+  PutLe(k2, 0x22c, 0x05ffffff, 4);      // 96 MiB
   info = LoadLinuxImage(g.mem, g.e820, k2, "fake", std::vector<uint8_t>(8192, 2), "i", {}, &cpu);
   EXPECT_EQ(info.initrd_addr + 8192, 0x6000000u);
   // Too little RAM for init_size.
@@ -250,7 +245,7 @@ TEST(LinuxLoader, MalformedKernelsAreRefused) {
   EXPECT_NE(ErrorOf(s).find("setup_sects"), std::string::npos) << ErrorOf(s);
   // Ancient protocol.
   auto a = good;
-  Put(a, 0x206, 0x0204, 2);
+  PutLe(a, 0x206, 0x0204, 2);
   EXPECT_NE(ErrorOf(a).find("2.04"), std::string::npos) << ErrorOf(a);
   // Header length pointing outside the file's header area.
   auto h = good;
@@ -258,7 +253,7 @@ TEST(LinuxLoader, MalformedKernelsAreRefused) {
   EXPECT_NE(ErrorOf(h).find("header"), std::string::npos) << ErrorOf(h);
   // No 64-bit entry: refused only when the 32-bit fallback is off.
   auto x = good;
-  Put(x, 0x236, 0, 2);
+  PutLe(x, 0x236, 0, 2);
   EXPECT_EQ(ErrorOf(x), "");
   {
     Guest g;
@@ -278,11 +273,11 @@ TEST(LinuxLoader, MalformedKernelsAreRefused) {
   }
   // pref_address beyond RAM.
   auto p = good;
-  Put(p, 0x258, 0xfffffffffff00000ull, 8);
+  PutLe(p, 0x258, 0xfffffffffff00000ull, 8);
   EXPECT_NE(ErrorOf(p).find("decompress"), std::string::npos) << ErrorOf(p);
   // Bad alignment.
   auto al = good;
-  Put(al, 0x230, 0x300000, 4);
+  PutLe(al, 0x230, 0x300000, 4);
   EXPECT_NE(ErrorOf(al).find("kernel_alignment"), std::string::npos) << ErrorOf(al);
   // A missing file names the path.
   Guest g;
@@ -299,23 +294,17 @@ TEST(LinuxLoader, MalformedKernelsAreRefused) {
 TEST(LinuxLoader, CorruptedHeadersNeverCrash) {
   Guest g;
   auto good = FakeBzImage();
-  std::mt19937 rng(1234);
-  int loaded = 0, refused = 0;
-  for (int i = 0; i < 1500; i++) {
+  auto corrupt = [&](std::mt19937& rng) {
     auto k = good;
     int n = 1 + int(rng() % 4);
     for (int j = 0; j < n; j++) k[0x1f0 + rng() % 0x80] = uint8_t(rng());
     if (rng() % 4 == 0) k.resize(rng() % k.size());
+    return k;
+  };
+  test::ExpectLoadsAndRefusals(1500, 1234, corrupt, [&](const std::vector<uint8_t>& k) {
     x86::CpuState cpu;
-    try {
-      LoadLinuxImage(g.mem, g.e820, k, "fuzz", {1, 2, 3}, "i", {}, &cpu);
-      loaded++;
-    } catch (const ConfigError&) {
-      refused++;
-    }
-  }
-  EXPECT_GT(loaded, 0);
-  EXPECT_GT(refused, 0);
+    LoadLinuxImage(g.mem, g.e820, k, "fuzz", {1, 2, 3}, "i", {}, &cpu);
+  });
 }
 
 }  // namespace

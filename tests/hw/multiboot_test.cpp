@@ -6,35 +6,24 @@
 #include <random>
 
 #include "hw/core/device.h"
+#include "tests/hw/guest_memory.h"
 
 namespace emu::hw {
 namespace {
 
 constexpr uint64_t kRam = 64ull << 20;
 
-struct Guest {
-  std::unique_ptr<MemoryRegion> root = MemoryRegion::Container("mem", 1ull << 32);
-  std::unique_ptr<MemoryRegion> ram = MemoryRegion::Ram("ram", kRam);
-  AddressSpace mem{"mem", root.get()};
+struct Guest : test::GuestMemory {
+  Guest() : GuestMemory(kRam) {}
   E820Map e820 = BuildPcE820(kRam);
-  Guest() { root->AddSubregion(0, ram.get()); }
-  uint64_t U(uint64_t a, unsigned n) { return mem.ReadN(a, n); }
-  std::string Str(uint64_t a) {
-    std::string s;
-    for (char c; (c = char(U(a++, 1))) != 0;) s += c;
-    return s;
-  }
 };
 
-void Put(std::vector<uint8_t>& b, size_t off, uint64_t v, unsigned n) {
-  if (b.size() < off + n) b.resize(off + n);
-  for (unsigned i = 0; i < n; i++) b[off + i] = uint8_t(v >> (8 * i));
-}
+using test::PutLe;
 
 void PutMbHeader(std::vector<uint8_t>& b, size_t off, uint32_t flags, bool good_sum = true) {
-  Put(b, off, kMultibootHeaderMagic, 4);
-  Put(b, off + 4, flags, 4);
-  Put(b, off + 8, uint32_t(0 - kMultibootHeaderMagic - flags) + (good_sum ? 0 : 1), 4);
+  PutLe(b, off, kMultibootHeaderMagic, 4);
+  PutLe(b, off + 4, flags, 4);
+  PutLe(b, off + 8, uint32_t(0 - kMultibootHeaderMagic - flags) + (good_sum ? 0 : 1), 4);
 }
 
 // A tiny ELF32 kernel: one PT_LOAD segment from file offset 0 to physical 0x100000
@@ -45,20 +34,20 @@ std::vector<uint8_t> TinyElf32(bool good_sum = true) {
   b[4] = 1;  // ELFCLASS32
   b[5] = 1;  // little-endian
   b[6] = 1;
-  Put(b, 16, 2, 2);                 // ET_EXEC
-  Put(b, 18, 3, 2);                 // EM_386
-  Put(b, 20, 1, 4);
-  Put(b, 24, 0xc0101000, 4);        // e_entry (virtual)
-  Put(b, 28, 52, 4);                // e_phoff
-  Put(b, 40, 52, 2);                // e_ehsize
-  Put(b, 42, 32, 2);                // e_phentsize
-  Put(b, 44, 1, 2);                 // e_phnum
-  Put(b, 52, 1, 4);                 // PT_LOAD
-  Put(b, 56, 0, 4);                 // p_offset
-  Put(b, 60, 0xc0100000, 4);        // p_vaddr
-  Put(b, 64, 0x100000, 4);          // p_paddr
-  Put(b, 68, 0x1010, 4);            // p_filesz
-  Put(b, 72, 0x3010, 4);            // p_memsz
+  PutLe(b, 16, 2, 2);                 // ET_EXEC
+  PutLe(b, 18, 3, 2);                 // EM_386
+  PutLe(b, 20, 1, 4);
+  PutLe(b, 24, 0xc0101000, 4);        // e_entry (virtual)
+  PutLe(b, 28, 52, 4);                // e_phoff
+  PutLe(b, 40, 52, 2);                // e_ehsize
+  PutLe(b, 42, 32, 2);                // e_phentsize
+  PutLe(b, 44, 1, 2);                 // e_phnum
+  PutLe(b, 52, 1, 4);                 // PT_LOAD
+  PutLe(b, 56, 0, 4);                 // p_offset
+  PutLe(b, 60, 0xc0100000, 4);        // p_vaddr
+  PutLe(b, 64, 0x100000, 4);          // p_paddr
+  PutLe(b, 68, 0x1010, 4);            // p_filesz
+  PutLe(b, 72, 0x3010, 4);            // p_memsz
   PutMbHeader(b, 0x60, 0x3, good_sum);  // page-align modules, memory info
   const uint8_t code[] = {0xfa, 0xf4, 0xeb, 0xfd};  // cli; hlt; jmp $-1
   std::memcpy(&b[0x1000], code, sizeof code);
@@ -135,11 +124,11 @@ TEST(Multiboot, AoutKludge) {
   // file offset 0 = 0x200000; load 0x800 bytes, bss up to 0x201000.
   std::vector<uint8_t> b(0x1000, 0x90);
   PutMbHeader(b, 0x40, 0x10003);
-  Put(b, 0x4c, 0x200040, 4);  // header_addr
-  Put(b, 0x50, 0x200000, 4);  // load_addr
-  Put(b, 0x54, 0x200800, 4);  // load_end_addr
-  Put(b, 0x58, 0x201000, 4);  // bss_end_addr
-  Put(b, 0x5c, 0x200100, 4);  // entry_addr
+  PutLe(b, 0x4c, 0x200040, 4);  // header_addr
+  PutLe(b, 0x50, 0x200000, 4);  // load_addr
+  PutLe(b, 0x54, 0x200800, 4);  // load_end_addr
+  PutLe(b, 0x58, 0x201000, 4);  // bss_end_addr
+  PutLe(b, 0x5c, 0x200100, 4);  // entry_addr
   std::memset(g.ram->host() + 0x200800, 0xcc, 0x800);
   x86::CpuState cpu;
   auto info = LoadMultibootImage(g.mem, g.e820, b, "aout", "aout", {}, &cpu);
@@ -151,12 +140,12 @@ TEST(Multiboot, AoutKludge) {
   EXPECT_EQ(info.load_end, 0x201000u);
   EXPECT_FALSE(g.U(info.info_addr, 4) & (1 << 3));  // no modules
   // load_end_addr beyond the file is refused.
-  Put(b, 0x54, 0x210000, 4);
+  PutLe(b, 0x54, 0x210000, 4);
   PutMbHeader(b, 0x40, 0x10003);
   EXPECT_THROW(LoadMultibootImage(g.mem, g.e820, b, "aout", "aout", {}, &cpu), ConfigError);
   // A header_addr/load_addr pair that starts before the file is refused.
-  Put(b, 0x54, 0x200800, 4);
-  Put(b, 0x50, 0x100000, 4);
+  PutLe(b, 0x54, 0x200800, 4);
+  PutLe(b, 0x50, 0x100000, 4);
   EXPECT_THROW(LoadMultibootImage(g.mem, g.e820, b, "aout", "aout", {}, &cpu), ConfigError);
 }
 
@@ -166,28 +155,28 @@ TEST(Multiboot, Elf64Kernel) {
   std::memcpy(b.data(), "\x7f" "ELF", 4);
   b[4] = 2;
   b[5] = 1;
-  Put(b, 24, 0x300010, 8);  // e_entry
-  Put(b, 32, 64, 8);        // e_phoff
-  Put(b, 54, 56, 2);
-  Put(b, 56, 1, 2);
-  Put(b, 64, 1, 4);          // PT_LOAD
-  Put(b, 72, 0, 8);          // p_offset
-  Put(b, 80, 0x300000, 8);   // p_vaddr
-  Put(b, 88, 0x300000, 8);   // p_paddr
-  Put(b, 96, 0x200, 8);      // p_filesz
-  Put(b, 104, 0x200, 8);     // p_memsz
+  PutLe(b, 24, 0x300010, 8);  // e_entry
+  PutLe(b, 32, 64, 8);        // e_phoff
+  PutLe(b, 54, 56, 2);
+  PutLe(b, 56, 1, 2);
+  PutLe(b, 64, 1, 4);          // PT_LOAD
+  PutLe(b, 72, 0, 8);          // p_offset
+  PutLe(b, 80, 0x300000, 8);   // p_vaddr
+  PutLe(b, 88, 0x300000, 8);   // p_paddr
+  PutLe(b, 96, 0x200, 8);      // p_filesz
+  PutLe(b, 104, 0x200, 8);     // p_memsz
   PutMbHeader(b, 0x100, 0);
   x86::CpuState cpu;
   auto info = LoadMultibootImage(g.mem, g.e820, b, "k64", "k64", {}, &cpu);
   EXPECT_EQ(info.entry, 0x300010u);
   EXPECT_EQ(g.U(0x300100, 4), kMultibootHeaderMagic);
   // A segment outside the file is refused.
-  Put(b, 96, 0x10000, 8);
-  Put(b, 104, 0x10000, 8);
+  PutLe(b, 96, 0x10000, 8);
+  PutLe(b, 104, 0x10000, 8);
   EXPECT_THROW(LoadMultibootImage(g.mem, g.e820, b, "k64", "k64", {}, &cpu), ConfigError);
   // A segment outside guest RAM is refused.
-  Put(b, 96, 0x200, 8);
-  Put(b, 88, 0xfffff000ull, 8);
+  PutLe(b, 96, 0x200, 8);
+  PutLe(b, 88, 0xfffff000ull, 8);
   EXPECT_THROW(LoadMultibootImage(g.mem, g.e820, b, "k64", "k64", {}, &cpu), ConfigError);
 }
 
@@ -203,7 +192,7 @@ TEST(Multiboot, MissingOrBadHeaderRefused) {
     EXPECT_NE(std::string(e.what()).find("bad.elf"), std::string::npos) << e.what();
   }
   auto none = TinyElf32();
-  Put(none, 0x60, 0, 4);
+  PutLe(none, 0x60, 0, 4);
   EXPECT_FALSE(FindMultibootHeader(none, "none").has_value());
   try {
     LoadMultibootImage(g.mem, g.e820, none, "none.elf", "", {}, &cpu);
@@ -235,33 +224,27 @@ TEST(Multiboot, ModuleSpecParsing) {
 // every outcome is a load or a ConfigError (run under ASan to see overreads).
 TEST(Multiboot, CorruptedImagesNeverCrash) {
   Guest g;
-  std::mt19937 rng(99);
-  int loaded = 0, refused = 0;
-  for (int i = 0; i < 1500; i++) {
+  auto corrupt = [](std::mt19937& rng) {
     auto k = TinyElf32();
     bool aout = rng() % 2;
     if (aout) {
       PutMbHeader(k, 0x60, 0x10003);
-      Put(k, 0x6c, 0x100060, 4);
-      Put(k, 0x70, 0x100000, 4);
-      Put(k, 0x74, 0, 4);
-      Put(k, 0x78, 0, 4);
-      Put(k, 0x7c, 0x101000, 4);
+      PutLe(k, 0x6c, 0x100060, 4);
+      PutLe(k, 0x70, 0x100000, 4);
+      PutLe(k, 0x74, 0, 4);
+      PutLe(k, 0x78, 0, 4);
+      PutLe(k, 0x7c, 0x101000, 4);
       for (int j = 0; j < 2; j++) k[0x6c + rng() % 20] = uint8_t(rng());
     } else {
       for (int j = 0; j < 3; j++) k[rng() % 0x54] = uint8_t(rng());
     }
     if (rng() % 4 == 0) k.resize(rng() % k.size());
+    return k;
+  };
+  test::ExpectLoadsAndRefusals(1500, 99, corrupt, [&](const std::vector<uint8_t>& k) {
     x86::CpuState cpu;
-    try {
-      LoadMultibootImage(g.mem, g.e820, k, "fuzz", "fuzz", {}, &cpu);
-      loaded++;
-    } catch (const ConfigError&) {
-      refused++;
-    }
-  }
-  EXPECT_GT(loaded, 0);
-  EXPECT_GT(refused, 0);
+    LoadMultibootImage(g.mem, g.e820, k, "fuzz", "fuzz", {}, &cpu);
+  });
 }
 
 }  // namespace
