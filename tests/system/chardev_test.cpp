@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <atomic>
 #include <chrono>
@@ -35,6 +36,21 @@ class Watchdog {
   hw::Timer timer_;
 };
 
+// A front end that appends what it receives to *got, then calls `then` (if any).
+hw::CharDev::Frontend Collect(std::string* got, std::function<void()> then = nullptr) {
+  return {nullptr, [got, then](const uint8_t* d, size_t n) {
+            got->append(reinterpret_cast<const char*>(d), n);
+            if (then) then();
+          }};
+}
+
+// The same, ending the loop once *got reads `until`.
+hw::CharDev::Frontend CollectUntil(std::string* got, const std::string& until, MainLoop& loop) {
+  return Collect(got, [got, until, &loop] {
+    if (*got == until) loop.RequestExit(0);
+  });
+}
+
 std::string TempPath(const std::string& name) {
   return "/tmp/emu-chardev-" + std::to_string(getpid()) + "-" + name;
 }
@@ -46,10 +62,12 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Reads from fd until `want` bytes arrived or 5 s passed.
-std::string ReadN(int fd, size_t want) {
+// Reads from fd until done(what was read) holds, the peer closes, or 5 s pass
+// without data.
+template <typename Done>
+std::string ReadFor(int fd, Done&& done) {
   std::string got;
-  while (got.size() < want) {
+  while (!done(got)) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 5000) <= 0) break;
     char buf[256];
@@ -58,6 +76,30 @@ std::string ReadN(int fd, size_t want) {
     got.append(buf, size_t(n));
   }
   return got;
+}
+
+std::string ReadN(int fd, size_t want) {
+  return ReadFor(fd, [want](const std::string& got) { return got.size() >= want; });
+}
+
+std::string ReadUntil(int fd, const std::string& marker) {
+  return ReadFor(fd, [&marker](const std::string& got) { return got.find(marker) != std::string::npos; });
+}
+
+// A TCP server chardev on a free local port (ChardevLocalPort tells which).
+ChardevConfig LocalTcpServer(const std::string& id) {
+  return {id, "socket", {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"}, {"wait", "off"}}};
+}
+
+// `dev`'s output reaches the peer at `fd`, and what the peer writes reaches the
+// device's front end (the loop runs until it has).
+void ExpectBothWays(hw::CharDev& dev, int fd, MainLoop& loop, const std::string& out, const std::string& in) {
+  std::string got;
+  dev.SetFrontend(CollectUntil(&got, in, loop));
+  dev.WriteString(out);
+  EXPECT_EQ(ReadN(fd, out.size()), out);
+  EXPECT_EQ(write(fd, in.data(), in.size()), ssize_t(in.size()));
+  EXPECT_EQ(loop.Run(), 0);
 }
 
 int ConnectTcp(int port) {
@@ -110,18 +152,14 @@ TEST(Chardev, NullSwallowsOutput) {
 TEST(Chardev, TcpServerPassesBytesBothWaysAndTakesNextClient) {
   MainLoop loop;
   Watchdog wd(loop);
-  auto dev = CreateChardev({"t", "socket",
-                            {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"},
-                             {"wait", "off"}}},
-                           loop);
+  auto dev = CreateChardev(LocalTcpServer("t"), loop);
   int port = ChardevLocalPort(*dev);
   ASSERT_GT(port, 0);
   std::string got;
-  dev->SetFrontend({nullptr, [&](const uint8_t* d, size_t n) {
-                      got.append(reinterpret_cast<const char*>(d), n);
-                      if (got == "hello") dev->WriteString("world");
-                      if (got == "hellosecond") dev->WriteString("again");
-                    }});
+  dev->SetFrontend(Collect(&got, [&] {
+    if (got == "hello") dev->WriteString("world");
+    if (got == "hellosecond") dev->WriteString("again");
+  }));
   std::string reply1, reply2;
   std::thread client([&] {
     int fd = ConnectTcp(port);
@@ -186,10 +224,7 @@ TEST(Chardev, TcpServerWithWaitBlocksUntilAClientConnects) {
 
 TEST(Chardev, TcpServerWithoutClientDropsOutput) {
   MainLoop loop;
-  auto dev = CreateChardev({"t", "socket",
-                            {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"},
-                             {"wait", "off"}}},
-                           loop);
+  auto dev = CreateChardev(LocalTcpServer("t"), loop);
   dev->WriteString("nobody listens");  // must not block
   EXPECT_FALSE(dynamic_cast<SocketChardev&>(*dev).connected());
 }
@@ -209,15 +244,7 @@ TEST(Chardev, TcpClientConnects) {
   auto dev = CreateChardev({"c", "socket", {{"host", "127.0.0.1"}, {"port", port}}}, loop);
   int peer = accept(ls, nullptr, nullptr);
   ASSERT_GE(peer, 0);
-  std::string got;
-  dev->SetFrontend({nullptr, [&](const uint8_t* d, size_t n) {
-                      got.append(reinterpret_cast<const char*>(d), n);
-                      if (got == "ping") loop.RequestExit(0);
-                    }});
-  dev->WriteString("pong");
-  EXPECT_EQ(ReadN(peer, 4), "pong");
-  EXPECT_EQ(write(peer, "ping", 4), 4);
-  EXPECT_EQ(loop.Run(), 0);
+  ExpectBothWays(*dev, peer, loop, "pong", "ping");
   close(peer);
   close(ls);
   // Nobody listens on a closed port: a clear error, not a hang.
@@ -237,14 +264,10 @@ TEST(Chardev, UnixServerAndClient) {
                               loop);
   auto client = CreateChardev({"c", "socket", {{"path", path}}}, loop);
   std::string at_server, at_client;
-  server->SetFrontend({nullptr, [&](const uint8_t* d, size_t n) {
-                         at_server.append(reinterpret_cast<const char*>(d), n);
-                         if (at_server == "up") server->WriteString("down");
-                       }});
-  client->SetFrontend({nullptr, [&](const uint8_t* d, size_t n) {
-                         at_client.append(reinterpret_cast<const char*>(d), n);
-                         if (at_client == "down") loop.RequestExit(0);
-                       }});
+  server->SetFrontend(Collect(&at_server, [&] {
+    if (at_server == "up") server->WriteString("down");
+  }));
+  client->SetFrontend(CollectUntil(&at_client, "down", loop));
   // The server accepts from the loop; the client's first bytes wait in the socket.
   client->WriteString("up");
   EXPECT_EQ(loop.Run(), 0);
@@ -257,10 +280,7 @@ TEST(Chardev, UnixServerAndClient) {
 TEST(Chardev, InputWaitsUntilFrontendHasRoom) {
   MainLoop loop;
   Watchdog wd(loop);
-  auto dev = CreateChardev({"t", "socket",
-                            {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"},
-                             {"wait", "off"}}},
-                           loop);
+  auto dev = CreateChardev(LocalTcpServer("t"), loop);
   int fd = ConnectTcp(ChardevLocalPort(*dev));
   ASSERT_GE(fd, 0);
   // A front end that takes one byte per call, and nothing until 'open' is set.
@@ -290,15 +310,7 @@ TEST(Chardev, PtyPassesBytesBothWays) {
   EXPECT_EQ(printed, "char device redirected to " + pty.slave_path() + " (label serial0)\n");
   int fd = open(pty.slave_path().c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
-  std::string got;
-  dev->SetFrontend({nullptr, [&](const uint8_t* d, size_t n) {
-                      got.append(reinterpret_cast<const char*>(d), n);
-                      if (got == "typed") loop.RequestExit(0);
-                    }});
-  dev->WriteString("shown");
-  EXPECT_EQ(ReadN(fd, 5), "shown");
-  EXPECT_EQ(write(fd, "typed", 5), 5);
-  EXPECT_EQ(loop.Run(), 0);
+  ExpectBothWays(*dev, fd, loop, "shown", "typed");
   close(fd);
 }
 
@@ -341,27 +353,10 @@ TEST(Chardev, StdioPipes) {
   close(out[0]);
 }
 
-// Reads until `marker` shows up (or 5 s pass).
-std::string ReadUntil(int fd, const std::string& marker) {
-  std::string got;
-  while (got.find(marker) == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 5000) <= 0) break;
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, size_t(n));
-  }
-  return got;
-}
-
 TEST(Chardev, MonitorOnTcpGreetsEachClient) {
   MainLoop loop;
   Watchdog wd(loop);
-  auto dev = CreateChardev({"mon", "socket",
-                            {{"host", "127.0.0.1"}, {"port", "0"}, {"server", "on"},
-                             {"wait", "off"}}},
-                           loop);
+  auto dev = CreateChardev(LocalTcpServer("mon"), loop);
   MonitorHooks hooks;
   hooks.quit = [&] { loop.RequestExit(0); };
   auto mon = std::make_unique<Monitor>(*dev, hooks);
