@@ -17,41 +17,23 @@ class KvmBoot : public ::testing::Test {
     std::string why = KvmUnavailableReason();
     if (!why.empty()) GTEST_SKIP() << "KVM unavailable: " << why;
   }
-  std::string Kernel(const std::string& name) {
-    std::string p = GuestDir() + "/" + name;
-    if (!FileExists(p)) ADD_FAILURE() << "missing test kernel " << p << " (tests/guests/prepare)";
-    return p;
-  }
 };
 
 TEST_F(KvmBoot, MultibootKernelReachesRing3AndExits) {
-  EmuRun r = RunEmu({"-accel", "kvm", "-m", "64", "-kernel", Kernel("mbkern.elf"), "-display",
-                     "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"},
-                    60);
-  ASSERT_FALSE(r.timed_out) << r.out << r.err;
-  EXPECT_NE(r.out.find("hello from mbkern"), std::string::npos) << r.out << r.err;
-  // The ring-3 workload's checksum, printed after the return to ring 0.
-  EXPECT_NE(r.out.find("result 84027f004df9374e"), std::string::npos) << r.out;
-  // mbkern writes 0x10 to isa-debug-exit: status (0x10 << 1) | 1.
-  EXPECT_EQ(r.status, 33) << r.err;
+  ExpectMbkernPassed(RunEmu(KernelArgs("kvm", GuestFile("mbkern.elf")), 60));
 }
 
 TEST_F(KvmBoot, SecondCpuComesUpThroughInitSipi) {
-  EmuRun r = RunEmu({"-accel", "kvm", "-smp", "2", "-m", "64", "-kernel", Kernel("mbkern-smp.elf"),
-                     "-display", "none", "-serial", "stdio", "-device",
-                     "isa-debug-exit,iobase=0xf4,iosize=4"},
-                    60);
-  ASSERT_FALSE(r.timed_out) << r.out << r.err;
-  EXPECT_NE(r.out.find("ap 1 up"), std::string::npos) << r.out << r.err;
-  EXPECT_NE(r.out.find("all cpus up"), std::string::npos) << r.out;
-  EXPECT_EQ(r.status, 33) << r.err;
+  std::vector<std::string> args = KernelArgs("kvm", GuestFile("mbkern-smp.elf"));
+  args.insert(args.end(), {"-smp", "2"});
+  ExpectSecondCpuUp(RunEmu(args, 60));
 }
 
 // The translator fallback (accel/kvm/kvm_fallback.h) in a whole run: the systest
 // debug kernel's #DB handler returns with IRETD, which kvm_pvm cannot emulate in
 // ring 0. Its first use is announced once on stderr, and -d unimp counts it at exit.
 TEST_F(KvmBoot, EmulationFallbackIsAnnouncedAndCounted) {
-  EmuRun r = RunEmu({"-accel", "kvm", "-m", "64", "-kernel", Kernel("systest-debug.elf"),
+  EmuRun r = RunEmu({"-accel", "kvm", "-m", "64", "-kernel", GuestFile("systest-debug.elf"),
                      "-nographic", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-d", "unimp"},
                     30);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
@@ -77,9 +59,7 @@ TEST_F(KvmBoot, EmulationFallbackIsAnnouncedAndCounted) {
 }
 
 TEST_F(KvmBoot, KvmTcgListUsesKvmWhenPresent) {
-  EmuRun r = RunEmu({"-accel", "kvm:tcg", "-m", "64", "-kernel", Kernel("mbkern.elf"), "-display",
-                     "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"},
-                    60);
+  EmuRun r = RunEmu(KernelArgs("kvm:tcg", GuestFile("mbkern.elf")), 60);
   EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
   EXPECT_EQ(r.status, 33) << r.out << r.err;
 }
@@ -116,10 +96,7 @@ class KvmUnusable : public ::testing::Test {
     if (!kernel_.empty()) unlink(kernel_.c_str());
     if (!dir_.empty()) rmdir(dir_.c_str());
   }
-  std::vector<std::string> Args(const std::string& accel) {
-    return {"-accel", accel, "-m", "64", "-kernel", kernel_, "-display", "none", "-serial",
-            "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"};
-  }
+  std::vector<std::string> Args(const std::string& accel) { return KernelArgs(accel, kernel_); }
   std::string dir_, kernel_;
 };
 

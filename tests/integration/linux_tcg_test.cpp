@@ -14,12 +14,6 @@
 namespace emu::test {
 namespace {
 
-std::string Guest(const std::string& name) {
-  std::string p = GuestDir() + "/" + name;
-  if (!FileExists(p)) ADD_FAILURE() << "missing guest " << p << " (run tests/guests/prepare)";
-  return p;
-}
-
 // Lines between "=== BEGIN name" and "=== END name", without '\r', minus `drop`.
 std::string Section(const std::string& out, const std::string& name, const std::string& drop) {
   std::string text;
@@ -68,7 +62,7 @@ std::string HostWorkload(const std::string& script) {
 }
 
 TEST(LinuxTcg, WorkloadMatchesHostAndPowersOff) {
-  std::string kernel = Guest("linux/vmlinuz"), initrd = Guest("initramfs.gz");
+  std::string kernel = GuestFile("linux/vmlinuz"), initrd = GuestFile("initramfs.gz");
   EmuRun r = RunEmu({"-accel", "tcg", "-m", "512", "-kernel", kernel, "-initrd", initrd,
                      "-append", "console=ttyS0 emu.run=workload panic=-1", "-display", "none",
                      "-serial", "stdio", "-no-reboot"},
@@ -76,7 +70,7 @@ TEST(LinuxTcg, WorkloadMatchesHostAndPowersOff) {
   ASSERT_FALSE(r.timed_out) << r.out.substr(r.out.size() > 4000 ? r.out.size() - 4000 : 0);
   std::string guest = Section(r.out, "workload", "cpus ");
   EXPECT_NE(guest.find("sorted-md5 "), std::string::npos) << r.out;
-  EXPECT_EQ(guest, HostWorkload(Guest("workload.sh")));
+  EXPECT_EQ(guest, HostWorkload(GuestFile("workload.sh")));
   EXPECT_NE(r.out.find("cpus 1"), std::string::npos);
   EXPECT_NE(r.out.find("=== END workload rc=0"), std::string::npos);
   // poweroff -f goes through ACPI S5: emu exits 0.
@@ -85,7 +79,7 @@ TEST(LinuxTcg, WorkloadMatchesHostAndPowersOff) {
 }
 
 TEST(LinuxTcg, TwoCpusComeUpAndPowerOff) {
-  std::string kernel = Guest("linux/vmlinuz"), initrd = Guest("initramfs.gz");
+  std::string kernel = GuestFile("linux/vmlinuz"), initrd = GuestFile("initramfs.gz");
   EmuRun r = RunEmu({"-accel", "tcg", "-smp", "2", "-m", "256", "-kernel", kernel, "-initrd",
                      initrd, "-append", "console=ttyS0 emu.run=cpus panic=-1", "-display", "none",
                      "-serial", "stdio", "-no-reboot"},
@@ -100,7 +94,7 @@ TEST(LinuxTcg, TwoCpusComeUpAndPowerOff) {
 }
 
 TEST(LinuxTcg, TypingIntoTheShellOverNographic) {
-  std::string kernel = Guest("linux/vmlinuz"), initrd = Guest("initramfs.gz");
+  std::string kernel = GuestFile("linux/vmlinuz"), initrd = GuestFile("initramfs.gz");
   EmuRun r = RunEmuInteractive({"-accel", "tcg", "-m", "256", "-kernel", kernel, "-initrd",
                                 initrd, "-append", "console=ttyS0 panic=-1 quiet", "-nographic",
                                 "-no-reboot"},

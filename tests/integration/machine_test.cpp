@@ -15,38 +15,33 @@ class Machine : public ::testing::TestWithParam<std::string> {
       if (!why.empty()) GTEST_SKIP() << "KVM unavailable: " << why;
     }
   }
-  std::string Guest(const std::string& name) {
-    std::string p = GuestDir() + "/" + name;
-    if (!FileExists(p)) ADD_FAILURE() << "missing guest " << p << " (run tests/guests/prepare)";
-    return p;
+  // Runs a tiny test guest (32 MiB, serial on stdout) under the accelerator of
+  // this instance, with `extra` options.
+  EmuRun RunTiny(const std::string& guest, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"-accel", GetParam(), "-m", "32", "-kernel", GuestFile(guest),
+                                     "-display", "none", "-serial", "stdio"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunEmu(args, 60);
   }
 };
 
 TEST_P(Machine, KeyboardControllerResetRebootsTheGuest) {
   // tiny-reset counts boots in CMOS and exits with the count on the third boot.
-  EmuRun r = RunEmu({"-accel", GetParam(), "-m", "32", "-kernel", Guest("tiny-reset.elf"),
-                     "-display", "none", "-serial", "stdio", "-device",
-                     "isa-debug-exit,iobase=0xf4,iosize=1"},
-                    60);
+  EmuRun r = RunTiny("tiny-reset.elf", {"-device", "isa-debug-exit,iobase=0xf4,iosize=1"});
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.out, "boot 1\nboot 2\nboot 3\n") << r.err;
   EXPECT_EQ(r.status, (3 << 1) | 1) << r.err;
 }
 
 TEST_P(Machine, NoRebootTurnsResetIntoExit) {
-  EmuRun r = RunEmu({"-accel", GetParam(), "-m", "32", "-kernel", Guest("tiny-reset.elf"),
-                     "-display", "none", "-serial", "stdio", "-no-reboot"},
-                    60);
+  EmuRun r = RunTiny("tiny-reset.elf", {"-no-reboot"});
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.out, "boot 1\n") << r.err;
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
 TEST_P(Machine, AcpiPoweroffExitsZero) {
-  EmuRun r = RunEmu({"-accel", GetParam(), "-m", "32", "-kernel", Guest("tiny-poweroff.elf"),
-                     "-display", "none", "-serial", "stdio", "-device",
-                     "isa-debug-exit,iobase=0xf4,iosize=1"},
-                    60);
+  EmuRun r = RunTiny("tiny-poweroff.elf", {"-device", "isa-debug-exit,iobase=0xf4,iosize=1"});
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(r.status, 0) << "guest reached its failure path: " << r.out << r.err;
 }

@@ -1,5 +1,7 @@
 #include "tests/integration/run_emu.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +35,33 @@ std::string EmuPath() {
   p = p.substr(0, p.rfind('/'));  // tests
   p = p.substr(0, p.rfind('/'));  // build root
   return p + "/system/emu";
+}
+
+std::string GuestFile(const std::string& name) {
+  std::string p = GuestDir() + "/" + name;
+  if (!FileExists(p)) ADD_FAILURE() << "missing guest " << p << " (run tests/guests/prepare)";
+  return p;
+}
+
+std::vector<std::string> KernelArgs(const std::string& accel, const std::string& kernel) {
+  return {"-accel", accel, "-m", "64", "-kernel", kernel, "-display", "none", "-serial", "stdio",
+          "-device", "isa-debug-exit,iobase=0xf4,iosize=4"};
+}
+
+void ExpectMbkernPassed(const EmuRun& r) {
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("hello from mbkern"), std::string::npos) << r.out << r.err;
+  // The ring-3 workload's checksum, printed after the return to ring 0.
+  EXPECT_NE(r.out.find("result 84027f004df9374e"), std::string::npos) << r.out;
+  // mbkern writes 0x10 to isa-debug-exit: status (0x10 << 1) | 1.
+  EXPECT_EQ(r.status, 33) << r.err;
+}
+
+void ExpectSecondCpuUp(const EmuRun& r) {
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("ap 1 up"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("all cpus up"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 33) << r.err;
 }
 
 std::string GuestDir() {

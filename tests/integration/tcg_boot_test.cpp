@@ -6,32 +6,15 @@
 namespace emu::test {
 namespace {
 
-std::string Guest(const std::string& name) {
-  std::string p = GuestDir() + "/" + name;
-  if (!FileExists(p)) ADD_FAILURE() << "missing guest " << p << " (run tests/guests/prepare)";
-  return p;
-}
-
+// The same checksum as the real CPU computes under KVM (kvm_boot_test.cpp).
 TEST(TcgBoot, MultibootKernelLongModeRing3AndExit) {
-  EmuRun r = RunEmu({"-accel", "tcg", "-m", "64", "-kernel", Guest("mbkern.elf"), "-display",
-                     "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"},
-                    120);
-  ASSERT_FALSE(r.timed_out) << r.out << r.err;
-  EXPECT_NE(r.out.find("hello from mbkern"), std::string::npos) << r.out << r.err;
-  // Same checksum as the real CPU computes under KVM (kvm_boot_test.cpp).
-  EXPECT_NE(r.out.find("result 84027f004df9374e"), std::string::npos) << r.out;
-  EXPECT_EQ(r.status, 33) << r.err;
+  ExpectMbkernPassed(RunEmu(KernelArgs("tcg", GuestFile("mbkern.elf")), 120));
 }
 
 TEST(TcgBoot, SecondCpuComesUpThroughLapicInitSipi) {
-  EmuRun r = RunEmu({"-accel", "tcg", "-smp", "2", "-m", "64", "-kernel", Guest("mbkern-smp.elf"),
-                     "-display", "none", "-serial", "stdio", "-device",
-                     "isa-debug-exit,iobase=0xf4,iosize=4"},
-                    120);
-  ASSERT_FALSE(r.timed_out) << r.out << r.err;
-  EXPECT_NE(r.out.find("ap 1 up"), std::string::npos) << r.out << r.err;
-  EXPECT_NE(r.out.find("all cpus up"), std::string::npos) << r.out;
-  EXPECT_EQ(r.status, 33) << r.err;
+  std::vector<std::string> args = KernelArgs("tcg", GuestFile("mbkern-smp.elf"));
+  args.insert(args.end(), {"-smp", "2"});
+  ExpectSecondCpuUp(RunEmu(args, 120));
 }
 
 TEST(TcgBoot, SeaBiosPostsAndLooksForABootDevice) {

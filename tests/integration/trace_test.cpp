@@ -27,9 +27,8 @@ class Trace : public ::testing::Test {
   // Runs the guest with `-d items -D log`; returns the log. The guest powers off
   // (status 0) only when its page mapping worked.
   std::string Run(const std::string& items, EmuRun* out = nullptr) {
-    std::vector<std::string> args = {"-accel", "tcg", "-m", "64", "-kernel", guest_, "-display",
-                                      "none", "-serial", "stdio", "-device",
-                                      "isa-debug-exit,iobase=0xf4,iosize=4", "-d", items, "-D", log_};
+    std::vector<std::string> args = KernelArgs("tcg", guest_);
+    args.insert(args.end(), {"-d", items, "-D", log_});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     EmuRun r = RunEmu(args, 60);
     EXPECT_FALSE(r.timed_out) << r.err;
