@@ -7,6 +7,7 @@
 
 #include "block/file.h"
 #include "block/image.h"
+#include "fuzz/fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace emu::block;
@@ -20,12 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto* ops = dynamic_cast<ImageOps*>(d);
   uint64_t n = d->Size();
   std::vector<uint8_t> buf(256 * 1024);
-  for (uint64_t off : {uint64_t(0), n / 2, n > buf.size() ? n - buf.size() : 0}) {
-    uint64_t len = std::min<uint64_t>(buf.size(), n - std::min(n, off));
-    (void)d->Read(off, buf.data(), len);
-    std::vector<Extent> ex;
-    (void)d->BlockStatus(off, std::min<uint64_t>(len, 16 << 20), &ex);
-  }
+  fuzz::ReadAndMapEnds(d, buf);
   CheckResult cr;
   if (ops) {
     (void)ops->Check(false, false, &cr);

@@ -9,6 +9,7 @@
 
 #include "block/file.h"
 #include "block/format.h"
+#include "fuzz/fuzz_common.h"
 
 namespace emu::block::fuzz {
 
@@ -21,13 +22,7 @@ inline void OpenAndExercise(const FormatInfo& fmt, const uint8_t* data, size_t s
   BlockDriver* d = r.value.get();
   uint64_t n = d->Size();
   std::vector<uint8_t> buf(64 * 1024);
-  // Start, middle and end of the disk: touches the first tables and the last.
-  for (uint64_t off : {uint64_t(0), n / 2, n > buf.size() ? n - buf.size() : 0}) {
-    uint64_t len = std::min<uint64_t>(buf.size(), n - std::min(n, off));
-    (void)d->Read(off, buf.data(), len);
-    std::vector<Extent> ex;
-    (void)d->BlockStatus(off, len, &ex);
-  }
+  ReadAndMapEnds(d, buf);
   if (n >= 512) {
     std::fill(buf.begin(), buf.begin() + 512, 0xa5);
     (void)d->Write(n / 3 / 512 * 512, buf.data(), 512);
