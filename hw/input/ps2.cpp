@@ -281,12 +281,9 @@ void Ps2Mouse::Write(uint8_t b) {
   }
   Clear();
   switch (b) {
-    case 0xe6:
-      scaling21_ = false;
-      Push({kAck});
-      break;
-    case 0xe7:
-      scaling21_ = true;
+    case 0xe6:  // scaling 1:1
+    case 0xe7:  // scaling 2:1
+      scaling21_ = b == 0xe7;
       Push({kAck});
       break;
     case 0xe8:
@@ -301,12 +298,9 @@ void Ps2Mouse::Write(uint8_t b) {
       Push({kAck, st, resolution_, rate_});
       break;
     }
-    case 0xea:
-      remote_ = false;
-      Push({kAck});
-      break;
-    case 0xf0:
-      remote_ = true;
+    case 0xea:  // stream mode
+    case 0xf0:  // remote mode
+      remote_ = b == 0xf0;
       Push({kAck});
       break;
     case 0xeb:

@@ -340,23 +340,13 @@ void Mc146818::SetMemorySize(uint64_t below_4g, uint64_t above_4g) {
 void Mc146818::SetBootOrder(const std::string& order) {
   if (order.size() > 3) throw ConfigError("boot order '" + order + "': at most 3 devices");
   uint8_t codes[3] = {0, 0, 0};
+  // BIOS boot device codes 1..4: floppy, hard disk, CD-ROM, network.
+  static const std::string kDevices = "acdn";
   for (size_t i = 0; i < order.size(); i++) {
-    switch (order[i]) {
-      case 'a':
-        codes[i] = 1;
-        break;
-      case 'c':
-        codes[i] = 2;
-        break;
-      case 'd':
-        codes[i] = 3;
-        break;
-      case 'n':
-        codes[i] = 4;
-        break;
-      default:
-        throw ConfigError(std::string("boot order: unknown device '") + order[i] + "'");
-    }
+    size_t code = kDevices.find(order[i]);
+    if (code == std::string::npos)
+      throw ConfigError(std::string("boot order: unknown device '") + order[i] + "'");
+    codes[i] = uint8_t(code + 1);
   }
   cmos_[0x3d] = uint8_t(codes[0] | codes[1] << 4);
   cmos_[0x38] = uint8_t((cmos_[0x38] & 0x0f) | codes[2] << 4);
