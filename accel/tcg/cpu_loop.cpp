@@ -71,7 +71,35 @@ inline bool StillMapped(const SoftMmu& mmu, const TranslationBlock* tb) {
 
 struct CpuLoop {
   static RunResult Run(TcgVcpu& v);
+  static const InterpProgram* ChainMiss(ExecContext* ctx, const InterpProgram* from, int slot);
 };
+
+// The interpreter's way past a block end it has no chain for (ExecContext::
+// chain_miss): a direct jump to another page or to a block not translated when
+// this one was linked, or an indirect jump (RET, JMP/CALL through a register).
+// Both keep CS and the mode, so the jump cache answers; a direct jump within the
+// page is linked for next time.
+const InterpProgram* CpuLoop::ChainMiss(ExecContext* ctx, const InterpProgram* from, int slot) {
+  TcgVcpu& v = *static_cast<TcgVcpu*>(ctx->chain_opaque);
+  auto* tb = const_cast<TranslationBlock*>(from->owner);
+  if (!tb || (tb->key.flags & x86::kTbOneInsn)) return nullptr;
+  X86Cpu& cpu = *v.cpu_;
+  uint64_t npc;
+  if (slot < 0) {
+    uint64_t rip = cpu.env.s.rip;
+    bool c64 = (tb->key.flags & x86::kTbCodeMask) == x86::kTbCode64;
+    npc = c64 ? rip : ((tb->key.cs_base + rip) & 0xffffffffu);
+  } else {
+    npc = tb->prog.term.targets[slot];
+  }
+  TcgAccelerator& acc = *v.accel_;
+  TranslationBlock* n = v.jc_.Find(npc, tb->key.cs_base, tb->key.flags, acc.cache().generation());
+  if (!n || !StillMapped(*v.mmu_, n)) return nullptr;
+  if (slot >= 0 && (tb->key.pc & kPageMask) == (n->key.pc & kPageMask) &&
+      cpu.tlb_generation == v.seen_tlb_generation_)
+    acc.cache().Link(tb, slot, n);
+  return &n->prog;
+}
 
 RunResult TcgVcpu::Run() { return CpuLoop::Run(*this); }
 
@@ -317,6 +345,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       ctx.cur_tb = tb;
       if (prof) tb->exec_count++;
       ctx.chain_budget = one_block ? 0 : smp ? 4096 : ~0u;
+      ctx.chain_miss = &CpuLoop::ChainMiss;
+      ctx.chain_opaque = &v;
       slot = RunInterp(&ctx, tb->prog, nullptr);
       tb = const_cast<TranslationBlock*>(ctx.cur_tb);  // the last block it ran
       if (ctx.exit != ExitStatus::kNone || one_block) break;

@@ -10,6 +10,7 @@ namespace emu::accel::tcg {
 
 class SoftMmu;
 struct TranslationBlock;
+struct InterpProgram;
 
 // Why a block (or chain of blocks) stopped before reaching its terminal.
 enum class ExitStatus : uint8_t {
@@ -31,6 +32,12 @@ struct ExecContext {
   // (0: return after every block, for tracing and single-stepping).
   uint32_t chain_budget = 0;
   uint64_t blocks = 0;        // blocks run by the backend (statistics, tests)
+  // Asked by the backend at a goto/branch end without a chained successor, or an
+  // indirect end (slot -1: the next pc is in env), while chain_budget lasts:
+  // returns the program to continue with (the loop's jump cache), or nullptr to
+  // return to the loop.
+  const InterpProgram* (*chain_miss)(ExecContext* ctx, const InterpProgram* from, int slot) = nullptr;
+  void* chain_opaque = nullptr;
   // Set from other threads (Kick, interrupt request, TLB flush request): the
   // backend stops following chained jumps and returns to the dispatcher.
   std::atomic<uint32_t> exit_request{0};

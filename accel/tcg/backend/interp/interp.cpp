@@ -78,7 +78,7 @@ const void* const* Labels() {
 // Dispatch: with GCC/Clang, direct threading through handler addresses stored
 // in the ops (one indirect jump per handler predicts far better than a single
 // switch); any other compiler gets the same handlers in a switch.
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(EMU_INTERP_SWITCH)
 #define INTERP_THREADED 1
 #endif
 
@@ -270,15 +270,21 @@ dispatch:
     switch (p->term.kind) {
       case Terminal::Kind::kGoto: slot = 0; break;
       case Terminal::Kind::kBranch: slot = t[p->term.cond] ? 0 : 1; break;
+      case Terminal::Kind::kIndirect: slot = -1; break;
       default: return -1;
     }
-    if (p->term.pc_off != kNoTemp) std::memcpy(env + p->term.pc_off, &p->term.pc_vals[slot], 8);
-    if (ctx->chain_budget && p->chain[slot] && ctx->exit == ExitStatus::kNone &&
+    if (slot >= 0 && p->term.pc_off != kNoTemp)
+      std::memcpy(env + p->term.pc_off, &p->term.pc_vals[slot], 8);
+    if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
         !ctx->exit_request.load(std::memory_order_relaxed)) {
-      ctx->chain_budget--;
-      p = p->chain[slot];
-      ctx->cur_tb = p->owner;
-      goto enter;
+      const InterpProgram* n = slot >= 0 ? p->chain[slot] : nullptr;
+      if (!n && ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
+      if (n) {
+        ctx->chain_budget--;
+        p = n;
+        ctx->cur_tb = p->owner;
+        goto enter;
+      }
     }
     return slot;
 #ifndef INTERP_THREADED
