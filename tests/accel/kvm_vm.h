@@ -1,0 +1,48 @@
+// Shared by the KVM accelerator tests: a KVM VM on the test harness
+// (tests/accel/harness.h) and the skip for hosts without a usable /dev/kvm.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "accel/kvm/kvm_accel.h"
+#include "tests/accel/harness.h"
+
+namespace emu::accel::test {
+
+constexpr uint64_t kCode = 0x10000;
+constexpr uint64_t kStack = 0x20000;
+
+#define REQUIRE_KVM()                                                   \
+  do {                                                                  \
+    std::string why_;                                                   \
+    if (!::emu::accel::KvmAccelerator::Available(&why_)) GTEST_SKIP() << why_; \
+  } while (0)
+
+// KVM with `ncpus` vCPUs on a Harness (its memory and bus).
+struct Vm {
+  Harness h;
+  std::unique_ptr<KvmAccelerator> kvm;
+  std::vector<std::unique_ptr<Vcpu>> vcpus;
+
+  bool Start(int ncpus, std::string* err) {
+    KvmAccelerator::Options o;
+    o.num_cpus = ncpus;
+    kvm = KvmAccelerator::Create(o, err);
+    if (!kvm) return false;
+    kvm->SetCpuBus(&h);
+    kvm->AttachMemory(&h.memory());
+    for (int i = 0; i < ncpus; ++i) vcpus.push_back(kvm->CreateVcpu(i));
+    return true;
+  }
+  std::vector<Vcpu*> all() {
+    std::vector<Vcpu*> v;
+    for (auto& p : vcpus) v.push_back(p.get());
+    return v;
+  }
+};
+
+}  // namespace emu::accel::test
