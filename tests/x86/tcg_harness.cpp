@@ -276,4 +276,9 @@ CpuState TestMachine::State() {
 
 void TestMachine::SetState(const CpuState& s) { vcpu_->SetState(s); }
 
+accel::RunResult RunCode(TestMachine& m, const std::string& src) {
+  EXPECT_TRUE(m.Load(src));
+  return m.Run();
+}
+
 }  // namespace emu::x86::test

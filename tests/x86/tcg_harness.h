@@ -100,4 +100,7 @@ class TestMachine {
   Mode mode_ = Mode::kReal;
 };
 
+// Loads `src` at TestMachine::kCode (a failed load is a test failure) and runs it.
+accel::RunResult RunCode(TestMachine& m, const std::string& src);
+
 }  // namespace emu::x86::test

@@ -11,11 +11,6 @@ namespace {
 
 using accel::ExitReason;
 
-accel::RunResult RunCode(TestMachine& m, const std::string& src) {
-  EXPECT_TRUE(m.Load(src));
-  return m.Run();
-}
-
 TEST(TcgSystem, RealModeIntIretAndFarCall) {
   TestMachine m;
   m.Enter(Mode::kReal);

@@ -76,11 +76,6 @@ void RecordingHandler(TM& m, int vec, bool err, uint64_t at) {
   SetIdt(m, vec, Gate(0x08, static_cast<uint32_t>(at), 0xe, 3));
 }
 
-accel::RunResult RunCode(TM& m, const std::string& src) {
-  EXPECT_TRUE(m.Load(src));
-  return m.Run();
-}
-
 // ---- Task switches -------------------------------------------------------------
 
 TEST(TcgTask, JmpToTssAndBack) {
