@@ -114,7 +114,10 @@ struct Folder {
     // Copy propagation: a single-definition temp defined by a full-width mov of a
     // single-definition temp is replaced by its source everywhere after.
     std::vector<uint32_t> alias(b.num_temps, kNoTemp);
-    for (Op& o : b.ops) {
+    // Single-definition temps defined by setcond: its op (condition and inputs).
+    std::vector<int32_t> setcond_def(b.num_temps, -1);
+    for (size_t oi = 0; oi < b.ops.size(); oi++) {
+      Op& o = b.ops[oi];
       const OpInfo& in = Info(o.opc);
       // Propagate copies and constants into inputs.
       uint32_t* args[3] = {&o.a, &o.b, &o.c};
@@ -152,6 +155,28 @@ struct Folder {
           Simplify(o);
         }
       }
+      // A negated condition (Jcc/SETcc/CMOVcc with the low opcode bit set):
+      // xor(setcond(c, a, b), 1) is setcond(!c, a, b) when a and b still hold
+      // their values (single definitions).
+      if (o.opc == Opcode::k_xor) {
+        uint32_t sc = kNoTemp;
+        if (o.b != kNoTemp && known[o.b] && val[o.b] == 1) sc = o.a;
+        else if (o.a != kNoTemp && known[o.a] && val[o.a] == 1) sc = o.b;
+        if (sc != kNoTemp && sc < setcond_def.size() && setcond_def[sc] >= 0) {
+          const Op s = b.ops[static_cast<size_t>(setcond_def[sc])];
+          if ((b.is_const[s.a] || writes[s.a] == 1) && (b.is_const[s.b] || writes[s.b] == 1)) {
+            o.opc = Opcode::k_setcond;
+            o.type = s.type;
+            o.aux = static_cast<uint8_t>(Invert(static_cast<Cond>(s.aux)));
+            o.a = s.a;
+            o.b = s.b;
+            o.c = kNoTemp;
+          }
+        }
+      }
+      if (o.opc == Opcode::k_setcond && o.dst != kNoTemp && o.dst < setcond_def.size() &&
+          writes[o.dst] == 1)
+        setcond_def[o.dst] = static_cast<int32_t>(oi);
       // zext of a value that already fits the source width is a copy.
       if (o.opc == Opcode::k_zext && o.a != kNoTemp && o.a < width.size() && !b.is_const[o.a] &&
           writes[o.a] == 1 && width[o.a] <= Bits(static_cast<Type>(o.aux))) {
