@@ -266,5 +266,23 @@ TEST(Ir, WidthAwareFolding) {
   EXPECT_EQ(env.r[2], 0xffffu);
 }
 
+TEST(Ir, NegatedConditionFoldsIntoSetcond) {
+  for (uint64_t x : {5ull, 6ull}) {
+    Block b;
+    Builder bb(&b);
+    Val c = bb.SetCond(Cond::kEq, Type::kI32, bb.LdEnv(Type::kI64, R(1)), bb.Const(5));
+    bb.StEnv(Type::kI64, R(0), bb.Xor(Type::kI64, c, bb.Const(1)));
+    bb.Goto(0x20);
+    bb.SetTerminalPc(offsetof(Env, pc), 0x1234);
+    RunPasses(b);
+    for (const Op& o : b.ops) EXPECT_NE(o.opc, Opcode::k_xor);
+    Env env{{0, x, 0, 0}, 0};
+    int slot = -1;
+    EXPECT_EQ(RunBlock(b, env, &slot, false), x == 5 ? 0u : 1u);
+    EXPECT_EQ(slot, 0);
+    EXPECT_EQ(env.pc, 0x1234u);  // stored by the terminal
+  }
+}
+
 }  // namespace
 }  // namespace emu::accel::tcg

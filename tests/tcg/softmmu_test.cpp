@@ -3,6 +3,9 @@
 
 #include <map>
 
+#include "accel/tcg/backend/interp/interp.h"
+#include "accel/tcg/ir/builder.h"
+#include "accel/tcg/ir/passes/passes.h"
 #include "accel/tcg/softmmu.h"
 #include "accel/tcg/tb_cache.h"
 
@@ -137,6 +140,62 @@ TEST_F(SoftMmuTest, WritesToCodePagesInvalidateOverlappingBlocks) {
   EXPECT_EQ(ctx.exit, ExitStatus::kStopAtInsn);
   EXPECT_EQ(cache.Lookup(p->key), nullptr);
   EXPECT_FALSE(cache.IsCodePage(0x8000));
+}
+
+TEST_F(SoftMmuTest, FlushForgetsEveryFilledEntry) {
+  // Few fills: the flush resets just those; many: the whole table.
+  for (int n : {3, 600}) {
+    for (int i = 0; i < n; i++) mmu.Load(&ctx, 0x1000ull * (i % 200) + (i / 200) * 0x100000ull, 1, i & 1);
+    mmu.FlushAll();
+    int walks = walker.walks;
+    mmu.Load(&ctx, 0, 1, 0);
+    mmu.Load(&ctx, 0x1000, 1, 1);
+    EXPECT_EQ(walker.walks, walks + 2) << n;
+  }
+}
+
+// Env stores sunk past a memory op are performed when it faults (env exact at
+// the fault), and only the last one survives when it does not.
+struct SinkEnv {
+  uint64_t r[2];
+};
+
+TEST_F(SoftMmuTest, SunkEnvStoresAreExactAtAFault) {
+  walker.unmapped[0x5000] = true;
+  for (uint64_t addr : {0x5008ull, 0x4008ull}) {
+    Block b;
+    Builder bb(&b);
+    bb.InsnStart(0x10);
+    bb.StEnv(Type::kI64, 0, bb.Const(1));
+    bb.InsnStart(0x11);
+    Val v = bb.LdMem(Type::kI64, bb.Const(addr), 0);
+    bb.StEnv(Type::kI64, 0, bb.Const(2));
+    bb.StEnv(Type::kI64, 8, v);
+    bb.Exit();
+    RunPasses(b);
+    int stores = 0;
+    for (const Op& o : b.ops) stores += o.opc == Opcode::k_st_env;
+    EXPECT_EQ(stores, 2);  // the first store to r[0] is gone from the normal path
+    ASSERT_EQ(b.pending_stores.size(), 1u);
+    InterpProgram p;
+    ASSERT_TRUE(CompileInterp(b, &p));
+    SinkEnv env{{7, 7}};
+    ram->host()[0x4008] = 0x42;
+    ctx.env = reinterpret_cast<uint8_t*>(&env);
+    ctx.exit = ExitStatus::kNone;
+    int slot = RunInterp(&ctx, p, nullptr);
+    if (addr == 0x5008) {
+      EXPECT_EQ(slot, -1);
+      EXPECT_EQ(ctx.exit, ExitStatus::kException);
+      EXPECT_EQ(ctx.insn_pc, 0x11u);
+      EXPECT_EQ(env.r[0], 1u);  // the pending store, performed at the fault
+      EXPECT_EQ(env.r[1], 7u);
+    } else {
+      EXPECT_EQ(ctx.exit, ExitStatus::kNone);
+      EXPECT_EQ(env.r[0], 2u);
+      EXPECT_EQ(env.r[1], 0x42u);
+    }
+  }
 }
 
 }  // namespace
