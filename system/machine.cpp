@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <chrono>
 
@@ -86,7 +87,10 @@ class Machine : public hw::MachineControl, public accel::CpuBus {
   void Wake();
   void SyncTcgTsc();
   void SetUserPause(bool paused);
+  // Each vCPU's state, taken on its own thread (empty when it did not answer).
+  std::vector<std::optional<x86::CpuState>> Snapshot();
   std::string InfoRegisters();
+  std::string InfoCpus();
 
   MachineConfig cfg_;
   hw::Clock vclock_;
@@ -221,6 +225,7 @@ void Machine::CreateMonitor() {
     return std::string(user_pause_ ? "paused" : "running");
   };
   hooks.info_registers = [this] { return InfoRegisters(); };
+  hooks.info_cpus = [this] { return InfoCpus(); };
   hooks.read_physical = [this](uint64_t addr, void* buf, size_t len) {
     return board_->memory().Read(addr, buf, len) == hw::MemResult::kOk;
   };
@@ -348,7 +353,8 @@ void Machine::VcpuThread(int index) {
       if (snap_done_[index] != snap_request_) {
         l.unlock();
         x86::CpuState st;
-        v->GetState(st);
+        if (tcg_) static_cast<accel::tcg::TcgVcpu*>(v)->GetStateFromOwnThread(st);
+        else v->GetState(st);
         l.lock();
         snaps_[index] = st;
         snap_done_[index] = snap_request_;
@@ -383,15 +389,14 @@ void Machine::VcpuThread(int index) {
         std::unique_lock<std::mutex> l(run_mu_);
         uint64_t gen = gen_before;  // a SIPI/IPI that woke us during Run() must not be lost
         l.unlock();
-        // Re-check under the machine lock: an interrupt may have arrived before we
-        // recorded the wake generation.
-        bool pending;
-        {
-          std::lock_guard<std::recursive_mutex> ml(loop_->lock());
-          // Only the translator returns kHalt; its interrupts come from the LAPIC.
-          pending = board_->lapic(index) && board_->lapic(index)->InterruptPending();
-        }
-        if (pending) break;
+        // Re-check: an interrupt may have arrived before we recorded the wake
+        // generation. Only the translator returns kHalt; its interrupts come from
+        // the LAPIC, whose lock-free hint is refreshed on every change (a change to
+        // pending also kicks us, so a stale "no" cannot be lost). Not the machine
+        // lock: the monitor holds it while it waits for every vCPU's snapshot, and
+        // a halted vCPU must be able to answer.
+        hw::Lapic* lapic = board_->lapic(index);
+        if (lapic && lapic->MaybePending()) break;
         l.lock();
         run_cv_.wait(l, [&] {
           return wake_gen_ != gen || quit_ || pause_ || user_pause_ || reset_pending_ ||
@@ -456,7 +461,7 @@ void Machine::SetUserPause(bool paused) {
   run_cv_.notify_all();
 }
 
-std::string Machine::InfoRegisters() {
+std::vector<std::optional<x86::CpuState>> Machine::Snapshot() {
   // Runs on the main loop under the machine lock. A vCPU blocked on that lock in an
   // I/O exit cannot answer, so wait a bounded time and say so.
   std::unique_lock<std::mutex> l(run_mu_);
@@ -465,12 +470,40 @@ std::string Machine::InfoRegisters() {
   run_cv_.notify_all();
   for (auto& v : vcpus_) v->Kick();
   l.lock();
-  std::string out;
+  std::vector<std::optional<x86::CpuState>> out(vcpus_.size());
   for (size_t i = 0; i < vcpus_.size(); i++) {
     bool ok = run_cv_.wait_for(l, std::chrono::milliseconds(500),
                                [&] { return snap_done_[i] == gen || quit_; });
+    if (ok && snap_done_[i] == gen) out[i] = snaps_[i];
+  }
+  return out;
+}
+
+std::string Machine::InfoRegisters() {
+  std::vector<std::optional<x86::CpuState>> snaps = Snapshot();
+  std::string out;
+  for (size_t i = 0; i < snaps.size(); i++) {
     out += "CPU#" + std::to_string(i) + "\n";
-    out += ok && snap_done_[i] == gen ? x86::FormatCpuState(snaps_[i]) : "(busy)\n";
+    out += snaps[i] ? x86::FormatCpuState(*snaps[i]) : "(busy)\n";
+  }
+  return out;
+}
+
+// One line per vCPU: where it is and whether it waits (HLT, or for a SIPI).
+std::string Machine::InfoCpus() {
+  std::vector<std::optional<x86::CpuState>> snaps = Snapshot();
+  std::string out;
+  for (size_t i = 0; i < snaps.size(); i++) {
+    char line[96];
+    if (!snaps[i]) {
+      std::snprintf(line, sizeof line, "  CPU #%zu: (busy)\n", i);
+    } else {
+      const x86::CpuState& c = *snaps[i];
+      std::snprintf(line, sizeof line, "%c CPU #%zu: pc=0x%016llx%s\n", i == 0 ? '*' : ' ', i,
+                    static_cast<unsigned long long>(c.seg[x86::CS].base + c.rip),
+                    c.halted ? " (halted)" : "");
+    }
+    out += line;
   }
   return out;
 }

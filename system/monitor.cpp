@@ -29,6 +29,7 @@ const char kHelp[] =
     "info status  -- show the VM status (running or paused)\n"
     "info version  -- show the version of emu\n"
     "info registers  -- show the CPU registers\n"
+    "info cpus  -- show each CPU's pc and whether it is halted\n"
     "quit|q  -- quit the emulator\n"
     "stop  -- stop emulation\n"
     "system_powerdown  -- send the ACPI power button event\n"
@@ -174,9 +175,12 @@ void Monitor::Execute(const std::string& line) {
     } else if (what == "registers") {
       if (!hooks_.info_registers) Print("unimplemented: info registers\n");
       else Print(hooks_.info_registers());
+    } else if (what == "cpus") {
+      if (!hooks_.info_cpus) Print("unimplemented: info cpus\n");
+      else Print(hooks_.info_cpus());
     } else if (what.empty()) {
       Print("info status -- show the VM status\ninfo version -- show the version of emu\n"
-            "info registers -- show the CPU registers\n");
+            "info registers -- show the CPU registers\ninfo cpus -- show each CPU's pc\n");
     } else {
       Print("unknown info command: '" + what + "'\n");
     }

@@ -1,6 +1,6 @@
 // A minimal HMP monitor on a CharDev: prompt "(emu) ", line editing with
 // backspace, and the commands help, quit/q, info status, info version,
-// info registers, system_reset, system_powerdown, stop, cont/c, xp.
+// info registers, info cpus, system_reset, system_powerdown, stop, cont/c, xp.
 //
 // Commands run on the main loop thread with the machine lock held (they arrive
 // as chardev input). What they do to the machine goes through MonitorHooks,
@@ -23,6 +23,7 @@ struct MonitorHooks {
   std::function<void()> cont;                   // resume
   std::function<std::string()> status;          // "running", "paused" ... for "info status"
   std::function<std::string()> info_registers;  // register dump of every vCPU
+  std::function<std::string()> info_cpus;       // one line per vCPU: pc, halted
   std::function<void()> system_powerdown;       // ACPI power button
   // Reads guest physical memory for "xp"; false if [addr, addr+len) is not all RAM/ROM.
   std::function<bool(uint64_t addr, void* buf, size_t len)> read_physical;

@@ -97,6 +97,10 @@ void TcgVcpu::SetInterruptSource(InterruptSource* source) {
 
 void TcgVcpu::GetState(x86::CpuState& s) {
   std::lock_guard<FairLock> lock(accel_->exec_lock());
+  GetStateFromOwnThread(s);
+}
+
+void TcgVcpu::GetStateFromOwnThread(x86::CpuState& s) {
   s = cpu_->env.s;
   s.rflags = x86::ComputeEflags(cpu_->env);
   s.tsc = cpu_->ReadTsc();

@@ -80,6 +80,11 @@ class TcgVcpu : public Vcpu {
   RunResult Run() override;
   void Kick() override;
   void GetState(x86::CpuState& s) override;
+  // The same without the execution lock, for the thread that calls Run(), between
+  // two Run() calls: nobody else writes this vCPU's state then, and waiting for the
+  // lock could deadlock with a vCPU that holds it and waits for the machine lock
+  // (the monitor holds that one while it collects every vCPU's state).
+  void GetStateFromOwnThread(x86::CpuState& s);
   void SetState(const x86::CpuState& s) override;
   int index() const override { return index_; }
 

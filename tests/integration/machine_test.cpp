@@ -46,6 +46,17 @@ TEST_P(Machine, AcpiPoweroffExitsZero) {
   EXPECT_EQ(r.status, 0) << "guest reached its failure path: " << r.out << r.err;
 }
 
+TEST_P(Machine, MonitorShowsEveryCpu) {
+  // SeaBIOS on two CPUs with nothing to boot; the monitor on stdio.
+  EmuRun r = RunEmuInteractive({"-accel", GetParam(), "-smp", "2", "-m", "32", "-display", "none",
+                                "-serial", "none", "-monitor", "stdio"},
+                               60, {{"(emu) ", "info cpus\n"}, {"CPU #1", "quit\n"}});
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("* CPU #0: pc=0x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  CPU #1: pc=0x"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Accel, Machine, ::testing::Values("kvm", "tcg"));
 
 }  // namespace

@@ -98,6 +98,7 @@ struct MonitorFixture : ::testing::Test {
     h.cont = [this] { conts++; };
     h.status = [] { return std::string("running"); };
     h.info_registers = [] { return std::string("RAX=0000000000000000\n"); };
+    h.info_cpus = [] { return std::string("* CPU #0: pc=0x00000000000ffff0\n"); };
     return h;
   }
 };
@@ -119,11 +120,12 @@ TEST_F(MonitorFixture, Commands) {
   };
   std::string out = run("help");
   for (const char* c : {"quit", "info status", "info version", "system_reset", "stop", "cont",
-                        "info registers"})
+                        "info registers", "info cpus"})
     EXPECT_NE(out.find(c), std::string::npos) << c;
   EXPECT_NE(run("info version").find("0.1.0\r\n"), std::string::npos);
   EXPECT_NE(run("info status").find("VM status: running"), std::string::npos);
   EXPECT_NE(run("info registers").find("RAX=0000000000000000\r\n"), std::string::npos);
+  EXPECT_NE(run("info cpus").find("* CPU #0: pc=0x00000000000ffff0\r\n"), std::string::npos);
   EXPECT_NE(run("bogus arg").find("unknown command: 'bogus'"), std::string::npos);
   EXPECT_NE(run("info bogus").find("unknown info command: 'bogus'"), std::string::npos);
   run("system_reset");
