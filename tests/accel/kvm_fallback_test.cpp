@@ -37,11 +37,9 @@ struct FallbackVm {
     vm.h.BuildPageTables();
     return true;
   }
-  // A 64-bit interrupt gate, DPL 0, selector 0x08, for `vector` to `handler` (< 16 MiB).
+  // A 64-bit interrupt gate, DPL 0, selector 0x08, for `vector` to `handler`.
   void Gate(unsigned vector, uint64_t handler) {
-    uint8_t g[16] = {static_cast<uint8_t>(handler), static_cast<uint8_t>(handler >> 8), 0x08,
-                     0, 0, 0x8e, static_cast<uint8_t>(handler >> 16)};
-    vm.h.Load(kIdt + vector * 16, g, sizeof g);
+    test::LoadInterruptGate(vm.h, kIdt, vector, handler);
   }
   // A handler that is a lone IRETQ at `at`, for `vector`.
   void IretqHandler(unsigned vector, uint64_t at) {

@@ -463,14 +463,7 @@ TEST(KvmAccel, UserIrqchipInjectsInterrupts) {
   const uint8_t isr[] = {0xb0, 0x77, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x77,%al; out %al,$0xf4
   vm.h.Load(kCode, main_code, sizeof main_code);
   vm.h.Load(handler, isr, sizeof isr);
-  uint8_t gate[16] = {};
-  gate[0] = handler & 0xff;
-  gate[1] = (handler >> 8) & 0xff;
-  gate[2] = 0x08;  // selector
-  gate[5] = 0x8e;  // present, DPL 0, 64-bit interrupt gate
-  gate[6] = (handler >> 16) & 0xff;
-  gate[7] = (handler >> 24) & 0xff;
-  vm.h.Load(idt + 0x30 * 16, gate, sizeof gate);
+  test::LoadInterruptGate(vm.h, idt, 0x30, handler);
   x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
   s.idtr = {idt, 0xfff};
   vm.vcpus[0]->SetState(s);
@@ -509,14 +502,7 @@ TEST(KvmAccel, InKernelIrqchipDeliversIrqLine) {
   const uint8_t isr[] = {0xb0, 0x78, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x78,%al; out %al,$0xf4
   vm.h.Load(kCode, main_code, sizeof main_code);
   vm.h.Load(handler, isr, sizeof isr);
-  uint8_t gate[16] = {};
-  gate[0] = handler & 0xff;
-  gate[1] = (handler >> 8) & 0xff;
-  gate[2] = 0x08;
-  gate[5] = 0x8e;
-  gate[6] = (handler >> 16) & 0xff;
-  gate[7] = (handler >> 24) & 0xff;
-  vm.h.Load(idt + 0x34 * 16, gate, sizeof gate);
+  test::LoadInterruptGate(vm.h, idt, 0x34, handler);
   x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
   s.idtr = {idt, 0xfff};
   vm.vcpus[0]->SetState(s);
@@ -599,14 +585,7 @@ void PitThroughIoapic(bool pc_routing) {
   const uint8_t isr[] = {0xb0, 0x40, 0xe6, 0xf4, 0xeb, 0xfe};  // mov $0x40,%al; out %al,$0xf4
   vm.h.Load(kCode, code, sizeof code);
   vm.h.Load(handler, isr, sizeof isr);
-  uint8_t gate[16] = {};
-  gate[0] = handler & 0xff;
-  gate[1] = (handler >> 8) & 0xff;
-  gate[2] = 0x08;
-  gate[5] = 0x8e;
-  gate[6] = (handler >> 16) & 0xff;
-  gate[7] = (handler >> 24) & 0xff;
-  vm.h.Load(idt + 0x40 * 16, gate, sizeof gate);
+  test::LoadInterruptGate(vm.h, idt, 0x40, handler);
   x86::CpuState s = Harness::LongModeKernel(kCode, kStack);
   s.idtr = {idt, 0xfff};
   vm.vcpus[0]->SetState(s);

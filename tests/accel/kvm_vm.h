@@ -22,6 +22,18 @@ constexpr uint64_t kStack = 0x20000;
     if (!::emu::accel::KvmAccelerator::Available(&why_)) GTEST_SKIP() << why_; \
   } while (0)
 
+// Writes a 64-bit interrupt gate (present, DPL 0, selector 0x08) for `vector` to
+// `handler` into the IDT at `idt`.
+inline void LoadInterruptGate(Harness& h, uint64_t idt, unsigned vector, uint64_t handler) {
+  uint8_t g[16] = {};
+  g[0] = handler & 0xff;
+  g[1] = (handler >> 8) & 0xff;
+  g[2] = 0x08;  // selector
+  g[5] = 0x8e;  // present, DPL 0, 64-bit interrupt gate
+  for (int i = 0; i < 6; i++) g[6 + i] = (handler >> (16 + 8 * i)) & 0xff;
+  h.Load(idt + vector * 16, g, sizeof g);
+}
+
 // KVM with `ncpus` vCPUs on a Harness (its memory and bus).
 struct Vm {
   Harness h;
