@@ -89,6 +89,7 @@ class Machine : public hw::MachineControl, public accel::CpuBus {
   void SetUserPause(bool paused);
   // Each vCPU's state, taken on its own thread (empty when it did not answer).
   std::vector<std::optional<x86::CpuState>> Snapshot();
+  std::vector<std::optional<x86::CpuState>> CollectStates();  // Snapshot's wait
   std::string InfoRegisters();
   std::string InfoCpus();
 
@@ -462,8 +463,19 @@ void Machine::SetUserPause(bool paused) {
 }
 
 std::vector<std::optional<x86::CpuState>> Machine::Snapshot() {
-  // Runs on the main loop under the machine lock. A vCPU blocked on that lock in an
-  // I/O exit cannot answer, so wait a bounded time and say so.
+  // Monitor commands run on the main loop with the machine lock held once (the
+  // loop's dispatch). A vCPU in an I/O exit needs that lock to finish the access
+  // and answer, so let go of it while waiting (the machine lock is taken before
+  // run_mu_ everywhere, so run_mu_ is not held when it is taken back). The wait
+  // stays bounded: a vCPU that does not answer in time is shown as busy.
+  std::recursive_mutex& machine_lock = loop_->lock();
+  machine_lock.unlock();
+  std::vector<std::optional<x86::CpuState>> out = CollectStates();
+  machine_lock.lock();
+  return out;
+}
+
+std::vector<std::optional<x86::CpuState>> Machine::CollectStates() {
   std::unique_lock<std::mutex> l(run_mu_);
   uint64_t gen = ++snap_request_;
   l.unlock();
