@@ -87,6 +87,7 @@ struct CpuState {
   uint64_t pat = 0x0007040600070406ull;
   uint64_t misc_enable = 1;  // fast strings
   uint64_t mtrr_def_type = 0, mtrr_fixed[11] = {}, mtrr_var[16] = {};
+  uint64_t spec_ctrl = 0;  // IA32_SPEC_CTRL: the translator's (KVM keeps the guest's own)
 
   bool halted = false;
   // Pending-event state that must survive a switch between accelerators.

@@ -130,6 +130,7 @@ TranslatorFallback::TranslatorFallback(KvmAccelerator* kvm, hw::AddressSpace* me
     p->owner = tcg_->CreateVcpu(0);
     p->tcg = static_cast<tcg::TcgVcpu*>(p->owner.get());
     p->tcg->cpu().apic_id_ = i;
+    p->tcg->cpu().nonspeculative = false;  // the guest runs on the host's CPU
     vcpus_.push_back(std::move(p));
   }
   kvm->SetEmulationFallback(

@@ -54,7 +54,18 @@ void X86Cpu::Cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
       break;
     }
     case 7:
-      break;  // no structured extended features
+      // No structured extended features beyond the speculation controls, and
+      // those only while nothing but the translator executes the guest (see
+      // kArchCapabilities); then subleaves 0-2 (subleaf 1 empty).
+      if (!nonspeculative) break;
+      if (sub == 0) {
+        out[0] = 2;            // highest subleaf
+        out[3] = (1u << 26)    // IBRS and IBPB: IA32_SPEC_CTRL.IBRS, IA32_PRED_CMD.IBPB
+                 | (1u << 29); // IA32_ARCH_CAPABILITIES
+      } else if (sub == 2) {
+        out[3] = 1u << 4;      // BHI_CTRL: IA32_SPEC_CTRL.BHI_DIS_S
+      }
+      break;
     case 0x80000000:
       out[0] = 0x80000008;
       break;
@@ -76,7 +87,6 @@ void X86Cpu::Cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
     default:
       break;
   }
-  (void)sub;
 }
 
 uint64_t X86Cpu::ReadCr(int cr) {
@@ -147,6 +157,42 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
 }
 
 namespace {
+// IA32_ARCH_CAPABILITIES (MSR 0x10A) of a CPU that executes strictly in program
+// order: the translator has no branch predictor, no speculative loads, no store
+// buffer a load could bypass, no fill/store/line buffers or register file that
+// a later instruction could sample, no TSX and no gather; so every "not
+// affected" bit below is a plain fact (bit numbers: Intel SDM vol. 4, Table 2-2,
+// and Intel's guidance per issue; ITS_NO, bit 62, is defined for a VMM to
+// synthesize, as hardware never sets it). IBRS_ALL:
+// with no indirect predictor, predictions can never cross predictor modes, so
+// enhanced IBRS holds whether or not SPEC_CTRL.IBRS is set -- and Linux then
+// needs neither retpolines nor return thunks. Bits we leave clear promise an
+// MSR or behaviour we do not have (TSX_CTRL, FB_CLEAR, DOITM, ...) or describe
+// a weakness (RSBA, RRSBA).
+constexpr uint64_t kArchCapabilities =
+    (1ull << 0)      // RDCL_NO: no rogue data cache load (Meltdown)
+    | (1ull << 1)    // IBRS_ALL: enhanced IBRS
+    | (1ull << 4)    // SSB_NO: no speculative store bypass
+    | (1ull << 5)    // MDS_NO: no microarchitectural data sampling
+    | (1ull << 6)    // IF_PSCHANGE_MC_NO: page-size change without INVLPG never #MCs
+    | (1ull << 8)    // TAA_NO: no TSX asynchronous abort
+    | (1ull << 13)   // SBDR_SSDP_NO: no shared-buffer data read/propagator
+    | (1ull << 14)   // FBSDP_NO: no fill-buffer stale data propagator
+    | (1ull << 15)   // PSDP_NO: no primary stale data propagator
+    | (1ull << 20)   // BHI_NO: no branch history injection
+    | (1ull << 24)   // PBRSB_NO: no post-barrier RSB predictions
+    | (1ull << 26)   // GDS_NO: no gather data sampling
+    | (1ull << 27)   // RFDS_NO: no register file data sampling
+    | (1ull << 62);  // ITS_NO: no indirect target selection
+// The IA32_SPEC_CTRL bits CPUID enumerates: IBRS and BHI_DIS_S (no branch
+// history to disable either). Without BHI_CTRL, Linux, which assumes branch
+// history injection whenever eIBRS or the hypervisor bit is set (BHI_NO does
+// not count any more), would run a branch-history clearing loop on every
+// system call.
+constexpr uint64_t kSpecCtrlBits = (1ull << 0) | (1ull << 10);
+constexpr uint64_t kPredCmdIbpb = 1;
+bool SpeculationMsr(uint32_t msr) { return msr == 0x48 || msr == 0x49 || msr == 0x10a; }
+
 // Under -d guest_errors or -d unimp (a real CPU may have it), not on stderr: a
 // #GP is what the CPU we model does for an MSR its CPUID does not promise, and
 // guests probe MSRs that way (Linux reads 0x140, 0x186, 0xc0011029 on every boot).
@@ -188,6 +234,11 @@ bool X86Cpu::ReadMsr(uint32_t msr, uint64_t* v) {
     case 0xc0000103: *v = s.tsc_aux; return true;
     default: break;
   }
+  if (nonspeculative) {
+    // IA32_PRED_CMD (0x49) is write-only: reading it #GPs like an unknown MSR.
+    if (msr == 0x48) { *v = s.spec_ctrl; return true; }
+    if (msr == 0x10a) { *v = kArchCapabilities; return true; }
+  }
   if (msr >= 0x268 && msr <= 0x26f) {
     *v = s.mtrr_fixed[3 + msr - 0x268];
     return true;
@@ -204,6 +255,11 @@ bool X86Cpu::ReadMsr(uint32_t msr, uint64_t* v) {
 bool X86Cpu::WriteMsr(uint32_t msr, uint64_t v) {
   CpuState& s = env.s;
   auto canonical = [](uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; };
+  if (!nonspeculative && SpeculationMsr(msr)) {  // CPUID does not promise them here
+    UnknownMsr(msr, true);
+    Raise(kGP, 0, true);
+    return false;
+  }
   switch (msr) {
     case 0x10: WriteTsc(v); return true;
     case 0x1b: s.apic_base = v; return true;
@@ -239,6 +295,14 @@ bool X86Cpu::WriteMsr(uint32_t msr, uint64_t v) {
     case 0xc0000101: if (!canonical(v)) break; s.seg[GS].base = v; return true;
     case 0xc0000102: if (!canonical(v)) break; s.kernel_gs_base = v; return true;
     case 0xc0000103: s.tsc_aux = v & 0xffffffffu; return true;
+    case 0x48:  // IA32_SPEC_CTRL: no STIBP, SSBD, ... in CPUID
+      if (v & ~kSpecCtrlBits) break;
+      s.spec_ctrl = v;  // stored for RDMSR; nothing to restrict
+      return true;
+    case 0x49:  // IA32_PRED_CMD: IBPB, a barrier with no predictor behind it
+      if (v & ~kPredCmdIbpb) break;
+      return true;
+    case 0x10a: break;  // IA32_ARCH_CAPABILITIES is read-only
     default:
       if (msr >= 0x268 && msr <= 0x26f) {
         s.mtrr_fixed[3 + msr - 0x268] = v;

@@ -33,6 +33,9 @@ class X86Cpu : public accel::tcg::PageWalker {
   }
 
   X86Env env;
+  // The interpreter's per-vCPU temps, addressed from env (ExecContext::
+  // frame_offset): must stay right after env.
+  alignas(8) uint8_t interp_frame[accel::tcg::kInterpFrameBytes];
   accel::tcg::ExecContext ctx;
   CpuEvent event = CpuEvent::kNone;
   std::string event_detail;
@@ -143,6 +146,12 @@ class X86Cpu : public accel::tcg::PageWalker {
               int mmu_idx);
 
   int apic_id_ = 0;
+  // The translator executes in program order, with no predictor or buffer to
+  // leak from: CPUID and IA32_ARCH_CAPABILITIES say it is not affected by the
+  // speculative-execution bugs (cpuid_msr.cpp). False when the translator only
+  // steps instructions for KVM (accel/kvm/kvm_fallback.cpp), whose guest runs on
+  // the host's speculating CPU: there the speculation MSRs #GP as before.
+  bool nonspeculative = true;
   // Guest-visible interrupt pin state.
   accel::tcg::InterruptSource* irq_source = nullptr;
 
