@@ -294,7 +294,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         nt->size = blk.guest_size;
         nt->insns = blk.guest_insns;
         nt->phys_page2 = tr.phys_page2;
-        if (!CompileInterp(blk, &nt->prog))
+        if (!CompileInterp(blk, &nt->prog, ctx.frame_offset))
           return {ExitReason::kError, "tcg: block too large for the interpreter"};
         if (prof) {
           std::vector<uint8_t> bytes(blk.guest_size);
@@ -305,7 +305,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
                                                                           : x86::CpuMode::k16;
           nt->profile_text = std::make_unique<std::string>(
               x86::Disassemble(bytes.data(), bytes.size(), pc, m) +
-              PrintBlock(blk, "", x86::X86IrNames()));
+              PrintBlock(blk, "", x86::X86IrNames()) + " ---- interpreter:\n" +
+              PrintInterp(nt->prog, ctx.frame_offset, x86::X86IrNames()));
           prof->translations++;
           prof->translate_ns += static_cast<uint64_t>(
               std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
@@ -347,7 +348,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       ctx.chain_budget = one_block ? 0 : smp ? 4096 : ~0u;
       ctx.chain_miss = &CpuLoop::ChainMiss;
       ctx.chain_opaque = &v;
-      slot = RunInterp(&ctx, tb->prog, nullptr);
+      ctx.code_epoch = acc.cache().epoch();
+      slot = RunInterp(&ctx, tb->prog);
       tb = const_cast<TranslationBlock*>(ctx.cur_tb);  // the last block it ran
       if (ctx.exit != ExitStatus::kNone || one_block) break;
       if (slot < 0) {

@@ -20,8 +20,20 @@ enum class ExitStatus : uint8_t {
   kHelperExit,     // a helper asked to return to the dispatcher after this op
 };
 
+// Bytes of per-vCPU scratch a backend may use right after env (the
+// interpreter keeps its temps there, addressed from env like the guest state).
+inline constexpr uint32_t kInterpFrameBytes = 32768;
+
 struct ExecContext {
   uint8_t* env = nullptr;     // the front end's guest-state struct
+  // Distance from env to the kInterpFrameBytes of backend scratch the front end
+  // provides (the same for every vCPU of a front end).
+  uint32_t frame_offset = 0;
+  // Counters that change when a remembered jump target may have become wrong:
+  // the vCPU's TLB flushes (virtual -> physical code mapping) and the code
+  // cache's invalidations and flushes. Either may be nullptr (no such caching).
+  const uint64_t* tlb_epoch = nullptr;
+  const uint64_t* code_epoch = nullptr;
   SoftMmu* mmu = nullptr;
   void* cpu = nullptr;        // the front end's per-vCPU object, for helpers
   uint64_t insn_pc = 0;       // pc of the guest instruction being executed

@@ -29,7 +29,7 @@ void TcgProfile::Retire(const TranslationBlock& tb) {
   if (a.text.empty() && tb.profile_text) a.text = *tb.profile_text;
   for (const InterpOp& o : tb.prog.ops) {
     if (o.opc == Opcode::k_call) helper_calls[o.imm] += tb.exec_count;
-    op_counts[static_cast<unsigned>(o.opc) & 255][static_cast<unsigned>(o.type) & 3] += tb.exec_count;
+    op_counts[o.handler] += tb.exec_count;
   }
 }
 
@@ -46,7 +46,7 @@ void TcgProfile::Dump() {
     hot.emplace_back(a.exec * a.ops, &kv);
   }
   std::fprintf(f, "blocks executed  %" PRIu64 "\nguest insns      %" PRIu64
-                  "\nIR ops executed  %" PRIu64 " (%.2f per insn, %.2f insns per block)\n",
+                  "\ninterp ops run   %" PRIu64 " (%.2f per insn, %.2f insns per block)\n",
                execs, insns, ops, insns ? double(ops) / double(insns) : 0.0,
                execs ? double(insns) / double(execs) : 0.0);
   std::fprintf(f, "dispatcher trips %" PRIu64 " (jump cache hit %" PRIu64 ", miss %" PRIu64
@@ -71,21 +71,19 @@ void TcgProfile::Dump() {
     std::fprintf(f, "  %12" PRIu64 "  %s\n", calls[i].second, n.empty() ? "?" : n.c_str());
   }
   std::vector<std::pair<uint64_t, std::string>> kinds;
-  for (unsigned opc = 0; opc < 256; opc++)
-    for (unsigned w = 0; w < 4; w++)
-      if (op_counts[opc][w])
-        kinds.emplace_back(op_counts[opc][w],
-                           std::string(opc < static_cast<unsigned>(Opcode::kCount)
-                                           ? Info(static_cast<Opcode>(opc)).name
-                                           : "end") +
-                               ".i" + std::to_string(8u << w));
+  for (unsigned h = 0; h < 256; h++) {
+    if (!op_counts[h]) continue;
+    InterpOp o;
+    o.handler = static_cast<uint8_t>(h);
+    kinds.emplace_back(op_counts[h], InterpHandlerName(o));
+  }
   std::sort(kinds.begin(), kinds.end(), [](auto& x, auto& y) { return x.first > y.first; });
-  std::fprintf(f, "\nIR ops executed by kind:\n");
+  std::fprintf(f, "\ninterpreter ops executed by handler:\n");
   for (auto& [n, name] : kinds)
     std::fprintf(f, "  %12" PRIu64 "  %5.2f%%  %s\n", n, ops ? 100.0 * double(n) / double(ops) : 0.0,
                  name.c_str());
   std::sort(hot.begin(), hot.end(), [](auto& x, auto& y) { return x.first > y.first; });
-  std::fprintf(f, "\nhottest blocks (by IR ops executed):\n");
+  std::fprintf(f, "\nhottest blocks (by interpreter ops executed):\n");
   for (size_t i = 0; i < hot.size() && i < 60; i++) {
     const Agg& a = hot[i].second->second;
     std::fprintf(f, "\n#%zu pc=0x%" PRIx64 " exec=%" PRIu64 " insns=%" PRIu64 " ops=%" PRIu64

@@ -3,7 +3,7 @@
 // trips, jump-cache and hash lookups, translations, chaining, TLB flushes and
 // misses) and every block's executions; at exit the file gets the totals,
 // helper calls by name and the hottest blocks (guest code and IR) weighted by
-// the IR ops they ran. Off (one predictable branch per block) when unset.
+// the interpreter ops they ran. Off (one predictable branch per block) when unset.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,7 @@ struct TcgProfile {
   };
   std::map<uint64_t, Agg> blocks;
   std::map<uint64_t, uint64_t> helper_calls;  // helper address -> calls
-  uint64_t op_counts[256][4] = {};             // executed IR ops by opcode and width
+  uint64_t op_counts[256] = {};                // executed interpreter ops by handler
 
   // nullptr unless EMU_TCG_PROFILE is set.
   static TcgProfile* Get();

@@ -52,6 +52,7 @@ void TbCache::Link(TranslationBlock* from, int slot, TranslationBlock* to) {
 }
 
 void TbCache::Invalidate(TranslationBlock* tb) {
+  epoch_++;  // inline caches may point at it
   if (tb->invalid) return;
   tb->invalid = true;
   invalidations++;
@@ -125,6 +126,7 @@ void TbCache::FlushAll() {
   all_.clear();
   bytes_ = 0;
   generation_++;
+  epoch_++;
   flushes++;
 }
 

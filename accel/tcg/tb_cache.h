@@ -67,6 +67,8 @@ class TbCache : public CodeTracker {
   bool OverBudget() const { return bytes_ > budget_; }
   // Bumped by FlushAll: jump caches compare it and clear themselves.
   uint64_t generation() const { return generation_; }
+  // Bumped by every invalidation and flush (ExecContext::code_epoch).
+  const uint64_t* epoch() const { return &epoch_; }
   size_t size() const { return map_.size(); }
 
   void RegisterTlb(SoftMmu* mmu) { tlbs_.push_back(mmu); }
@@ -85,6 +87,7 @@ class TbCache : public CodeTracker {
   size_t budget_;
   size_t bytes_ = 0;
   uint64_t generation_ = 1;
+  uint64_t epoch_ = 1;
   std::unordered_map<TbKey, TranslationBlock*, TbKeyHash> map_;
   std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;
   std::vector<std::unique_ptr<TranslationBlock>> all_;

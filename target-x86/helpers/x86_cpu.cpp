@@ -9,6 +9,8 @@ using accel::tcg::ExitStatus;
 
 X86Cpu::X86Cpu() {
   ctx.env = reinterpret_cast<uint8_t*>(&env);
+  ctx.frame_offset = static_cast<uint32_t>(interp_frame - ctx.env);
+  ctx.tlb_epoch = &tlb_generation;
   ctx.cpu = this;
   env.s.ResetToPowerOn();
   tsc_base_ns = static_cast<uint64_t>(

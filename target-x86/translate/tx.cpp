@@ -268,7 +268,7 @@ void Tx::JumpIf(Val cond, uint64_t eip) {
 
 void Tx::JumpIndirect(Val eip) {
   StoreRip(eip);
-  b.Indirect();
+  b.Indirect(X86_OFF(s.rip));
   end_block = true;
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <memory>
 
 #include "accel/tcg/backend/interp/interp.h"
 #include "accel/tcg/ir/builder.h"
@@ -16,15 +17,24 @@ struct Env {
   uint64_t pc;
 };
 
+// The interpreter keeps its temps in a frame right after env.
+struct EnvAndFrame {
+  Env env;
+  uint8_t frame[kInterpFrameBytes];
+};
+
 uint64_t RunBlock(Block& b, Env& env, int* slot = nullptr, bool passes = true) {
   if (passes) RunPasses(b);
   EXPECT_EQ(Verify(b), "");
   InterpProgram p;
-  EXPECT_TRUE(CompileInterp(b, &p));
+  auto ef = std::make_unique<EnvAndFrame>();
+  ef->env = env;
+  EXPECT_TRUE(CompileInterp(b, &p, offsetof(EnvAndFrame, frame)));
   ExecContext ctx;
-  ctx.env = reinterpret_cast<uint8_t*>(&env);
-  std::vector<uint64_t> temps(p.num_temps + 1);
-  int s = RunInterp(&ctx, p, temps.data());
+  ctx.env = reinterpret_cast<uint8_t*>(&ef->env);
+  ctx.frame_offset = offsetof(EnvAndFrame, frame);
+  int s = RunInterp(&ctx, p);
+  env = ef->env;
   if (slot) *slot = s;
   return env.r[0];
 }
@@ -178,12 +188,13 @@ TEST(Ir, HelperCallsAndEarlyExit) {
   bb.Goto(0x20);
   RunPasses(b);
   InterpProgram p;
-  ASSERT_TRUE(CompileInterp(b, &p));
-  Env env{};
+  ASSERT_TRUE(CompileInterp(b, &p, offsetof(EnvAndFrame, frame)));
+  auto ef = std::make_unique<EnvAndFrame>();
+  Env& env = ef->env;
+  env = Env{};
   ExecContext ctx;
   ctx.env = reinterpret_cast<uint8_t*>(&env);
-  std::vector<uint64_t> temps(p.num_temps + 1);
-  EXPECT_EQ(RunInterp(&ctx, p, temps.data()), -1);
+  EXPECT_EQ(RunInterp(&ctx, p), -1);
   EXPECT_EQ(env.r[0], 6u);
   EXPECT_EQ(env.r[1], 0u);
   EXPECT_EQ(ctx.insn_pc, 0x11u);

@@ -1,6 +1,7 @@
 // Soft TLB: RAM fast path, MMIO slow path, faults, page crossing, code pages.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <map>
 
 #include "accel/tcg/backend/interp/interp.h"
@@ -158,6 +159,7 @@ TEST_F(SoftMmuTest, FlushForgetsEveryFilledEntry) {
 // the fault), and only the last one survives when it does not.
 struct SinkEnv {
   uint64_t r[2];
+  uint8_t frame[kInterpFrameBytes];  // the interpreter's temps follow env
 };
 
 TEST_F(SoftMmuTest, SunkEnvStoresAreExactAtAFault) {
@@ -178,12 +180,15 @@ TEST_F(SoftMmuTest, SunkEnvStoresAreExactAtAFault) {
     EXPECT_EQ(stores, 2);  // the first store to r[0] is gone from the normal path
     ASSERT_EQ(b.pending_stores.size(), 1u);
     InterpProgram p;
-    ASSERT_TRUE(CompileInterp(b, &p));
-    SinkEnv env{{7, 7}};
+    ASSERT_TRUE(CompileInterp(b, &p, offsetof(SinkEnv, frame)));
+    auto envp = std::make_unique<SinkEnv>();
+    SinkEnv& env = *envp;
+    env.r[0] = env.r[1] = 7;
     ram->host()[0x4008] = 0x42;
     ctx.env = reinterpret_cast<uint8_t*>(&env);
+    ctx.frame_offset = offsetof(SinkEnv, frame);
     ctx.exit = ExitStatus::kNone;
-    int slot = RunInterp(&ctx, p, nullptr);
+    int slot = RunInterp(&ctx, p);
     if (addr == 0x5008) {
       EXPECT_EQ(slot, -1);
       EXPECT_EQ(ctx.exit, ExitStatus::kException);

@@ -135,7 +135,12 @@ class Builder {
     b_->term.pc_vals[0] = pc0;
     b_->term.pc_vals[1] = pc1;
   }
-  void Indirect() { b_->term = Terminal{Terminal::Kind::kIndirect}; }
+  // `pc_off` (optional): where in env the front end stored the next pc, so a
+  // backend may remember the last target per block (an inline cache).
+  void Indirect(uint32_t pc_off = kNoTemp) {
+    b_->term = Terminal{Terminal::Kind::kIndirect};
+    b_->term.pc_off = pc_off;
+  }
   void Exit(uint32_t code = 0) {
     b_->term = Terminal{Terminal::Kind::kExit};
     b_->term.exit_code = code;

@@ -77,7 +77,8 @@ struct Terminal {
     kNone,      // not set yet (invalid in a finished block)
     kGoto,      // continue at targets[0] (a constant guest pc): chainable
     kBranch,    // cond != 0 ? targets[0] : targets[1]: both chainable
-    kIndirect,  // next pc only known at run time (already stored by the front end)
+    kIndirect,  // next pc only known at run time (already stored by the front end,
+                // at env + pc_off when that is not kNoTemp)
     kExit,      // return to the dispatcher (mode change, interrupt window, halt...)
     kRaise,     // the front end recorded an exception in env; deliver it
   };

@@ -1,8 +1,11 @@
-#include "accel/tcg/backend/interp/interp.h"
-
-#include <algorithm>
+// The interpreter's run loop: one handler per kind (handlers.def), operands
+// read and written as 8-byte values at byte offsets from env (the guest state
+// and, after it, the vCPU's frame of temps). The host is assumed
+// little-endian: a narrow value is the low bytes of its 8-byte slot.
 #include <cstring>
 
+#include "accel/tcg/backend/interp/interp.h"
+#include "accel/tcg/backend/interp/internal.h"
 #include "accel/tcg/ir/eval.h"
 #include "accel/tcg/softmmu.h"
 
@@ -10,70 +13,25 @@ namespace emu::accel::tcg {
 
 namespace {
 
-// Handler kinds: one per (op, width) or (setcond, condition) where a shared
-// handler would branch on it. Order: the label table in Run follows it.
-#define INTERP_HANDLERS(X)                                                                  \
-  X(mov) X(add) X(sub) X(mul) X(and) X(or) X(xor) X(shl) X(shr) X(sar) X(not) X(neg)       \
-  X(zext) X(sext) X(select)                                                                 \
-  X(eq) X(ne) X(ltu) X(leu) X(gtu) X(geu) X(lt) X(le) X(gt) X(ge)                           \
-  X(generic)                                                                                \
-  X(ld_env8) X(ld_env16) X(ld_env32) X(ld_env64) X(st_env8) X(st_env16) X(st_env32)        \
-  X(st_env64) X(ld_env64x2) X(st_env64x2)                                                   \
-  X(ld_mem8) X(ld_mem16) X(ld_mem32) X(ld_mem64) X(st_mem8) X(st_mem16) X(st_mem32)        \
-  X(st_mem64)                                                                               \
-  X(call) X(call_exit) X(stop) X(end)
+using namespace interp;
 
-enum Kind : uint16_t {
-#define X(n) kH_##n,
-  INTERP_HANDLERS(X)
-#undef X
-  kHandlerCount
-};
-
-uint16_t KindOf(const Op& o) {
-  const unsigned w = static_cast<unsigned>(o.type);  // 0..3 = 8..64 bits
-  switch (o.opc) {
-    case Opcode::k_mov: return kH_mov;
-    case Opcode::k_add: return kH_add;
-    case Opcode::k_sub: return kH_sub;
-    case Opcode::k_mul: return kH_mul;
-    case Opcode::k_and: return kH_and;
-    case Opcode::k_or: return kH_or;
-    case Opcode::k_xor: return kH_xor;
-    case Opcode::k_shl: return kH_shl;
-    case Opcode::k_shr: return kH_shr;
-    case Opcode::k_sar: return kH_sar;
-    case Opcode::k_not: return kH_not;
-    case Opcode::k_neg: return kH_neg;
-    case Opcode::k_zext: return kH_zext;
-    case Opcode::k_sext: return kH_sext;
-    case Opcode::k_select: return kH_select;
-    case Opcode::k_setcond: return static_cast<uint16_t>(kH_eq + o.aux);
-    case Opcode::k_ld_env: return static_cast<uint16_t>(kH_ld_env8 + w);
-    case Opcode::k_st_env: return static_cast<uint16_t>(kH_st_env8 + w);
-    case Opcode::k_ld_mem: return static_cast<uint16_t>(kH_ld_mem8 + w);
-    case Opcode::k_st_mem: return static_cast<uint16_t>(kH_st_mem8 + w);
-    case Opcode::k_call: return (o.aux & kHelperMayExit) ? kH_call_exit : kH_call;
-    default: return kH_generic;
-  }
+inline uint64_t Get(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
 }
+inline void Put(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
 // Sign-extends the low `bits` of v (shift form: no branch on the width).
 inline int64_t Sx(uint64_t v, unsigned bits) {
   return static_cast<int64_t>(v << (64 - bits)) >> (64 - bits);
 }
 
-// The run loop. Called once with ctx == nullptr to publish its label table.
-int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const** table);
-
-const void* const* Labels() {
-  static const void* const* table = [] {
-    const void* const* tab = nullptr;
-    Run(nullptr, nullptr, nullptr, &tab);
-    return tab;
-  }();
-  return table;
-}
+const char* const kNames[] = {
+#define INTERP_HANDLER(name) #name,
+#include "accel/tcg/backend/interp/handlers.def"
+#undef INTERP_HANDLER
+};
 
 // Dispatch: with GCC/Clang, direct threading through handler addresses stored
 // in the ops (one indirect jump per handler predicts far better than a single
@@ -88,12 +46,13 @@ const void* const* Labels() {
 #define INTERP_LIKELY(x) (x)
 #endif
 
-int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const** table) {
+// The run loop. Called once with ctx == nullptr to publish its label table.
+int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
 #ifdef INTERP_THREADED
   static const void* const kLabels[] = {
-#define X(n) &&L_##n,
-      INTERP_HANDLERS(X)
-#undef X
+#define INTERP_HANDLER(name) &&L_##name,
+#include "accel/tcg/backend/interp/handlers.def"
+#undef INTERP_HANDLER
   };
   if (!ctx) {
     *table = kLabels;
@@ -106,7 +65,7 @@ int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const
     *table = nullptr;
     return 0;
   }
-#define CASE(name) case kH_##name:
+#define CASE(name) case k_##name:
 #define DISPATCH() goto dispatch
 #endif
 #define NEXT() \
@@ -114,9 +73,12 @@ int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const
     ++o;       \
     DISPATCH(); \
   } while (0)
-  uint8_t* const env = ctx->env;
+  uint8_t* const base = ctx->env;
   SoftMmu* const mmu = ctx->mmu;
-  const bool own_frame = !t;
+#define A Get(base + o->a)
+#define B Get(base + o->b)
+#define C Get(base + o->c)
+#define SET(v) Put(base + o->d, (v))
   // The running block wrote to its own code (its TB was invalidated): finish this
   // instruction, then stop. The block never runs again, so the first op of the
   // next instruction becomes a stop (the end op stops by itself: no chaining
@@ -126,24 +88,24 @@ int Run(ExecContext* ctx, const InterpProgram* p, uint64_t* t, const void* const
     if (st.op + 1 >= p->ops.size()) return;
     InterpOp& target = const_cast<InterpOp&>(p->ops[st.op]);
 #ifdef INTERP_THREADED
-    target.h = kLabels[kH_stop];
+    target.h = kLabels[k_stop];
 #else
-    target.kind = kH_stop;
+    target.kind = k_stop;
 #endif
-    target.imm = st.pc;
+    target.pc = st.pc;
     target.x = static_cast<uint16_t>(st.pending);
   };
   // Stores the passes delayed past this point (Block::pending_stores).
   auto apply_pending = [&](uint32_t idx1) {
     for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
-      std::memcpy(env + s->offset, &t[s->temp], s->bytes);  // little-endian host
+      std::memcpy(base + s->dst, s->is_imm ? reinterpret_cast<const uint8_t*>(&s->imm) : base + s->src,
+                  s->bytes);
       if (s->last) break;
     }
   };
   const InterpOp* o;
   int slot;
 enter:
-  if (own_frame) t = p->frame.data();
   o = p->ops.data();
   ctx->blocks++;
 #ifdef INTERP_THREADED
@@ -152,302 +114,249 @@ enter:
 dispatch:
   switch (o->kind) {
 #endif
-  CASE(mov) t[o->d] = t[o->a] & o->imm; NEXT();
-  CASE(add) t[o->d] = (t[o->a] + t[o->b]) & o->imm; NEXT();
-  CASE(sub) t[o->d] = (t[o->a] - t[o->b]) & o->imm; NEXT();
-  CASE(mul) t[o->d] = (t[o->a] * t[o->b]) & o->imm; NEXT();
-  CASE(and) t[o->d] = t[o->a] & t[o->b] & o->imm; NEXT();
-  CASE(or) t[o->d] = (t[o->a] | t[o->b]) & o->imm; NEXT();
-  CASE(xor) t[o->d] = (t[o->a] ^ t[o->b]) & o->imm; NEXT();
-  CASE(shl) t[o->d] = (t[o->a] << (t[o->b] & (Bits(o->type) - 1))) & o->imm; NEXT();
-  CASE(shr) t[o->d] = (t[o->a] & o->imm) >> (t[o->b] & (Bits(o->type) - 1)); NEXT();
-  CASE(sar) {
-    unsigned bits = Bits(o->type);
-    t[o->d] = static_cast<uint64_t>(Sx(t[o->a], bits) >> (t[o->b] & (bits - 1))) & o->imm;
-    NEXT();
-  }
-  CASE(not) t[o->d] = ~t[o->a] & o->imm; NEXT();
-  CASE(neg) t[o->d] = (0 - t[o->a]) & o->imm; NEXT();
-  CASE(zext) t[o->d] = t[o->a] & Mask(static_cast<Type>(o->aux)) & o->imm; NEXT();
-  CASE(sext)
-    t[o->d] = static_cast<uint64_t>(Sx(t[o->a], Bits(static_cast<Type>(o->aux)))) & o->imm;
-    NEXT();
-  CASE(select) t[o->d] = (t[o->a] ? t[o->b] : t[o->c]) & o->imm; NEXT();
-  CASE(eq) t[o->d] = ((t[o->a] ^ t[o->b]) & o->imm) == 0; NEXT();
-  CASE(ne) t[o->d] = ((t[o->a] ^ t[o->b]) & o->imm) != 0; NEXT();
-  CASE(ltu) t[o->d] = (t[o->a] & o->imm) < (t[o->b] & o->imm); NEXT();
-  CASE(leu) t[o->d] = (t[o->a] & o->imm) <= (t[o->b] & o->imm); NEXT();
-  CASE(gtu) t[o->d] = (t[o->a] & o->imm) > (t[o->b] & o->imm); NEXT();
-  CASE(geu) t[o->d] = (t[o->a] & o->imm) >= (t[o->b] & o->imm); NEXT();
-  CASE(lt) t[o->d] = Sx(t[o->a], Bits(o->type)) < Sx(t[o->b], Bits(o->type)); NEXT();
-  CASE(le) t[o->d] = Sx(t[o->a], Bits(o->type)) <= Sx(t[o->b], Bits(o->type)); NEXT();
-  CASE(gt) t[o->d] = Sx(t[o->a], Bits(o->type)) > Sx(t[o->b], Bits(o->type)); NEXT();
-  CASE(ge) t[o->d] = Sx(t[o->a], Bits(o->type)) >= Sx(t[o->b], Bits(o->type)); NEXT();
-  CASE(generic)
-    t[o->d] = EvalValueOp(o->opc, o->type, o->aux, t[o->a], t[o->b], t[o->c]);
-    NEXT();
-  CASE(ld_env8) t[o->d] = env[o->imm]; NEXT();
-  CASE(ld_env16) { uint16_t v; std::memcpy(&v, env + o->imm, 2); t[o->d] = v; NEXT(); }
-  CASE(ld_env32) { uint32_t v; std::memcpy(&v, env + o->imm, 4); t[o->d] = v; NEXT(); }
-  CASE(ld_env64) std::memcpy(&t[o->d], env + o->imm, 8); NEXT();
-  CASE(st_env8) env[o->imm] = static_cast<uint8_t>(t[o->a]); NEXT();
-  CASE(st_env16) { uint16_t w = static_cast<uint16_t>(t[o->a]); std::memcpy(env + o->imm, &w, 2); NEXT(); }
-  CASE(st_env32) { uint32_t w = static_cast<uint32_t>(t[o->a]); std::memcpy(env + o->imm, &w, 4); NEXT(); }
-  CASE(st_env64) std::memcpy(env + o->imm, &t[o->a], 8); NEXT();
-  // Two adjacent 64-bit env accesses in one op (second: temp b, offset c).
-  CASE(ld_env64x2)
-    std::memcpy(&t[o->d], env + o->imm, 8);
-    std::memcpy(&t[o->b], env + o->c, 8);
-    NEXT();
-  CASE(st_env64x2)
-    std::memcpy(env + o->imm, &t[o->a], 8);
-    std::memcpy(env + o->c, &t[o->b], 8);
-    NEXT();
-  // Guest memory: the soft-TLB hit inline, everything else through SoftMmu.
-#define LD_MEM(bytes, T)                                                               \
+  CASE(mov) SET(A & o->mask); NEXT();
+  CASE(movi) SET(o->imm); NEXT();
+  CASE(mov2) SET(A); Put(base + o->c, B); NEXT();
+  CASE(put8) base[o->d] = base[o->a]; NEXT();
+  CASE(put16) std::memcpy(base + o->d, base + o->a, 2); NEXT();
+  CASE(put32) std::memcpy(base + o->d, base + o->a, 4); NEXT();
+  CASE(puti8) base[o->d] = static_cast<uint8_t>(o->imm); NEXT();
+  CASE(puti16) std::memcpy(base + o->d, &o->imm, 2); NEXT();
+  CASE(puti32) std::memcpy(base + o->d, &o->imm, 4); NEXT();
+  CASE(add) SET((A + B) & o->mask); NEXT();
+  CASE(add_ri) SET((A + o->imm) & o->mask); NEXT();
+  CASE(sub) SET((A - B) & o->mask); NEXT();
+  CASE(sub_ri) SET((A - o->imm) & o->mask); NEXT();
+  CASE(mul) SET((A * B) & o->mask); NEXT();
+  CASE(mul_ri) SET((A * o->imm) & o->mask); NEXT();
+  CASE(and) SET(A & B & o->mask); NEXT();
+  CASE(and_ri) SET(A & o->imm); NEXT();  // imm already masked
+  CASE(or) SET((A | B) & o->mask); NEXT();
+  CASE(or_ri) SET((A | o->imm) & o->mask); NEXT();
+  CASE(xor) SET((A ^ B) & o->mask); NEXT();
+  CASE(xor_ri) SET((A ^ o->imm) & o->mask); NEXT();
+  // Shifts: register counts are taken modulo the width (imm = width - 1);
+  // immediate counts arrive reduced.
+  CASE(shl) SET((A << (B & o->imm)) & o->mask); NEXT();
+  CASE(shl_ri) SET((A << o->imm) & o->mask); NEXT();
+  CASE(shr) SET((A & o->mask) >> (B & o->imm)); NEXT();
+  CASE(shr_ri) SET((A & o->mask) >> o->imm); NEXT();
+  CASE(sar) SET(static_cast<uint64_t>(Sx(A, o->aux) >> (B & o->imm)) & o->mask); NEXT();
+  CASE(sar_ri) SET(static_cast<uint64_t>(Sx(A, o->aux) >> o->imm) & o->mask); NEXT();
+  CASE(not) SET(~A & o->mask); NEXT();
+  CASE(neg) SET((0 - A) & o->mask); NEXT();
+  CASE(sext) SET(static_cast<uint64_t>(Sx(A, o->aux)) & o->mask); NEXT();
+  CASE(select) SET((A ? B : C) & o->mask); NEXT();
+  CASE(generic) SET(EvalValueOp(o->opc, o->type, o->aux, A, B, C)); NEXT();
+  // setcond: register-immediate forms compare with an immediate already masked
+  // (unsigned) or sign-extended (signed) to the width.
+  CASE(set_eq) SET(((A ^ B) & o->mask) == 0); NEXT();
+  CASE(set_ne) SET(((A ^ B) & o->mask) != 0); NEXT();
+  CASE(set_ltu) SET((A & o->mask) < (B & o->mask)); NEXT();
+  CASE(set_leu) SET((A & o->mask) <= (B & o->mask)); NEXT();
+  CASE(set_gtu) SET((A & o->mask) > (B & o->mask)); NEXT();
+  CASE(set_geu) SET((A & o->mask) >= (B & o->mask)); NEXT();
+  CASE(set_lt) SET(Sx(A, o->aux) < Sx(B, o->aux)); NEXT();
+  CASE(set_le) SET(Sx(A, o->aux) <= Sx(B, o->aux)); NEXT();
+  CASE(set_gt) SET(Sx(A, o->aux) > Sx(B, o->aux)); NEXT();
+  CASE(set_ge) SET(Sx(A, o->aux) >= Sx(B, o->aux)); NEXT();
+  CASE(set_eq_ri) SET((A & o->mask) == o->imm); NEXT();
+  CASE(set_ne_ri) SET((A & o->mask) != o->imm); NEXT();
+  CASE(set_ltu_ri) SET((A & o->mask) < o->imm); NEXT();
+  CASE(set_leu_ri) SET((A & o->mask) <= o->imm); NEXT();
+  CASE(set_gtu_ri) SET((A & o->mask) > o->imm); NEXT();
+  CASE(set_geu_ri) SET((A & o->mask) >= o->imm); NEXT();
+  CASE(set_lt_ri) SET(Sx(A, o->aux) < static_cast<int64_t>(o->imm)); NEXT();
+  CASE(set_le_ri) SET(Sx(A, o->aux) <= static_cast<int64_t>(o->imm)); NEXT();
+  CASE(set_gt_ri) SET(Sx(A, o->aux) > static_cast<int64_t>(o->imm)); NEXT();
+  CASE(set_ge_ri) SET(Sx(A, o->aux) >= static_cast<int64_t>(o->imm)); NEXT();
+  // Guest memory: the soft-TLB hit inline, everything else through SoftMmu. The
+  // result is written only once the access succeeded (its destination may be a
+  // guest register).
+#define LD_MEM(bytes, T, VA)                                                           \
   {                                                                                    \
-    uint64_t va = t[o->a];                                                             \
+    const uint64_t va = (VA);                                                          \
     const TlbEntry& e = mmu->tlb_row(o->aux)[(va >> kPageBits) & (kTlbSize - 1)];      \
     if (INTERP_LIKELY(e.tag[0] == (va & kPageMask) &&                                  \
                       (va & (kPageSize - 1)) <= kPageSize - (bytes))) {                \
       T v;                                                                             \
       std::memcpy(&v, reinterpret_cast<const uint8_t*>(va + e.addend), bytes);        \
-      t[o->d] = v;                                                                     \
+      SET(v);                                                                          \
       NEXT();                                                                          \
     }                                                                                  \
     if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
-    ctx->insn_pc = o->imm; /* page walks may look at the instruction */              \
-    t[o->d] = mmu->Load(ctx, va, bytes, o->aux);                                       \
+    ctx->insn_pc = o->pc; /* page walks may look at the instruction */               \
+    uint64_t v = mmu->Load(ctx, va, bytes, o->aux);                                    \
     if (ctx->exit == ExitStatus::kException) return -1;                                \
+    SET(v);                                                                            \
     NEXT();                                                                            \
   }
-#define ST_MEM(bytes, T)                                                               \
+#define ST_MEM(bytes, T, VA)                                                           \
   {                                                                                    \
-    uint64_t va = t[o->a];                                                             \
+    const uint64_t va = (VA);                                                          \
+    const uint64_t data = C;                                                           \
     const TlbEntry& e = mmu->tlb_row(o->aux)[(va >> kPageBits) & (kTlbSize - 1)];      \
     if (INTERP_LIKELY(e.tag[1] == (va & kPageMask) &&                                  \
                       (va & (kPageSize - 1)) <= kPageSize - (bytes))) {                \
-      T v = static_cast<T>(t[o->b]);                                                   \
+      T v = static_cast<T>(data);                                                      \
       std::memcpy(reinterpret_cast<uint8_t*>(va + e.addend), &v, bytes);              \
       NEXT();                                                                          \
     }                                                                                  \
     if (o->x) apply_pending(o->x);                                                     \
-    ctx->insn_pc = o->imm;                                                             \
-    mmu->Store(ctx, va, t[o->b], bytes, o->aux);                                       \
+    ctx->insn_pc = o->pc;                                                              \
+    mmu->Store(ctx, va, data, bytes, o->aux);                                          \
     if (ctx->exit != ExitStatus::kNone) {                                              \
       if (ctx->exit == ExitStatus::kException) return -1;                              \
       if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);                    \
     }                                                                                  \
     NEXT();                                                                            \
   }
-  CASE(ld_mem8) LD_MEM(1, uint8_t)
-  CASE(ld_mem16) LD_MEM(2, uint16_t)
-  CASE(ld_mem32) LD_MEM(4, uint32_t)
-  CASE(ld_mem64) LD_MEM(8, uint64_t)
-  CASE(st_mem8) ST_MEM(1, uint8_t)
-  CASE(st_mem16) ST_MEM(2, uint16_t)
-  CASE(st_mem32) ST_MEM(4, uint32_t)
-  CASE(st_mem64) ST_MEM(8, uint64_t)
+  CASE(ld8) LD_MEM(1, uint8_t, A)
+  CASE(ld16) LD_MEM(2, uint16_t, A)
+  CASE(ld32) LD_MEM(4, uint32_t, A)
+  CASE(ld64) LD_MEM(8, uint64_t, A)
+  CASE(ld8_ri) LD_MEM(1, uint8_t, A + o->imm)
+  CASE(ld16_ri) LD_MEM(2, uint16_t, A + o->imm)
+  CASE(ld32_ri) LD_MEM(4, uint32_t, A + o->imm)
+  CASE(ld64_ri) LD_MEM(8, uint64_t, A + o->imm)
+  CASE(ld8_rr) LD_MEM(1, uint8_t, A + B)
+  CASE(ld16_rr) LD_MEM(2, uint16_t, A + B)
+  CASE(ld32_rr) LD_MEM(4, uint32_t, A + B)
+  CASE(ld64_rr) LD_MEM(8, uint64_t, A + B)
+  CASE(st8) ST_MEM(1, uint8_t, A)
+  CASE(st16) ST_MEM(2, uint16_t, A)
+  CASE(st32) ST_MEM(4, uint32_t, A)
+  CASE(st64) ST_MEM(8, uint64_t, A)
+  CASE(st8_ri) ST_MEM(1, uint8_t, A + o->imm)
+  CASE(st16_ri) ST_MEM(2, uint16_t, A + o->imm)
+  CASE(st32_ri) ST_MEM(4, uint32_t, A + o->imm)
+  CASE(st64_ri) ST_MEM(8, uint64_t, A + o->imm)
+  CASE(st8_rr) ST_MEM(1, uint8_t, A + B)
+  CASE(st16_rr) ST_MEM(2, uint16_t, A + B)
+  CASE(st32_rr) ST_MEM(4, uint32_t, A + B)
+  CASE(st64_rr) ST_MEM(8, uint64_t, A + B)
 #undef LD_MEM
 #undef ST_MEM
   CASE(call)
-    ctx->insn_pc = t[o->x];  // helpers read the pc of their instruction
-    t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
+    ctx->insn_pc = o->pc;  // helpers read the pc of their instruction
+    SET(reinterpret_cast<HelperFn>(o->imm)(ctx, A, B, C));
     NEXT();
-  CASE(call_exit)
-    ctx->insn_pc = t[o->x];
-    t[o->d] = reinterpret_cast<HelperFn>(o->imm)(ctx, t[o->a], t[o->b], t[o->c]);
-    if (ctx->exit != ExitStatus::kNone) {
-      if (ctx->exit == ExitStatus::kException || ctx->exit == ExitStatus::kHelperExit) return -1;
-      if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);
+  CASE(call_exit) {
+    ctx->insn_pc = o->pc;
+    uint64_t r = reinterpret_cast<HelperFn>(o->imm)(ctx, A, B, C);
+    if (INTERP_LIKELY(ctx->exit == ExitStatus::kNone)) {
+      SET(r);
+      NEXT();
     }
+    if (ctx->exit == ExitStatus::kException) return -1;  // the result is not written
+    SET(r);
+    if (ctx->exit == ExitStatus::kHelperExit) return -1;
+    if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);
     NEXT();
+  }
   CASE(stop)
     if (o->x) apply_pending(o->x);
-    ctx->insn_pc = o->imm;  // the state is that before this instruction
+    ctx->insn_pc = o->pc;  // the state is that before this instruction
     return -2;
+  // Compare and branch: the terminal's condition computed in place.
+  CASE(br_eq) slot = ((A ^ B) & o->mask) == 0 ? 0 : 1; goto take;
+  CASE(br_ne) slot = ((A ^ B) & o->mask) != 0 ? 0 : 1; goto take;
+  CASE(br_ltu) slot = (A & o->mask) < (B & o->mask) ? 0 : 1; goto take;
+  CASE(br_leu) slot = (A & o->mask) <= (B & o->mask) ? 0 : 1; goto take;
+  CASE(br_gtu) slot = (A & o->mask) > (B & o->mask) ? 0 : 1; goto take;
+  CASE(br_geu) slot = (A & o->mask) >= (B & o->mask) ? 0 : 1; goto take;
+  CASE(br_lt) slot = Sx(A, o->aux) < Sx(B, o->aux) ? 0 : 1; goto take;
+  CASE(br_le) slot = Sx(A, o->aux) <= Sx(B, o->aux) ? 0 : 1; goto take;
+  CASE(br_gt) slot = Sx(A, o->aux) > Sx(B, o->aux) ? 0 : 1; goto take;
+  CASE(br_ge) slot = Sx(A, o->aux) >= Sx(B, o->aux) ? 0 : 1; goto take;
+  CASE(br_eq_ri) slot = (A & o->mask) == o->imm ? 0 : 1; goto take;
+  CASE(br_ne_ri) slot = (A & o->mask) != o->imm ? 0 : 1; goto take;
+  CASE(br_ltu_ri) slot = (A & o->mask) < o->imm ? 0 : 1; goto take;
+  CASE(br_leu_ri) slot = (A & o->mask) <= o->imm ? 0 : 1; goto take;
+  CASE(br_gtu_ri) slot = (A & o->mask) > o->imm ? 0 : 1; goto take;
+  CASE(br_geu_ri) slot = (A & o->mask) >= o->imm ? 0 : 1; goto take;
+  CASE(br_lt_ri) slot = Sx(A, o->aux) < static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
+  CASE(br_le_ri) slot = Sx(A, o->aux) <= static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
+  CASE(br_gt_ri) slot = Sx(A, o->aux) > static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
+  CASE(br_ge_ri) slot = Sx(A, o->aux) >= static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
   CASE(end)
     switch (p->term.kind) {
-      case Terminal::Kind::kGoto: slot = 0; break;
-      case Terminal::Kind::kBranch: slot = t[p->term.cond] ? 0 : 1; break;
-      case Terminal::Kind::kIndirect: slot = -1; break;
+      case Terminal::Kind::kGoto: slot = 0; goto take;
+      case Terminal::Kind::kBranch: slot = A ? 0 : 1; goto take;
+      case Terminal::Kind::kIndirect: goto indirect;
       default: return -1;
     }
-    if (slot >= 0 && p->term.pc_off != kNoTemp)
-      std::memcpy(env + p->term.pc_off, &p->term.pc_vals[slot], 8);
-    if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
-        !ctx->exit_request.load(std::memory_order_relaxed)) {
-      const InterpProgram* n = slot >= 0 ? p->chain[slot] : nullptr;
-      if (!n && ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
-      if (n) {
-        ctx->chain_budget--;
-        p = n;
-        ctx->cur_tb = p->owner;
-        goto enter;
-      }
-    }
-    return slot;
 #ifndef INTERP_THREADED
     default: return -1;
   }
 #endif
+take:
+  if (p->term.pc_off != kNoTemp) Put(base + p->term.pc_off, p->term.pc_vals[slot]);
+  if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
+      !ctx->exit_request.load(std::memory_order_relaxed)) {
+    const InterpProgram* n = p->chain[slot];
+    if (!n && ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
+    if (n) {
+      ctx->chain_budget--;
+      p = n;
+      ctx->cur_tb = p->owner;
+      goto enter;
+    }
+  }
+  return slot;
+indirect:
+  if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
+      !ctx->exit_request.load(std::memory_order_relaxed)) {
+    // The inline cache: the same target as last time, by the same vCPU, with
+    // nothing changed that could make it a different block.
+    const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
+    const uint64_t npc = cacheable ? Get(base + p->term.pc_off) : 0;
+    const InterpProgram* n = nullptr;
+    if (cacheable && p->ind_next && p->ind_pc == npc && p->ind_ctx == ctx &&
+        p->ind_tlb == *ctx->tlb_epoch && p->ind_code == *ctx->code_epoch) {
+      n = p->ind_next;
+    } else if (ctx->chain_miss) {
+      n = ctx->chain_miss(ctx, p, -1);
+      if (n && cacheable) {
+        p->ind_pc = npc;
+        p->ind_ctx = ctx;
+        p->ind_tlb = *ctx->tlb_epoch;
+        p->ind_code = *ctx->code_epoch;
+        p->ind_next = n;
+      }
+    }
+    if (n) {
+      ctx->chain_budget--;
+      p = n;
+      ctx->cur_tb = p->owner;
+      goto enter;
+    }
+  }
+  return -1;
 #undef CASE
 #undef NEXT
 #undef DISPATCH
+#undef A
+#undef B
+#undef C
+#undef SET
 }
 
 }  // namespace
 
-bool CompileInterp(const Block& b, InterpProgram* out) {
-  // Renumber: used constants first, then the other temps in order of appearance.
-  std::vector<uint32_t> map(b.num_temps, kNoTemp);
-  out->consts.clear();
-  out->ops.clear();
-  auto note_const = [&](uint32_t t) {
-    if (t != kNoTemp && b.is_const[t] && map[t] == kNoTemp) {
-      map[t] = static_cast<uint32_t>(out->consts.size());
-      out->consts.push_back(b.const_val[t]);
-    }
-  };
-  out->stops.clear();
-  out->pending.clear();
-  for (const Op& o : b.ops) {
-    note_const(o.a);
-    note_const(o.b);
-    if (HasPendingStores(o)) {
-      for (const EnvStore& s : b.pending_stores[o.c]) note_const(s.temp);
-    } else {
-      note_const(o.c);
-    }
-  }
-  note_const(b.term.cond);
-  // The pcs of instructions that call helpers, as constants (calls set insn_pc).
-  std::vector<std::pair<uint64_t, uint16_t>> pc_consts;
-  auto pc_const = [&](uint64_t pc) -> uint16_t {
-    for (auto& [v, idx] : pc_consts)
-      if (v == pc) return idx;
-    auto idx = static_cast<uint16_t>(out->consts.size());
-    out->consts.push_back(pc);
-    pc_consts.emplace_back(pc, idx);
-    return idx;
-  };
-  {
-    uint64_t pc = 0;
-    for (const Op& o : b.ops) {
-      if (o.opc == Opcode::k_insn_start) pc = o.imm;
-      if (o.opc == Opcode::k_call) pc_const(pc);
-    }
-  }
-  uint32_t next = static_cast<uint32_t>(out->consts.size());
-  auto num = [&](uint32_t t) -> uint16_t {
-    if (t == kNoTemp) return 0;
-    if (map[t] == kNoTemp) map[t] = next++;
-    return static_cast<uint16_t>(map[t]);
-  };
-  const void* const* labels = Labels();
-  // Flattens one pending-store list; returns 1 + its index (0 when none).
-  auto pending = [&](const Op& o) -> uint32_t {
-    if (!HasPendingStores(o) || b.pending_stores[o.c].empty()) return 0;
-    auto idx1 = static_cast<uint32_t>(out->pending.size() + 1);
-    for (const EnvStore& s : b.pending_stores[o.c])
-      out->pending.push_back(InterpPending{s.offset, num(s.temp), static_cast<uint8_t>(Bytes(s.type)), 0});
-    out->pending.back().last = 1;
-    return idx1;
-  };
-  auto finish = [&](InterpOp& io) {
-    if (labels) io.h = labels[io.kind];
-  };
-  out->ops.reserve(b.ops.size() + 1);
-  // Instruction boundaries cost nothing at run time: memory ops carry their
-  // instruction's pc (precise faults), calls a temp with it (helpers read
-  // insn_pc), and stores and calls the place to stop at if they rewrite the
-  // running block (InterpProgram::stops, resolved at the next boundary).
-  uint64_t cur_pc = 0;
-  std::vector<uint16_t> unresolved;
-  size_t stop_target = ~size_t{0};  // an op index some stop points at
-  // Pairs adjacent 64-bit env loads or stores into one op (half the dispatches
-  // for the register write-back at block ends) unless a stop points between.
-  auto pair_with_last = [&](const InterpOp& io) {
-    if (out->ops.empty() || out->ops.size() == stop_target || io.imm > 0xffff) return false;
-    InterpOp& last = out->ops.back();
-    if (io.kind == kH_st_env64 && last.kind == kH_st_env64) {
-      last.kind = kH_st_env64x2;
-      last.b = io.a;
-    } else if (io.kind == kH_ld_env64 && last.kind == kH_ld_env64) {
-      last.kind = kH_ld_env64x2;
-      last.b = io.d;
-    } else {
-      return false;
-    }
-    last.c = static_cast<uint16_t>(io.imm);
-    return true;
-  };
-  for (size_t i = 0; i < b.ops.size(); i++) {
-    const Op& o = b.ops[i];
-    if (o.opc == Opcode::k_insn_start) {
-      uint32_t pend = unresolved.empty() ? 0 : pending(o);
-      if (pend > 0xffff) return false;
-      for (uint16_t s : unresolved)
-        out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), pend, o.imm};
-      if (!unresolved.empty()) stop_target = out->ops.size();
-      unresolved.clear();
-      cur_pc = o.imm;
-      continue;
-    }
-    InterpOp io;
-    io.opc = o.opc;
-    io.type = o.type;
-    io.aux = o.aux;
-    io.imm = o.imm;
-    io.kind = KindOf(o);
-    const OpInfo& in = Info(o.opc);
-    if (in.nin > 0) io.a = num(o.a);
-    if (in.nin > 1) io.b = num(o.b);
-    if (in.nin > 2) io.c = num(o.c);
-    if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) {
-      uint32_t pend = pending(o);
-      if (pend > 0xffff) return false;
-      io.x = static_cast<uint16_t>(pend);
-    }
-    if (in.nout) io.d = num(o.dst);
-    if ((in.flags & kPure) && o.opc != Opcode::k_ld_env) io.imm = Mask(o.type);
-    if (o.opc == Opcode::k_ld_mem || o.opc == Opcode::k_st_mem) io.imm = cur_pc;
-    if (o.opc == Opcode::k_call) io.x = pc_const(cur_pc);
-    if (o.opc == Opcode::k_st_mem || o.opc == Opcode::k_call) {
-      if (out->stops.size() >= 0xffff) return false;
-      io.y = static_cast<uint16_t>(out->stops.size());
-      out->stops.push_back(InterpStop{0, 0});
-      unresolved.push_back(io.y);
-    }
-    if (next > 0xffff) return false;
-    if (pair_with_last(io)) continue;
-    out->ops.push_back(io);
-  }
-  for (uint16_t s : unresolved) out->stops[s] = InterpStop{static_cast<uint32_t>(out->ops.size()), 0, 0};
-  for (InterpOp& io : out->ops) finish(io);  // handler addresses, now that kinds are final
-  // The terminal: the dispatch loop ends here.
-  InterpOp end;
-  end.kind = kH_end;
-  finish(end);
-  out->ops.push_back(end);
-  out->term = b.term;
-  if (b.term.kind == Terminal::Kind::kBranch) out->term.cond = num(b.term.cond);
-  out->num_temps = next;
-  out->frame.assign(next + 1, 0);
-  std::copy(out->consts.begin(), out->consts.end(), out->frame.begin());
-  return next <= 0xffff;
+const void* const* interp::Labels() {
+  static const void* const* table = [] {
+    const void* const* tab = nullptr;
+    Run(nullptr, nullptr, &tab);
+    return tab;
+  }();
+  return table;
 }
 
-int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* t) {
-  if (t && !p.consts.empty()) std::memcpy(t, p.consts.data(), p.consts.size() * sizeof(uint64_t));
-  if (t) {
-    uint32_t budget = ctx->chain_budget;
-    ctx->chain_budget = 0;  // explicit temps belong to this program only
-    int r = Run(ctx, &p, t, nullptr);
-    ctx->chain_budget = budget;
-    return r;
-  }
-  return Run(ctx, &p, nullptr, nullptr);
+int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
+
+const char* InterpHandlerName(const InterpOp& o) {
+  return o.handler < kKindCount ? kNames[o.handler] : "?";
 }
 
 }  // namespace emu::accel::tcg

@@ -1,20 +1,29 @@
-// The portable IR interpreter: a Block is compiled into a compact array of
-// pre-decoded ops over a flat temp array (constants first, in place before the
-// first run), then run with direct-threaded dispatch (GCC/Clang; a switch
-// elsewhere). It is the reference backend: any host, no generated code.
+// The portable IR interpreter: a Block is compiled (interp_compile.cpp) into a
+// compact array of pre-decoded ops, then run (interp.cpp) with direct-threaded
+// dispatch (GCC/Clang; a switch elsewhere). It is the reference backend: any
+// host, no generated code.
 //
-// Compilation picks one handler per (op, width) where the width or condition
-// would otherwise be a branch inside a shared handler (env and memory accesses,
-// setcond): such branches mispredict across the many sites that share them.
-// Chained blocks (InterpProgram::chain) are entered without returning to the
-// caller while ExecContext::chain_budget lasts.
+// Operands are byte offsets from one base, the vCPU's env: a guest register is
+// read and written in place, and the block's other temps live in a per-vCPU
+// frame the front end places right after its env (ExecContext::frame_offset,
+// kInterpFrameBytes). So `add rax, rbx` is one op that reads env.rax and
+// env.rbx and writes env.rax, where the IR had two ld_env, an add and an
+// st_env: the compiler keeps a temp in its env field whenever that is exact at
+// every point the block can stop (see interp_compile.cpp). Constants are
+// immediates of the op that uses them.
+//
+// Compilation picks one handler per (op, operand form) and per width or
+// condition where a shared handler would branch on it; common IR shapes get
+// one handler (compare and branch, memory access with its address add).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "accel/tcg/exec_context.h"
 #include "accel/tcg/ir/ir.h"
+#include "accel/tcg/ir/print.h"
 
 namespace emu::accel::tcg {
 
@@ -23,22 +32,28 @@ struct InterpOp {
     const void* h = nullptr;  // handler address (threaded dispatch)
     uintptr_t kind;           // handler index (switch dispatch)
   };
-  uint64_t imm = 0;         // value ops: Mask(type); env offset, helper, insn pc
-  uint16_t d = 0, a = 0, b = 0, c = 0;
+  uint64_t imm = 0;   // immediate operand; helper address (call)
+  union {
+    uint64_t mask = 0;  // value ops: Mask(type) (zext: of both types)
+    uint64_t pc;        // memory ops, calls, stop: the guest instruction's pc
+  };
+  uint32_t d = 0, a = 0, b = 0, c = 0;  // operand byte offsets from env
+  uint16_t x = 0;      // memory ops: 1 + index into InterpProgram::pending (0: none)
+  uint16_t y = 0;      // st_mem, call: index into InterpProgram::stops
+  uint8_t handler = 0;  // handler index (profiles, tests)
   Opcode opc = Opcode::kCount;
   Type type = Type::kI64;
-  uint8_t aux = 0;
-  uint8_t pad = 0;
-  uint16_t x = 0;           // call: temp holding the instruction's pc;
-                            // ld/st_mem: 1 + index into InterpProgram::pending (0: none)
-  uint16_t y = 0;           // st_mem, call: index into InterpProgram::stops
+  uint8_t aux = 0;     // sext, sar, signed compares: bits; memory ops: mmu index
 };
 
-// A store delayed by SinkEnvStores, performed before a slow path or a stop.
+// A store delayed by SinkEnvStores, performed before a slow path or a stop:
+// env[dst] = low `bytes` of the value at src (or of imm).
 struct InterpPending {
-  uint32_t offset;
-  uint16_t temp;
+  uint64_t imm;
+  uint32_t dst;
+  uint32_t src;
   uint8_t bytes;
+  uint8_t is_imm;
   uint8_t last;  // ends its list
 };
 
@@ -52,25 +67,33 @@ struct InterpStop {
 
 struct InterpProgram {
   std::vector<InterpOp> ops;
-  std::vector<uint64_t> consts;  // temps [0, consts.size()) start with these values
-  uint32_t num_temps = 0;
-  Terminal term;                 // cond renumbered
+  uint32_t frame_slots = 0;      // 8-byte frame slots used
+  Terminal term;
   std::vector<InterpStop> stops;
   std::vector<InterpPending> pending;
-  // The temp array with the constants already in place: running with it saves
-  // the copy at every block entry. Only one vCPU executes at a time (the
-  // accelerator's execution lock), so a program's frame is never shared.
-  mutable std::vector<uint64_t> frame;
   // Direct successors for terminal slots 0/1 (set by the TB cache when it links
   // blocks), and the block that owns this program (ExecContext::cur_tb).
   const InterpProgram* chain[2] = {nullptr, nullptr};
   const TranslationBlock* owner = nullptr;
-  size_t MemoryBytes() const { return ops.size() * sizeof(InterpOp) + consts.size() * 8; }
+  // The last target of an indirect terminal (RET, JMP/CALL through a register):
+  // taken again without asking the loop by the same vCPU while its TLB and the
+  // code cache are unchanged (ExecContext::tlb_epoch, code_epoch) and the next
+  // pc is the same.
+  mutable uint64_t ind_pc = 0;
+  mutable uint64_t ind_tlb = 0, ind_code = 0;
+  mutable const ExecContext* ind_ctx = nullptr;
+  mutable const InterpProgram* ind_next = nullptr;
+  size_t MemoryBytes() const {
+    return ops.size() * sizeof(InterpOp) + pending.size() * sizeof(InterpPending) +
+           stops.size() * sizeof(InterpStop);
+  }
 };
 
-// Compiles a (passed) block. Returns false if the block is too large (more than
-// 65535 temps): the front end should end blocks earlier.
-bool CompileInterp(const Block& b, InterpProgram* out);
+// Compiles a (passed) block for a vCPU whose frame is `frame_offset` bytes after
+// its env. Returns false if the block needs more than kInterpFrameBytes of
+// frame or more than 65535 pending stores or stops: the front end should end
+// blocks earlier.
+bool CompileInterp(const Block& b, InterpProgram* out, uint32_t frame_offset);
 
 // Runs one program, and the programs it is chained to while ctx->chain_budget
 // (decremented per chained block) lasts and no exit is requested; ctx->cur_tb
@@ -78,8 +101,12 @@ bool CompileInterp(const Block& b, InterpProgram* out);
 // Returns the terminal slot taken (0 or 1 for goto/branch) by the last program
 // run, -1 for other terminals or when ctx->exit was set, -2 when it stopped
 // before an instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that
-// instruction). `temps` may be nullptr to run on the program's own frame; with
-// explicit temps nothing is chained.
-int RunInterp(ExecContext* ctx, const InterpProgram& p, uint64_t* temps);
+// instruction).
+int RunInterp(ExecContext* ctx, const InterpProgram& p);
+
+// The name of an op's handler ("add_ri", "ld32_rr"...), for profiles.
+const char* InterpHandlerName(const InterpOp& o);
+// The program as text, one op per line (print.cpp).
+std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrNames& names = {});
 
 }  // namespace emu::accel::tcg
