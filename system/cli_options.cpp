@@ -351,9 +351,6 @@ void OptLogItems(ParseState& st, const std::string& arg) {
       continue;
     }
     if (cur.empty()) continue;
-    if (cur == "out_asm")
-      throw CliError("-d out_asm: emu's translator runs its IR in an interpreter and emits no host "
-                     "code; use -d op_opt to see what runs");
     bool known = hw::LogMaskForName(cur) != 0;
     // QEMU's other items, which emu does not produce yet.
     for (const char* later : {"op_ind", "cpu_reset", "nochain", "pcall", "page", "strace",

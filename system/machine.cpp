@@ -292,6 +292,7 @@ void Machine::Setup() {
       if (item == "int") to.log_int = true;
       if (item == "op") to.log_op = true;
       if (item == "op_opt") to.log_op_opt = true;
+      if (item == "out_asm") to.log_out_asm = true;
     }
     if (log_) to.log = log_;
     tcg_ = std::make_unique<accel::tcg::TcgAccelerator>(&board_->memory(), this, to);

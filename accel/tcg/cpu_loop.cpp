@@ -296,6 +296,10 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         nt->phys_page2 = tr.phys_page2;
         if (!CompileInterp(blk, &nt->prog, ctx.frame_offset))
           return {ExitReason::kError, "tcg: block too large for the interpreter"};
+        if (opt.log_out_asm && show) {
+          std::fprintf(opt.log, "OUT: pc=0x%" PRIx64 " (%zu interpreter ops)\n", pc, nt->prog.ops.size());
+          std::fputs(PrintInterp(nt->prog, ctx.frame_offset, x86::X86IrNames()).c_str(), opt.log);
+        }
         if (prof) {
           std::vector<uint8_t> bytes(blk.guest_size);
           for (uint32_t i = 0; i < blk.guest_size; i++)

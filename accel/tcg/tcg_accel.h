@@ -35,6 +35,7 @@ struct TcgOptions {
   bool log_int = false;     // -d int: exceptions and interrupts
   bool log_op = false;      // -d op: IR of each new block as the front end built it
   bool log_op_opt = false;  // -d op_opt: the same after the passes
+  bool log_out_asm = false; // -d out_asm: the compiled interpreter program
   std::FILE* log = stderr;  // -D file
   size_t code_budget = 64u << 20;  // bytes of translated code before a full flush
   int max_block_insns = 128;

@@ -21,6 +21,8 @@ constexpr LogItem kItems[] = {
     {"in_asm", LogMask::kInAsm, "guest code (disassembled) as it is translated"},
     {"op", LogMask::kOp, "the IR of each translated block, as the front end built it"},
     {"op_opt", LogMask::kOpOpt, "the IR of each translated block after the passes"},
+    {"out_asm", LogMask::kOutAsm,
+     "what runs for each translated block: the interpreter's ops, operands in env and frame"},
     {"exec", LogMask::kExec, "each translation block as it runs (turns off chaining)"},
     {"cpu", LogMask::kCpu, "the CPU registers before each block runs"},
     {"int", LogMask::kInt, "interrupts and exceptions"},

@@ -32,6 +32,7 @@ enum class LogMask : uint32_t {
   kMmu = 1u << 6,          // page walks, TLB flushes, CR3 loads
   kUnimp = 1u << 7,        // features the guest used that emu does not implement
   kGuestErrors = 1u << 8,  // invalid guest actions that hardware tolerates
+  kOutAsm = 1u << 9,       // what the backend runs for each block
 };
 
 namespace log_detail {

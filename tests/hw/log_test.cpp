@@ -170,10 +170,10 @@ TEST(LogItems, NamesMapToDistinctBits) {
     EXPECT_TRUE(bits.insert(b).second) << it.name;
     EXPECT_NE(std::string(it.help), "") << it.name;
   }
-  for (const char* n : {"in_asm", "op", "op_opt", "exec", "cpu", "int", "mmu", "unimp",
+  for (const char* n : {"in_asm", "op", "op_opt", "out_asm", "exec", "cpu", "int", "mmu", "unimp",
                         "guest_errors"})
     EXPECT_NE(LogMaskForName(n), 0u) << n;
-  EXPECT_EQ(LogMaskForName("out_asm"), 0u);
+  EXPECT_EQ(LogMaskForName("op_ind"), 0u);
   EXPECT_EQ(LogMaskForName(""), 0u);
 }
 

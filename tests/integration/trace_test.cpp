@@ -42,7 +42,7 @@ class Trace : public ::testing::Test {
 
 TEST_F(Trace, MmuIntOpsAndGuestErrorsGoToTheLogFile) {
   EmuRun r;
-  std::string log = Run("mmu,int,guest_errors,op,op_opt", &r);
+  std::string log = Run("mmu,int,guest_errors,op,op_opt,out_asm", &r);
   ASSERT_FALSE(log.empty());
   auto has = [&](const std::string& s) {
     EXPECT_NE(log.find(s), std::string::npos) << "missing \"" << s << "\" in\n" << log;
@@ -51,6 +51,9 @@ TEST_F(Trace, MmuIntOpsAndGuestErrorsGoToTheLogFile) {
   has("OP: pc=0x10000c ");
   has("OP after passes: pc=0x10000c ");
   has("st_env.i64 rdi, $0x120000");  // mov $PD, %edi, folded
+  // What the interpreter runs for it: the constant stored straight into rdi.
+  has("OUT: pc=0x10000c ");
+  has("  movi rdi = 0x120000");
   // Paging: the CR3 load, the flush when CR0.PG turns on, the walk of the test
   // page through both levels, INVLPG.
   has("mmu: CR3 load 0x120000 (TLB flush)");

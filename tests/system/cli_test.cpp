@@ -319,7 +319,7 @@ TEST(Cli, ErrorsInProcess) {
       {{"-display", "sdl"}, "-display sdl: not supported yet"},
       {{"-display", "fancy"}, "unknown display type"},
       {{"-d", "in_asm,bogus"}, "-d bogus: unknown log item"},
-      {{"-d", "out_asm"}, "-d out_asm: emu's translator runs its IR in an interpreter"},
+      {{"-d", "op_ind"}, "-d op_ind: not supported yet"},
       {{"-dfilter", "0x20..0x10"}, "-dfilter 0x20..0x10: '0x20..0x10': the end comes before"},
       {{"-dfilter", "main"}, "-dfilter main: 'main' is not start..end, start+size or start-size"},
       {{"-append", "x"}, "-append requires -kernel"},
