@@ -9,7 +9,9 @@ inline bool TagHit(uint64_t tag, uint64_t vpage) {
 }  // namespace
 
 SoftMmu::SoftMmu(hw::AddressSpace* as, CpuBus* bus, PageWalker* walker, CodeTracker* code)
-    : as_(as), bus_(bus), walker_(walker), code_(code) {
+    : as_(as), bus_(bus), walker_(walker), code_(code),
+      contexts_(std::make_unique<Context[]>(kTlbContexts)), cur_(&contexts_[0]) {
+  for (unsigned i = 1; i < kTlbContexts; i++) contexts_[i].tag = ~0ull;  // unused
   FlushAll();
   if (as_)
     listener_ = as_->AddListener([this](const hw::FlatView&) {
@@ -21,22 +23,63 @@ SoftMmu::~SoftMmu() {
   if (as_ && listener_ >= 0) as_->RemoveListener(listener_);
 }
 
-void SoftMmu::FlushAll() {
-  auto reset = [](TlbEntry& e) {
+void SoftMmu::Reset(Context& c, bool keep_global) {
+  auto reset = [&](unsigned i) {
+    TlbEntry& e = c.entries[i / kTlbSize][i % kTlbSize];
     e.tag[0] = e.tag[1] = e.tag[2] = kTlbInvalid;
     e.addend = 0;
     e.phys = 0;
+    c.global[i] = false;
   };
-  if (filled_overflow_) {
-    for (auto& mode : tlb_)
-      for (auto& e : mode) reset(e);
+  // The global entries that stay go back on the list of filled ones.
+  unsigned kept = 0;
+  bool overflow = false;
+  auto visit = [&](unsigned i) {
+    if (!keep_global || !c.global[i]) {
+      reset(i);
+    } else if (kept < kMaxFilled) {
+      c.filled[kept++] = static_cast<uint16_t>(i);
+    } else {
+      overflow = true;
+    }
+  };
+  if (c.overflow) {
+    for (unsigned i = 0; i < kEntries; i++) visit(i);
   } else {
-    for (unsigned i = 0; i < num_filled_; i++) reset(tlb_[filled_[i] / kTlbSize][filled_[i] % kTlbSize]);
+    for (unsigned i = 0; i < c.num_filled; i++) visit(c.filled[i]);
   }
-  num_filled_ = 0;
-  filled_overflow_ = false;
-  have_large_ = false;
+  c.num_filled = kept;
+  c.overflow = overflow;
+  // Kept large global pages keep their range (INVLPG inside it flushes more).
+  if (!kept) c.have_large = false;
+}
+
+void SoftMmu::FlushAll() {
+  for (unsigned i = 0; i < kTlbContexts; i++) Reset(contexts_[i], false);
   flushes++;
+}
+
+void SoftMmu::FlushContext(bool keep_global) {
+  Reset(*cur_, keep_global);
+  flushes++;
+}
+
+void SoftMmu::SwitchContext(uint64_t tag) {
+  cur_->last_used = ++use_clock_;
+  if (cur_->tag == tag) return;
+  switches++;
+  Context* lru = nullptr;
+  for (unsigned i = 0; i < kTlbContexts; i++) {
+    Context& c = contexts_[i];
+    if (c.tag == tag) {
+      cur_ = &c;
+      return;
+    }
+    if (!lru || c.last_used < lru->last_used) lru = &c;
+  }
+  Reset(*lru, false);  // its entries belong to the tag it had
+  lru->tag = tag;
+  cur_ = lru;
 }
 
 const SoftMmu::HostPage& SoftMmu::LookupHostPage(uint64_t ppage) {
@@ -52,22 +95,26 @@ const SoftMmu::HostPage& SoftMmu::LookupHostPage(uint64_t ppage) {
 }
 
 void SoftMmu::FlushPage(uint64_t vaddr) {
-  if (have_large_ && (vaddr & large_mask_) == large_addr_) {
-    FlushAll();
-    return;
-  }
   uint64_t vpage = vaddr & kPageMask;
-  for (auto& mode : tlb_) {
-    TlbEntry& e = mode[(vaddr >> kPageBits) & (kTlbSize - 1)];
-    for (uint64_t& t : e.tag)
-      if ((t & kPageMask) == vpage) t = kTlbInvalid;
+  for (unsigned i = 0; i < kTlbContexts; i++) {
+    Context& c = contexts_[i];
+    if (c.have_large && (vaddr & c.large_mask) == c.large_addr) {
+      Reset(c, false);
+      continue;
+    }
+    for (auto& mode : c.entries) {
+      TlbEntry& e = mode[(vaddr >> kPageBits) & (kTlbSize - 1)];
+      for (uint64_t& t : e.tag)
+        if ((t & kPageMask) == vpage) t = kTlbInvalid;
+    }
   }
 }
 
 void SoftMmu::ProtectCodePage(uint64_t ppage) {
-  for (auto& mode : tlb_)
-    for (auto& e : mode)
-      if (e.phys == ppage && !(e.tag[1] & (kTlbInvalid | kTlbMmio))) e.tag[1] |= kTlbCodePage;
+  for (unsigned i = 0; i < kTlbContexts; i++)
+    for (auto& mode : contexts_[i].entries)
+      for (auto& e : mode)
+        if (e.phys == ppage && !(e.tag[1] & (kTlbInvalid | kTlbMmio))) e.tag[1] |= kTlbCodePage;
 }
 
 TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx) {
@@ -78,24 +125,30 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
     ctx->exit = ExitStatus::kException;
     return nullptr;
   }
+  Context& c = *cur_;
   if (page_size > kPageSize) {
     uint64_t mask = ~(page_size - 1);
-    if (!have_large_) {
-      large_addr_ = vaddr & mask;
-      large_mask_ = mask;
-      have_large_ = true;
+    if (!c.have_large) {
+      c.large_addr = vaddr & mask;
+      c.large_mask = mask;
+      c.have_large = true;
     } else {
-      while ((large_addr_ & mask) != (vaddr & mask)) mask <<= 1;
-      large_mask_ &= mask;
-      large_addr_ &= large_mask_;
+      while ((c.large_addr & mask) != (vaddr & mask)) mask <<= 1;
+      c.large_mask &= mask;
+      c.large_addr &= c.large_mask;
     }
   }
   if (watching_) prot |= walker_->WatchProt(vaddr);
   uint64_t vpage = vaddr & kPageMask, ppage = paddr & kPageMask;
   const unsigned idx = (vaddr >> kPageBits) & (kTlbSize - 1);
-  TlbEntry& e = tlb_[mmu_idx][idx];
-  if (num_filled_ < kMaxFilled) filled_[num_filled_++] = static_cast<uint16_t>(mmu_idx * kTlbSize + idx);
-  else filled_overflow_ = true;
+  const unsigned flat = mmu_idx * kTlbSize + idx;
+  TlbEntry& e = c.entries[mmu_idx][idx];
+  // A global entry (filled since the last flush, or kept by it) is on the list.
+  if (!c.global[flat]) {
+    if (c.num_filled < kMaxFilled) c.filled[c.num_filled++] = static_cast<uint16_t>(flat);
+    else c.overflow = true;
+  }
+  c.global[flat] = prot & kProtGlobal;
   const HostPage& hp = LookupHostPage(ppage);
   uint8_t* host_r = hp.r;
   uint8_t* host_w = hp.w;
@@ -133,7 +186,7 @@ uint64_t SoftMmu::LoadSlow(ExecContext* ctx, uint64_t vaddr, unsigned size, int 
     return v;
   }
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[static_cast<int>(acc)], vpage)) {
     e = Fill(ctx, vaddr, acc, mmu_idx);
     if (!e) return 0;
@@ -152,7 +205,7 @@ bool SoftMmu::Probe(ExecContext* ctx, uint64_t vaddr, unsigned size, Access acc,
   uint64_t last = vaddr + (size ? size - 1 : 0);
   for (uint64_t page = vaddr & kPageMask;; page += kPageSize) {
     uint64_t a = page < vaddr ? vaddr : page;
-    TlbEntry& e = tlb_[mmu_idx][(a >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = cur_->entries[mmu_idx][(a >> kPageBits) & (kTlbSize - 1)];
     if (!TagHit(e.tag[static_cast<int>(acc)], page) && !Fill(ctx, a, acc, mmu_idx)) return false;
     if (page == (last & kPageMask)) break;
   }
@@ -171,7 +224,7 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
     return;
   }
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[1], vpage)) {
     e = Fill(ctx, vaddr, Access::kWrite, mmu_idx);
     if (!e) return;
@@ -192,7 +245,7 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
 
 uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx) {
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   int a = static_cast<int>(acc);
   if (!TagHit(e->tag[a], vpage)) {
     e = Fill(ctx, vaddr, acc, mmu_idx);
@@ -204,7 +257,7 @@ uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu
 
 bool SoftMmu::TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr) {
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[2], vpage)) {
     e = Fill(ctx, vaddr, Access::kExec, mmu_idx);
     if (!e) return false;

@@ -7,12 +7,18 @@
 // Writes to pages that hold translated code are routed through the slow path
 // (the write tag carries kTlbCodePage) so that the TB cache can invalidate the
 // blocks they overwrite (self-modifying code).
+//
+// Entries belong to a context, tagged by the guest (x86: the PCID): switching
+// to another context keeps the entries of the previous ones, so coming back to
+// an address space finds its pages still cached. Entries the walker marks
+// global survive a flush of their context (x86: CR3 loads keep global pages).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 #include "accel/accel.h"
 #include "accel/tcg/exec_context.h"
@@ -26,6 +32,9 @@ inline constexpr uint64_t kPageMask = ~(kPageSize - 1);
 inline constexpr unsigned kTlbBits = 8;
 inline constexpr unsigned kTlbSize = 1u << kTlbBits;
 inline constexpr unsigned kMmuModes = 4;
+// Contexts kept at once (least recently used one recycled): Linux uses PCIDs
+// 1-6 for its address spaces, plus 0 for the kernel's own.
+inline constexpr unsigned kTlbContexts = 8;
 
 enum class Access : uint8_t { kRead, kWrite, kExec };
 enum Prot : unsigned {
@@ -33,6 +42,8 @@ enum Prot : unsigned {
   // The guest watches part of this page (debug registers): reads / writes to it
   // take the slow path, which reports them through PageWalker::WatchHit.
   kProtWatchRead = 8, kProtWatchWrite = 16,
+  // A global translation: FlushContext(true) keeps it.
+  kProtGlobal = 32,
 };
 
 // Tag flag bits (below the page bits): any of them makes the fast path miss.
@@ -51,7 +62,8 @@ class PageWalker {
   // Translates `vaddr` for `acc` in `mmu_idx`. On success sets *paddr to the
   // physical address of vaddr, *prot to the accesses the TLB may grant for the
   // whole page without asking again (grant write only if the page is already
-  // dirty, so that dirty bits are set by a later miss), *page_size to the guest
+  // dirty, so that dirty bits are set by a later miss; kProtGlobal for a
+  // translation common to every context), *page_size to the guest
   // page size (4 KiB or larger). On a fault, records the guest exception in the
   // front end's state and returns false.
   virtual bool Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsigned* prot,
@@ -81,7 +93,7 @@ class SoftMmu {
   // Sized guest accesses (size 1, 2, 4, 8). On a fault they record the exception
   // (through the walker), set ctx->exit = kException and return 0.
   uint64_t Load(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx) {
-    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if (e.tag[0] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(vaddr + e.addend);
       switch (size) {
@@ -94,7 +106,7 @@ class SoftMmu {
     return LoadSlow(ctx, vaddr, size, mmu_idx, Access::kRead);
   }
   void Store(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsigned size, int mmu_idx) {
-    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if (e.tag[1] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
       uint8_t* p = reinterpret_cast<uint8_t*>(vaddr + e.addend);
       switch (size) {
@@ -121,7 +133,7 @@ class SoftMmu {
   // execute permission (no walk, no fill): how the jump cache checks that a block
   // found by virtual pc still maps to the bytes it was translated from.
   bool CodePhysCached(uint64_t vaddr, int mmu_idx, uint64_t* paddr) const {
-    const TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    const TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if ((e.tag[2] & (kPageMask | kTlbInvalid)) != (vaddr & kPageMask)) return false;
     *paddr = e.phys | (vaddr & (kPageSize - 1));
     return true;
@@ -130,7 +142,17 @@ class SoftMmu {
   // after recording a fault. *host is set for RAM pages, nullptr for MMIO/ROM-less.
   bool TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr);
 
+  // Every entry of every context, global ones included.
   void FlushAll();
+  // The current context's entries; with keep_global, not those filled from a
+  // global translation.
+  void FlushContext(bool keep_global);
+  // Makes the context tagged `tag` current: the entries filled while it was
+  // current before are still there, unless it was recycled since (then it
+  // starts empty). Flush what the tag's owner changed with FlushContext.
+  void SwitchContext(uint64_t tag);
+  uint64_t context_tag() const { return cur_->tag; }
+  // The page of `vaddr` in every context (global entries included).
   void FlushPage(uint64_t vaddr);
   // The TB cache made `ppage` a code page: route writes to it through the slow path.
   void ProtectCodePage(uint64_t ppage);
@@ -140,15 +162,16 @@ class SoftMmu {
   // The entries of one MMU mode, for backends that inline the fast path of Load
   // and Store (a hit: tag[0]/tag[1] equal to the page address, the access
   // inside the page; anything else goes through Load/Store).
-  const TlbEntry* tlb_row(int mmu_idx) const { return tlb_[mmu_idx]; }
+  const TlbEntry* tlb_row(int mmu_idx) const { return cur_->entries[mmu_idx]; }
   hw::AddressSpace* address_space() const { return as_; }
   CpuBus* bus() const { return bus_; }
   // Physical memory accessors for helpers (page-table walks, descriptor tables).
   uint64_t PhysRead(uint64_t paddr, unsigned size);
   void PhysWrite(uint64_t paddr, uint64_t value, unsigned size);
 
-  // Counters for tests and -d statistics.
-  uint64_t misses = 0, flushes = 0;
+  // Counters for tests and -d statistics: misses, flushes (FlushAll and
+  // FlushContext), switches to another context.
+  uint64_t misses = 0, flushes = 0, switches = 0;
 
  private:
   uint64_t LoadSlow(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx, Access acc);
@@ -170,20 +193,32 @@ class SoftMmu {
   CpuBus* bus_;
   PageWalker* walker_;
   CodeTracker* code_;
-  TlbEntry tlb_[kMmuModes][kTlbSize];
-  // Entries filled since the last flush (flat index), so that a flush (every
-  // CR3 write without PCID) resets those instead of the whole table.
-  static constexpr unsigned kMaxFilled = 256;
-  uint16_t filled_[kMaxFilled];
-  unsigned num_filled_ = 0;
-  bool filled_overflow_ = true;
+  static constexpr unsigned kEntries = kMmuModes * kTlbSize;
+  static constexpr unsigned kMaxFilled = 512;
+  struct Context {
+    TlbEntry entries[kMmuModes][kTlbSize];
+    bool global[kEntries];  // filled from a global translation (flat index)
+    // Entries filled since the last flush (flat index), so that a flush (every
+    // CR3 write) resets those instead of the whole table.
+    uint16_t filled[kMaxFilled];
+    unsigned num_filled = 0;
+    bool overflow = true;
+    uint64_t tag = 0;
+    uint64_t last_used = 0;
+    // Largest guest page seen since the last flush covers this range: INVLPG
+    // inside it flushes the context (large pages are cached as 4 KiB entries).
+    uint64_t large_addr = 0, large_mask = 0;
+    bool have_large = false;
+  };
+  // Resets `c`'s entries (but the global ones when keep_global).
+  void Reset(Context& c, bool keep_global);
+
+  std::unique_ptr<Context[]> contexts_;
+  Context* cur_;
+  uint64_t use_clock_ = 0;
   HostPage host_pages_[64];
   std::atomic<uint64_t> map_epoch_{1};
   int listener_ = -1;
-  // Largest guest page seen since the last flush covers this range: INVLPG inside
-  // it flushes everything (large pages are cached as 4 KiB entries).
-  uint64_t large_addr_ = 0, large_mask_ = 0;
-  bool have_large_ = false;
   bool watching_ = false;
 };
 

@@ -28,6 +28,7 @@ void X86Cpu::Cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
       out[0] = 0x000663;  // family 6, model 6, stepping 3 (as qemu64)
       out[1] = (apic_id << 24) | (1u << 16) | (8u << 8);
       out[2] = (1u << 13)    // CMPXCHG16B
+               | (1u << 17)  // PCID (no INVPCID)
                | (1u << 23)  // POPCNT
                | (1u << 31); // hypervisor
       out[3] = (1u << 0)     // FPU (x87: see docs/translator.md)
@@ -112,6 +113,7 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
         if (!(s.cr4 & kCr4PAE)) break;
         s.efer |= kEferLMA;
       }
+      if (!(v & kCr0PG) && (old & kCr0PG) && (s.cr4 & kCr4PCIDE)) break;
       if (!(v & kCr0PG) && (old & kCr0PG) && (s.efer & kEferLMA)) {
         if (s.seg[CS].l()) break;
         s.efer &= ~kEferLMA;
@@ -126,24 +128,34 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
       return true;
     }
     case 2: s.cr2 = v; return true;
-    case 3:
+    case 3: {
+      // With CR4.PCIDE, bits 11:0 are the PCID and bit 63 (not stored) keeps
+      // that PCID's TLB entries; otherwise the load flushes all but global pages.
+      const bool keep = (s.cr4 & kCr4PCIDE) && (v >> 63);
+      if (s.cr4 & kCr4PCIDE) v &= ~(1ull << 63);
       s.cr3 = (s.efer & kEferLMA) ? v : (v & 0xffffffffu);
-      hw::Log(hw::LogMask::kMmu, "mmu: CR3 load 0x%llx (TLB flush)",
-              static_cast<unsigned long long>(s.cr3));
-      FlushTlb();
+      hw::Log(hw::LogMask::kMmu, "mmu: CR3 load 0x%llx (%s)", static_cast<unsigned long long>(s.cr3),
+              keep ? "TLB kept" : "TLB flush but global pages");
+      SwitchAddressSpace(keep);
       return true;
+    }
     case 4: {
       // VME/PVI are not implemented (nor advertised by CPUID): setting them #GPs.
-      const uint64_t supported = kCr4TSD | kCr4DE | kCr4PSE | kCr4PAE |
-                                 kCr4MCE | kCr4PGE | kCr4PCE | kCr4OSFXSR | kCr4OSXMMEXCPT;
+      const uint64_t supported = kCr4TSD | kCr4DE | kCr4PSE | kCr4PAE | kCr4MCE | kCr4PGE |
+                                 kCr4PCE | kCr4OSFXSR | kCr4OSXMMEXCPT | kCr4PCIDE;
       if (v & ~supported) break;
       if ((s.efer & kEferLMA) && !(v & kCr4PAE)) break;
-      if ((s.cr4 ^ v) & (kCr4PAE | kCr4PGE | kCr4PSE)) {
-        hw::Log(hw::LogMask::kMmu, "mmu: TLB flush: CR4 0x%llx -> 0x%llx (PAE/PGE/PSE changed)",
-                static_cast<unsigned long long>(s.cr4), static_cast<unsigned long long>(v));
+      // PCIDs exist only in IA-32e mode, and CR3 must name PCID 0 when they start.
+      if ((v & kCr4PCIDE) && !(s.cr4 & kCr4PCIDE) && (!(s.efer & kEferLMA) || (s.cr3 & 0xfff)))
+        break;
+      const uint64_t old = s.cr4;
+      s.cr4 = v;
+      if ((old ^ v) & (kCr4PAE | kCr4PGE | kCr4PSE | kCr4PCIDE)) {
+        hw::Log(hw::LogMask::kMmu,
+                "mmu: TLB flush: CR4 0x%llx -> 0x%llx (PAE/PGE/PSE/PCIDE changed)",
+                static_cast<unsigned long long>(old), static_cast<unsigned long long>(v));
         FlushTlb();
       }
-      s.cr4 = v;
       return true;
     }
     case 8:

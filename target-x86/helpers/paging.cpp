@@ -1,6 +1,6 @@
 // The page walk behind the soft TLB: no paging, 32-bit (with PSE), PAE and
 // 4-level paging; U/S, R/W with CR0.WP, NX, accessed and dirty bits (SDM vol. 3,
-// chapter 4). Global pages are flushed with everything else (always correct).
+// chapter 4). Global pages (CR4.PGE) stay in the TLB across CR3 loads.
 #include <cstdio>
 #include <string>
 
@@ -18,6 +18,7 @@ using accel::tcg::kProtWrite;
 
 namespace {
 constexpr uint64_t kPteP = 1, kPteRw = 2, kPteUs = 4, kPteA = 0x20, kPteD = 0x40, kPtePs = 0x80;
+constexpr uint64_t kPteG = 0x100;
 constexpr uint64_t kPteNx = 1ull << 63;
 constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;  // 52-bit physical addresses
 
@@ -214,8 +215,11 @@ bool X86Cpu::Walk(uint64_t vaddr, Access acc, int mmu_idx, uint64_t* paddr, unsi
     if (v != ent_val[i]) PhysWrite(ent_addr[i], v, wide ? 8 : 4);
   }
   bool dirty = (ent_val[ents - 1] & kPteD) || write;
+  // The G bit of the entry that maps the page (PTE, or PDE/PDPTE of a large page).
+  const bool global = (s.cr4 & kCr4PGE) && (ent_val[ents - 1] & kPteG);
   *paddr = pa & env.a20_mask;
-  *prot = kProtRead | (can_write && dirty ? kProtWrite : 0u) | (nx ? 0u : kProtExec);
+  *prot = kProtRead | (can_write && dirty ? kProtWrite : 0u) | (nx ? 0u : kProtExec) |
+          (global ? accel::tcg::kProtGlobal : 0u);
   if (hw::LogEnabled(hw::LogMask::kMmu)) {
     char res[64];
     const uint64_t sz = *page_size;

@@ -125,13 +125,26 @@ class X86Cpu : public accel::tcg::PageWalker {
   bool ReadMsr(uint32_t msr, uint64_t* v);
   void Cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
   uint64_t ReadTsc();
+  // Every TLB entry of every PCID, global ones included.
   void FlushTlb() {
     if (mmu_) {
       mmu_->SetWatching(DataBreakpointsEnabled());  // DR7 may have changed (SetState)
       mmu_->FlushAll();
+      mmu_->SwitchContext(Pcid());  // SetState may have brought another CR3
     }
     tlb_generation++;
   }
+  // After a CR3 load: the TLB entries of its PCID, which lose their non-global
+  // translations unless `keep` (MOV to CR3 with bit 63 set).
+  void SwitchAddressSpace(bool keep) {
+    if (mmu_) {
+      mmu_->SwitchContext(Pcid());
+      if (!keep) mmu_->FlushContext(true);
+    }
+    tlb_generation++;
+  }
+  // The current PCID (CR3[11:0] with CR4.PCIDE, else 0).
+  uint64_t Pcid() const { return (env.s.cr4 & kCr4PCIDE) ? env.s.cr3 & 0xfff : 0; }
   bool DataBreakpointsEnabled() const;
   void FlushTlbPage(uint64_t lin) {
     if (mmu_) mmu_->FlushPage(lin);

@@ -22,10 +22,10 @@ struct FakeBus : CpuBus {
 };
 
 // Maps virtual page v to physical page v + offset; pages in `unmapped` fault, pages
-// in `readonly` are read-only.
+// in `readonly` are read-only, pages in `global` are global translations.
 struct FakeWalker : PageWalker {
   uint64_t offset = 0;
-  std::map<uint64_t, bool> unmapped, readonly;
+  std::map<uint64_t, bool> unmapped, readonly, global;
   int walks = 0, faults = 0;
   bool Walk(uint64_t vaddr, Access acc, int, uint64_t* paddr, unsigned* prot,
             uint64_t* page_size) override {
@@ -36,7 +36,8 @@ struct FakeWalker : PageWalker {
       return false;
     }
     *paddr = vaddr + offset;
-    *prot = kProtRead | kProtExec | (readonly.count(page) ? 0u : unsigned{kProtWrite});
+    *prot = kProtRead | kProtExec | (readonly.count(page) ? 0u : unsigned{kProtWrite}) |
+            (global.count(page) ? unsigned{kProtGlobal} : 0u);
     *page_size = kPageSize;
     return true;
   }
@@ -153,6 +154,69 @@ TEST_F(SoftMmuTest, FlushForgetsEveryFilledEntry) {
     mmu.Load(&ctx, 0x1000, 1, 1);
     EXPECT_EQ(walker.walks, walks + 2) << n;
   }
+}
+
+TEST_F(SoftMmuTest, ContextFlushKeepsGlobalEntries) {
+  // Few fills (the list of filled entries) and many (the whole table).
+  for (int n : {0, 1200}) {
+    walker.global[0x3000] = true;
+    mmu.Load(&ctx, 0x3000, 1, 0);
+    for (int i = 0; i < n; i++) mmu.Load(&ctx, 0x10000 + 0x1000ull * (i % 240), 1, i % 4);
+    mmu.Load(&ctx, 0x4000, 1, 0);
+    mmu.FlushContext(true);
+    int walks = walker.walks;
+    mmu.Load(&ctx, 0x3000, 1, 0);
+    EXPECT_EQ(walker.walks, walks) << n;      // kept
+    mmu.Load(&ctx, 0x4000, 1, 0);
+    EXPECT_EQ(walker.walks, walks + 1) << n;  // dropped
+    // Kept entries are flushed by the next flush that does not keep them.
+    mmu.FlushContext(false);
+    mmu.Load(&ctx, 0x3000, 1, 0);
+    EXPECT_EQ(walker.walks, walks + 2) << n;
+    mmu.FlushContext(true);
+    mmu.FlushAll();
+    mmu.Load(&ctx, 0x3000, 1, 0);
+    EXPECT_EQ(walker.walks, walks + 3) << n;
+  }
+}
+
+TEST_F(SoftMmuTest, ContextsKeepTheirEntries) {
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  mmu.SwitchContext(1);
+  EXPECT_EQ(mmu.context_tag(), 1u);
+  int walks = walker.walks;
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 1);  // context 1 starts empty
+  mmu.SwitchContext(0);
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 1);  // context 0 still has it
+  // INVLPG-style page flushes reach every context.
+  mmu.FlushPage(0x1000);
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  mmu.SwitchContext(1);
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 3);
+  // A context flush is only the current context's.
+  mmu.FlushContext(false);
+  mmu.SwitchContext(0);
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 3);
+}
+
+TEST_F(SoftMmuTest, LeastRecentlyUsedContextIsRecycled) {
+  for (unsigned t = 0; t < kTlbContexts; t++) {
+    mmu.SwitchContext(t);
+    mmu.Load(&ctx, 0x1000, 1, 0);
+  }
+  int walks = walker.walks;
+  mmu.SwitchContext(kTlbContexts);  // recycles tag 0's context (least recently used)
+  mmu.SwitchContext(2);
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks);
+  mmu.SwitchContext(0);  // gone: starts empty (recycling tag 1's)
+  mmu.Load(&ctx, 0x1000, 1, 0);
+  EXPECT_EQ(walker.walks, walks + 1);
+  EXPECT_EQ(mmu.switches, kTlbContexts + 2 + 0u);
 }
 
 // Env stores sunk past a memory op are performed when it faults (env exact at
