@@ -35,7 +35,7 @@ inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | 
 struct X86Env {
   CpuState s;
   uint64_t cc_dst = 0, cc_src = 0, cc_src2 = 0;
-  uint32_t cc_op = kCcEflags;
+  uint64_t cc_op = kCcEflags;  // 8 bytes: stored together with cc_src by one op
   // Pending exception recorded by translated code or a helper; delivered by the
   // loop with rip set to the faulting instruction (or next_rip for INT n).
   int32_t exc_vector = -1;

@@ -149,7 +149,7 @@ Val Tx::Pop(unsigned size) {
 
 void Tx::WriteCcOp(uint32_t op) {
   if (cc_op == static_cast<int64_t>(op)) return;
-  b.StEnv(Type::kI32, X86_OFF(cc_op), C(op));
+  b.StEnv(Type::kI64, X86_OFF(cc_op), C(op));
   cc_op = op;
 }
 

@@ -53,7 +53,7 @@ TEST_F(Trace, MmuIntOpsAndGuestErrorsGoToTheLogFile) {
   has("st_env.i64 rdi, $0x120000");  // mov $PD, %edi, folded
   // What the interpreter runs for it: the constant stored straight into rdi.
   has("OUT: pc=0x10000c ");
-  has("  movi rdi = 0x120000");
+  has(" rdi = 0x120000");  // a movi (or movi2 paired with the next constant)
   // Paging: the CR3 load, the flush when CR0.PG turns on, the walk of the test
   // page through both levels, INVLPG.
   has("mmu: CR3 load 0x120000 (TLB flush)");

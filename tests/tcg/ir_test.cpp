@@ -262,12 +262,15 @@ TEST(Ir, WidthAwareFolding) {
   bb.StEnv(Type::kI64, R(2), bb.Zext(Type::kI64, Type::kI16, w));
   bb.Exit();
   RunPasses(b);
-  int zexts = 0, loads = 0;
+  int zexts32 = 0, extensions = 0, loads = 0;
   for (const Op& o : b.ops) {
-    zexts += o.opc == Opcode::k_zext;
+    zexts32 += o.opc == Opcode::k_zext && o.aux == static_cast<uint8_t>(Type::kI32);
+    extensions += o.opc == Opcode::k_zext || o.opc == Opcode::k_mov;
     loads += o.opc == Opcode::k_ld_env;
   }
-  EXPECT_EQ(zexts, 0) << b.Dump();  // both became copies (the 16-bit one a truncating mov)
+  EXPECT_EQ(zexts32, 0) << b.Dump();  // a copy: gone
+  // The 16-bit one reads the add (a zext or a truncating mov: one op).
+  EXPECT_EQ(extensions, 1) << b.Dump();
   EXPECT_EQ(loads, 1) << b.Dump();
   Env env{{0, 0xffffffff, 0, 0}, 0};
   EXPECT_EQ(RunBlock(b, env, nullptr, false), 0u);  // 32-bit wrap
@@ -275,6 +278,66 @@ TEST(Ir, WidthAwareFolding) {
   RunBlock(b, env, nullptr, false);
   EXPECT_EQ(env.r[0], 0x1ffffu);
   EXPECT_EQ(env.r[2], 0xffffu);
+}
+
+// The identities that look through an operand's definition (fold.cpp
+// LookThrough): each removes an op and keeps the value.
+TEST(Ir, FoldingLooksThroughDefinitions) {
+  auto count = [](const Block& b, Opcode op, Type t) {
+    int n = 0;
+    for (const Op& o : b.ops) n += o.opc == op && o.type == t;
+    return n;
+  };
+  for (uint64_t x : {0x12345ull, 0xffull, 0x100000005ull}) {
+    for (uint64_t y : {5ull, 0x105ull}) {
+      // cmp x, y; jbe: leu(add(sub(x, y), y), y) is leu(x, y).
+      Block b1;
+      Builder b(&b1);
+      Val vx = b.LdEnv(Type::kI64, R(1)), vy = b.LdEnv(Type::kI64, R(2));
+      Val d = b.Sub(Type::kI8, vx, vy);
+      b.StEnv(Type::kI64, R(3), d);
+      b.StEnv(Type::kI64, R(0), b.SetCond(Cond::kLeu, Type::kI8, b.Add(Type::kI8, d, vy), vy));
+      b.Exit();
+      RunPasses(b1);
+      EXPECT_EQ(count(b1, Opcode::k_add, Type::kI8), 0) << b1.Dump();
+      Env env{{0, x, y, 0}, 0};
+      EXPECT_EQ(RunBlock(b1, env, nullptr, false), (x & 0xff) <= (y & 0xff) ? 1u : 0u);
+      EXPECT_EQ(env.r[3], (x - y) & 0xff);
+      // lea ecx, [rax - 0x30]: mov.i32(add.i64(x, c)) is add.i32(x, c).
+      Block b2;
+      Builder c(&b2);
+      c.StEnv(Type::kI64, R(0), c.Mov(Type::kI32, c.AddI(Type::kI64, c.LdEnv(Type::kI64, R(1)), ~0x2full)));
+      c.Exit();
+      RunPasses(b2);
+      EXPECT_EQ(count(b2, Opcode::k_add, Type::kI64), 0) << b2.Dump();
+      EXPECT_EQ(count(b2, Opcode::k_mov, Type::kI32), 0) << b2.Dump();
+      env = Env{{0, x, y, 0}, 0};
+      EXPECT_EQ(RunBlock(b2, env, nullptr, false), (x - 0x30) & 0xffffffff);
+      // cmp; sete: eq(sub(x, y), 0) compares x with y (the sub is dead).
+      Block b3;
+      Builder e(&b3);
+      Val ex = e.LdEnv(Type::kI64, R(1)), ey = e.LdEnv(Type::kI64, R(2));
+      e.StEnv(Type::kI64, R(0), e.SetCond(Cond::kEq, Type::kI8, e.Sub(Type::kI8, ex, ey), e.Const(0)));
+      e.Exit();
+      RunPasses(b3);
+      EXPECT_EQ(count(b3, Opcode::k_sub, Type::kI8), 0) << b3.Dump();
+      env = Env{{0, x, y, 0}, 0};
+      EXPECT_EQ(RunBlock(b3, env, nullptr, false), (x & 0xff) == (y & 0xff) ? 1u : 0u);
+      // Truncations are looked through by readers of no more bits: sub.i8 of
+      // mov.i8(mov.i32(x)) reads x.
+      Block b4;
+      Builder f(&b4);
+      Val t32 = f.Mov(Type::kI32, f.LdEnv(Type::kI64, R(1)));
+      f.StEnv(Type::kI64, R(3), t32);
+      f.StEnv(Type::kI64, R(0), f.Sub(Type::kI8, f.Mov(Type::kI8, t32), f.Const(9)));
+      f.Exit();
+      RunPasses(b4);
+      EXPECT_EQ(count(b4, Opcode::k_mov, Type::kI8), 0) << b4.Dump();
+      env = Env{{0, x, y, 0}, 0};
+      EXPECT_EQ(RunBlock(b4, env, nullptr, false), (x - 9) & 0xff);
+      EXPECT_EQ(env.r[3], x & 0xffffffff);
+    }
+  }
 }
 
 TEST(Ir, NegatedConditionFoldsIntoSetcond) {

@@ -578,16 +578,22 @@ class Compiler {
     unresolved_.push_back(io->y);
   }
 
-  // Appends an op; two adjacent 64-bit moves become one (unless a stop points
+  // Appends an op; two adjacent 64-bit moves, or two 64-bit constant stores
+  // (cc_src and cc_op at a block's end), become one (unless a stop points
   // between them).
   void Push(const InterpOp& io) {
-    if (io.handler == k_mov && io.mask == ~0ull && !out_->ops.empty() &&
-        out_->ops.size() != stop_target_) {
+    if (!out_->ops.empty() && out_->ops.size() != stop_target_) {
       InterpOp& last = out_->ops.back();
-      if (last.handler == k_mov && last.mask == ~0ull) {
+      if (io.handler == k_mov && io.mask == ~0ull && last.handler == k_mov && last.mask == ~0ull) {
         last.handler = k_mov2;
         last.c = io.d;
         last.b = io.a;
+        return;
+      }
+      if (io.handler == k_movi && last.handler == k_movi) {
+        last.handler = k_movi2;
+        last.c = io.d;
+        last.mask = io.imm;
         return;
       }
     }
@@ -605,7 +611,7 @@ class Compiler {
       io.opc = Opcode::k_mov;
       io.d = const_slot_[t];
       io.imm = b_.const_val[t];
-      out_->ops.push_back(io);
+      Push(io);
     }
     uint64_t cur_pc = 0;
     for (size_t i = 0; i < n_; i++) {

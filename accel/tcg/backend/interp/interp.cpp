@@ -117,6 +117,7 @@ dispatch:
   CASE(mov) SET(A & o->mask); NEXT();
   CASE(movi) SET(o->imm); NEXT();
   CASE(mov2) SET(A); Put(base + o->c, B); NEXT();
+  CASE(movi2) SET(o->imm); Put(base + o->c, o->mask); NEXT();
   CASE(put8) base[o->d] = base[o->a]; NEXT();
   CASE(put16) std::memcpy(base + o->d, base + o->a, 2); NEXT();
   CASE(put32) std::memcpy(base + o->d, base + o->a, 4); NEXT();

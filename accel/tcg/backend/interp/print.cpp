@@ -47,6 +47,8 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
       line += " " + loc(o.a) + ", " + (k >= k_br_eq_ri ? Hex(o.imm) : loc(o.b));
     } else if (k == k_movi || (k >= k_puti8 && k <= k_puti32)) {
       line += " " + loc(o.d) + " = " + Hex(o.imm);
+    } else if (k == k_movi2) {
+      line += " " + loc(o.d) + " = " + Hex(o.imm) + "; " + loc(o.c) + " = " + Hex(o.mask);
     } else if (k == k_mov2) {
       line += " " + loc(o.d) + " = " + loc(o.a) + "; " + loc(o.c) + " = " + loc(o.b);
     } else if (k == k_stop) {

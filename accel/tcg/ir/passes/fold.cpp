@@ -60,6 +60,87 @@ struct Folder {
   }
   void MakeConst(Op& o, uint64_t v) { MakeMov(o, ConstTemp(v & Mask(o.type))); }
 
+  // A temp whose value is the same wherever it is read (constant or written once).
+  bool Stable(uint32_t t) const {
+    return t != kNoTemp && t < writes.size() && (b.is_const[t] || writes[t] == 1);
+  }
+  bool SameValue(uint32_t x, uint32_t y) const {
+    if (x == y) return Stable(x);
+    return x != kNoTemp && y != kNoTemp && b.is_const[x] && b.is_const[y] &&
+           b.const_val[x] == b.const_val[y];
+  }
+
+  // How many low bits of input `i` op `o` looks at (64: all of it).
+  static unsigned ReadBits(const Op& o, unsigned i) {
+    switch (o.opc) {
+      case Opcode::k_ld_mem: case Opcode::k_call: case Opcode::k_ld_env:
+        return 64;
+      case Opcode::k_st_mem: return i == 1 ? Bits(o.type) : 64;
+      case Opcode::k_select: return i == 0 ? 64 : Bits(o.type);
+      case Opcode::k_zext: case Opcode::k_sext:
+        return std::min(Bits(o.type), Bits(static_cast<Type>(o.aux)));
+      default: return Bits(o.type);  // value ops and st_env read at their width
+    }
+  }
+
+  // Identities that look at how an operand was computed (its single definition):
+  //   add.t(sub.t(x, y), y) and sub.t(add.t(x, y), y) are x (the first operand
+  //     a flags reader rebuilds from cc_dst and cc_src after cmp);
+  //   setcond.t eq/ne (sub.t(x, y)), 0 compares x with y;
+  //   mov.N(op.M(x, y)) with M > N is op.N(x, y) for ops whose low N bits only
+  //     depend on the operands' low N bits (a 32-bit LEA of 64-bit registers).
+  void LookThrough(Op& o, const std::vector<int32_t>& def_of) {
+    auto def = [&](uint32_t t) -> const Op* {
+      if (t == kNoTemp || t >= def_of.size() || def_of[t] < 0) return nullptr;
+      return &b.ops[static_cast<size_t>(def_of[t])];
+    };
+    if (o.opc == Opcode::k_add || o.opc == Opcode::k_sub) {
+      const Opcode inverse = o.opc == Opcode::k_add ? Opcode::k_sub : Opcode::k_add;
+      for (int side = 0; side < (o.opc == Opcode::k_add ? 2 : 1); side++) {
+        uint32_t inner = side ? o.b : o.a, other = side ? o.a : o.b;
+        const Op* d = def(inner);
+        if (d && d->opc == inverse && d->type == o.type && Stable(d->a) && SameValue(d->b, other)) {
+          MakeMov(o, d->a);
+          return;
+        }
+      }
+    }
+    if (o.opc == Opcode::k_setcond &&
+        (static_cast<Cond>(o.aux) == Cond::kEq || static_cast<Cond>(o.aux) == Cond::kNe) &&
+        o.b != kNoTemp && known[o.b] && (val[o.b] & Mask(o.type)) == 0) {
+      const Op* d = def(o.a);
+      if (d && d->opc == Opcode::k_sub && d->type == o.type && Stable(d->a) && Stable(d->b)) {
+        o.a = d->a;
+        o.b = d->b;
+        return;
+      }
+    }
+    if (o.opc == Opcode::k_mov && o.type != Type::kI64) {
+      const Op* d = def(o.a);
+      if (!d || Bits(d->type) <= Bits(o.type)) return;
+      bool ok = false;
+      switch (d->opc) {
+        case Opcode::k_add: case Opcode::k_sub: case Opcode::k_mul: case Opcode::k_and:
+        case Opcode::k_or: case Opcode::k_xor:
+          ok = Stable(d->a) && Stable(d->b);
+          break;
+        case Opcode::k_not: case Opcode::k_neg:
+          ok = Stable(d->a);
+          break;
+        case Opcode::k_shl:  // a count below N shifts the same low bits in
+          ok = Stable(d->a) && d->b != kNoTemp && known[d->b] && val[d->b] < Bits(o.type);
+          break;
+        default: break;
+      }
+      if (!ok) return;
+      const Type t = o.type;
+      const uint32_t dst = o.dst;
+      o = *d;
+      o.type = t;
+      o.dst = dst;
+    }
+  }
+
   // Identities with one constant operand. Returns true when `o` was rewritten.
   bool Simplify(Op& o) {
     const uint64_t m = Mask(o.type);
@@ -116,6 +197,13 @@ struct Folder {
     std::vector<uint32_t> alias(b.num_temps, kNoTemp);
     // Single-definition temps defined by setcond: its op (condition and inputs).
     std::vector<int32_t> setcond_def(b.num_temps, -1);
+    // The op defining each single-definition temp (index), for the identities
+    // that look through an operand's definition.
+    std::vector<int32_t> def_of(b.num_temps, -1);
+    // Truncations: a single-definition temp defined by mov.N/zext.N of another
+    // stable temp is that temp for readers of at most N bits.
+    std::vector<uint32_t> trunc_src(b.num_temps, kNoTemp);
+    std::vector<uint8_t> trunc_bits(b.num_temps, 0);
     for (size_t oi = 0; oi < b.ops.size(); oi++) {
       Op& o = b.ops[oi];
       const OpInfo& in = Info(o.opc);
@@ -124,8 +212,12 @@ struct Folder {
       for (unsigned i = 0; i < in.nin; i++) {
         uint32_t t = *args[i];
         if (t != kNoTemp && t < alias.size() && alias[t] != kNoTemp) *args[i] = t = alias[t];
+        if (t != kNoTemp && t < trunc_src.size() && trunc_src[t] != kNoTemp &&
+            ReadBits(o, i) <= trunc_bits[t])
+          *args[i] = t = trunc_src[t];
         if (t != kNoTemp && known[t] && !b.is_const[t]) *args[i] = ConstTemp(val[t]);
       }
+      LookThrough(o, def_of);
       if (o.opc == Opcode::k_ld_env) {
         auto it = env.find(o.imm);
         if (it != env.end() && Bytes(it->second.type) >= Bytes(o.type) && writes[o.dst] == 1) {
@@ -177,6 +269,15 @@ struct Folder {
       if (o.opc == Opcode::k_setcond && o.dst != kNoTemp && o.dst < setcond_def.size() &&
           writes[o.dst] == 1)
         setcond_def[o.dst] = static_cast<int32_t>(oi);
+      if (in.nout && o.dst != kNoTemp && o.dst < def_of.size() && writes[o.dst] == 1) {
+        def_of[o.dst] = static_cast<int32_t>(oi);
+        if ((o.opc == Opcode::k_mov || o.opc == Opcode::k_zext) && Stable(o.a)) {
+          unsigned bits = Bits(o.type);
+          if (o.opc == Opcode::k_zext) bits = std::min(bits, Bits(static_cast<Type>(o.aux)));
+          trunc_src[o.dst] = o.a;
+          trunc_bits[o.dst] = static_cast<uint8_t>(bits);
+        }
+      }
       // zext of a value that already fits the source width is a copy.
       if (o.opc == Opcode::k_zext && o.a != kNoTemp && o.a < width.size() && !b.is_const[o.a] &&
           writes[o.a] == 1 && width[o.a] <= Bits(static_cast<Type>(o.aux))) {
