@@ -27,9 +27,12 @@ void TcgProfile::Retire(const TranslationBlock& tb) {
   a.ops = tb.prog.ops.size();
   a.insns = tb.insns;
   if (a.text.empty() && tb.profile_text) a.text = *tb.profile_text;
-  for (const InterpOp& o : tb.prog.ops) {
+  for (size_t i = 0; i < tb.prog.ops.size(); i++) {
+    const InterpOp& o = tb.prog.ops[i];
     if (o.opc == Opcode::k_call) helper_calls[o.imm] += tb.exec_count;
     op_counts[o.handler] += tb.exec_count;
+    if (i + 1 < tb.prog.ops.size() && tb.exec_count)
+      pair_counts[static_cast<uint32_t>(o.handler) << 8 | tb.prog.ops[i + 1].handler] += tb.exec_count;
   }
 }
 
@@ -82,6 +85,18 @@ void TcgProfile::Dump() {
   for (auto& [n, name] : kinds)
     std::fprintf(f, "  %12" PRIu64 "  %5.2f%%  %s\n", n, ops ? 100.0 * double(n) / double(ops) : 0.0,
                  name.c_str());
+  std::vector<std::pair<uint64_t, uint32_t>> pairs;
+  for (const auto& [k, n] : pair_counts) pairs.emplace_back(n, k);
+  std::sort(pairs.begin(), pairs.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  std::fprintf(f, "\nadjacent handler pairs (superinstruction candidates):\n");
+  for (size_t i = 0; i < pairs.size() && i < 40; i++) {
+    InterpOp a, b;
+    a.handler = static_cast<uint8_t>(pairs[i].second >> 8);
+    b.handler = static_cast<uint8_t>(pairs[i].second & 255);
+    std::fprintf(f, "  %12" PRIu64 "  %5.2f%%  %s + %s\n", pairs[i].first,
+                 ops ? 100.0 * double(pairs[i].first) / double(ops) : 0.0, InterpHandlerName(a),
+                 InterpHandlerName(b));
+  }
   std::sort(hot.begin(), hot.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::fprintf(f, "\nhottest blocks (by interpreter ops executed):\n");
   for (size_t i = 0; i < hot.size() && i < 60; i++) {

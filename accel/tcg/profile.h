@@ -33,6 +33,7 @@ struct TcgProfile {
   std::map<uint64_t, Agg> blocks;
   std::map<uint64_t, uint64_t> helper_calls;  // helper address -> calls
   uint64_t op_counts[256] = {};                // executed interpreter ops by handler
+  std::map<uint32_t, uint64_t> pair_counts;    // (handler << 8 | next handler) -> runs
 
   // nullptr unless EMU_TCG_PROFILE is set.
   static TcgProfile* Get();

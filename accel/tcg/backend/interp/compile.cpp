@@ -327,7 +327,7 @@ class Compiler {
 
   bool AssignSlots() {
     const uint32_t nt = b_.num_temps;
-    const uint32_t max_slots = kInterpFrameBytes / 8;
+    const uint32_t max_slots = kInterpFrameBytes / 8 - 1;  // the last: unused tail entries
     // Constants read where an op has no immediate form: one slot each, set at
     // the start of the block.
     uint32_t next = 0;
@@ -600,6 +600,46 @@ class Compiler {
     out_->ops.push_back(io);
   }
 
+  // The block's last moves become the terminal's tail (InterpTail): one
+  // dispatch less per block for the usual cc_src/cc_op stores. Not past a stop
+  // target, and not onto what the terminal's compare reads (it runs first).
+  void FoldTail() {
+    const uint32_t unused = frame_off_ + kInterpFrameBytes - 8;
+    InterpTail t[2];
+    for (InterpTail& e : t) e = InterpTail{unused, unused, 0, 0};
+    std::vector<uint32_t> reads;
+    if (br_) {
+      if (!IsConst(br_a_)) reads.push_back(Loc(br_a_));
+      if (!IsConst(br_b_)) reads.push_back(Loc(br_b_));
+    } else if (b_.term.kind == Terminal::Kind::kBranch) {
+      reads.push_back(Loc(b_.term.cond));
+    }
+    std::vector<InterpTail> got;  // in reverse order
+    while (!out_->ops.empty()) {
+      const size_t idx = out_->ops.size() - 1;
+      if (stop_target_ != ~size_t{0} && idx <= stop_target_) break;
+      const InterpOp& op = out_->ops.back();
+      std::vector<InterpTail> e;  // in program order
+      switch (op.handler) {
+        case k_movi: e = {{op.d, op.d, 0, op.imm}}; break;
+        case k_movi2: e = {{op.d, op.d, 0, op.imm}, {op.c, op.c, 0, op.mask}}; break;
+        case k_mov: e = {{op.d, op.a, op.mask, 0}}; break;
+        case k_mov2: e = {{op.d, op.a, ~0ull, 0}, {op.c, op.b, ~0ull, 0}}; break;
+        default: break;
+      }
+      if (e.empty() || got.size() + e.size() > 2) break;
+      bool clash = false;
+      for (const InterpTail& x : e)
+        for (uint32_t r : reads) clash |= Overlaps(x.dst, 8, r, 8);
+      if (clash) break;
+      got.insert(got.end(), e.rbegin(), e.rend());
+      out_->ops.pop_back();
+    }
+    for (size_t i = 0; i < got.size(); i++) t[i] = got[got.size() - 1 - i];
+    out_->tail[0] = t[0];
+    out_->tail[1] = t[1];
+  }
+
   bool Emit() {
     out_->ops.clear();
     out_->stops.clear();
@@ -674,6 +714,7 @@ class Compiler {
     }
     for (uint16_t s : unresolved_)
       out_->stops[s] = InterpStop{static_cast<uint32_t>(out_->ops.size()), 0, 0};
+    FoldTail();
     InterpOp end;
     end.handler = k_end;
     if (br_) {

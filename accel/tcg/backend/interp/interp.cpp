@@ -105,9 +105,21 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
   };
   const InterpOp* o;
   int slot;
+  // Kept in registers while blocks chain; ctx sees them whenever something
+  // else can look (slow paths, helpers, the return).
+  uint32_t budget = ctx->chain_budget;
+  uint64_t blocks = 0;
+#define SYNC() (ctx->cur_tb = p->owner)
+#define RETURN(v)                  \
+  do {                             \
+    SYNC();                        \
+    ctx->blocks += blocks;         \
+    ctx->chain_budget = budget;    \
+    return (v);                    \
+  } while (0)
 enter:
   o = p->ops.data();
-  ctx->blocks++;
+  blocks++;
 #ifdef INTERP_THREADED
   DISPATCH();
 #else
@@ -188,7 +200,7 @@ dispatch:
     if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
     ctx->insn_pc = o->pc; /* page walks may look at the instruction */               \
     uint64_t v = mmu->Load(ctx, va, bytes, o->aux);                                    \
-    if (ctx->exit == ExitStatus::kException) return -1;                                \
+    if (ctx->exit == ExitStatus::kException) RETURN(-1);                                \
     SET(v);                                                                            \
     NEXT();                                                                            \
   }
@@ -205,9 +217,10 @@ dispatch:
     }                                                                                  \
     if (o->x) apply_pending(o->x);                                                     \
     ctx->insn_pc = o->pc;                                                              \
+    SYNC(); /* a store into code looks for the running block */                      \
     mmu->Store(ctx, va, data, bytes, o->aux);                                          \
     if (ctx->exit != ExitStatus::kNone) {                                              \
-      if (ctx->exit == ExitStatus::kException) return -1;                              \
+      if (ctx->exit == ExitStatus::kException) RETURN(-1);                              \
       if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);                    \
     }                                                                                  \
     NEXT();                                                                            \
@@ -240,73 +253,83 @@ dispatch:
 #undef ST_MEM
   CASE(call)
     ctx->insn_pc = o->pc;  // helpers read the pc of their instruction
+    SYNC();
     SET(reinterpret_cast<HelperFn>(o->imm)(ctx, A, B, C));
     NEXT();
   CASE(call_exit) {
     ctx->insn_pc = o->pc;
+    SYNC();
     uint64_t r = reinterpret_cast<HelperFn>(o->imm)(ctx, A, B, C);
     if (INTERP_LIKELY(ctx->exit == ExitStatus::kNone)) {
       SET(r);
       NEXT();
     }
-    if (ctx->exit == ExitStatus::kException) return -1;  // the result is not written
+    if (ctx->exit == ExitStatus::kException) RETURN(-1);  // the result is not written
     SET(r);
-    if (ctx->exit == ExitStatus::kHelperExit) return -1;
+    if (ctx->exit == ExitStatus::kHelperExit) RETURN(-1);
     if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);
     NEXT();
   }
   CASE(stop)
     if (o->x) apply_pending(o->x);
     ctx->insn_pc = o->pc;  // the state is that before this instruction
-    return -2;
+    RETURN(-2);
   // Compare and branch: the terminal's condition computed in place.
-  CASE(br_eq) slot = ((A ^ B) & o->mask) == 0 ? 0 : 1; goto take;
-  CASE(br_ne) slot = ((A ^ B) & o->mask) != 0 ? 0 : 1; goto take;
-  CASE(br_ltu) slot = (A & o->mask) < (B & o->mask) ? 0 : 1; goto take;
-  CASE(br_leu) slot = (A & o->mask) <= (B & o->mask) ? 0 : 1; goto take;
-  CASE(br_gtu) slot = (A & o->mask) > (B & o->mask) ? 0 : 1; goto take;
-  CASE(br_geu) slot = (A & o->mask) >= (B & o->mask) ? 0 : 1; goto take;
-  CASE(br_lt) slot = Sx(A, o->aux) < Sx(B, o->aux) ? 0 : 1; goto take;
-  CASE(br_le) slot = Sx(A, o->aux) <= Sx(B, o->aux) ? 0 : 1; goto take;
-  CASE(br_gt) slot = Sx(A, o->aux) > Sx(B, o->aux) ? 0 : 1; goto take;
-  CASE(br_ge) slot = Sx(A, o->aux) >= Sx(B, o->aux) ? 0 : 1; goto take;
-  CASE(br_eq_ri) slot = (A & o->mask) == o->imm ? 0 : 1; goto take;
-  CASE(br_ne_ri) slot = (A & o->mask) != o->imm ? 0 : 1; goto take;
-  CASE(br_ltu_ri) slot = (A & o->mask) < o->imm ? 0 : 1; goto take;
-  CASE(br_leu_ri) slot = (A & o->mask) <= o->imm ? 0 : 1; goto take;
-  CASE(br_gtu_ri) slot = (A & o->mask) > o->imm ? 0 : 1; goto take;
-  CASE(br_geu_ri) slot = (A & o->mask) >= o->imm ? 0 : 1; goto take;
-  CASE(br_lt_ri) slot = Sx(A, o->aux) < static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
-  CASE(br_le_ri) slot = Sx(A, o->aux) <= static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
-  CASE(br_gt_ri) slot = Sx(A, o->aux) > static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
-  CASE(br_ge_ri) slot = Sx(A, o->aux) >= static_cast<int64_t>(o->imm) ? 0 : 1; goto take;
+#define TAIL()                                                                         \
+  do {                                                                                 \
+    const InterpTail* tl = p->tail;                                                    \
+    Put(base + tl[0].dst, (Get(base + tl[0].src) & tl[0].mask) | tl[0].val);          \
+    Put(base + tl[1].dst, (Get(base + tl[1].src) & tl[1].mask) | tl[1].val);          \
+  } while (0)
+  CASE(br_eq) slot = ((A ^ B) & o->mask) == 0 ? 0 : 1; goto take_br;
+  CASE(br_ne) slot = ((A ^ B) & o->mask) != 0 ? 0 : 1; goto take_br;
+  CASE(br_ltu) slot = (A & o->mask) < (B & o->mask) ? 0 : 1; goto take_br;
+  CASE(br_leu) slot = (A & o->mask) <= (B & o->mask) ? 0 : 1; goto take_br;
+  CASE(br_gtu) slot = (A & o->mask) > (B & o->mask) ? 0 : 1; goto take_br;
+  CASE(br_geu) slot = (A & o->mask) >= (B & o->mask) ? 0 : 1; goto take_br;
+  CASE(br_lt) slot = Sx(A, o->aux) < Sx(B, o->aux) ? 0 : 1; goto take_br;
+  CASE(br_le) slot = Sx(A, o->aux) <= Sx(B, o->aux) ? 0 : 1; goto take_br;
+  CASE(br_gt) slot = Sx(A, o->aux) > Sx(B, o->aux) ? 0 : 1; goto take_br;
+  CASE(br_ge) slot = Sx(A, o->aux) >= Sx(B, o->aux) ? 0 : 1; goto take_br;
+  CASE(br_eq_ri) slot = (A & o->mask) == o->imm ? 0 : 1; goto take_br;
+  CASE(br_ne_ri) slot = (A & o->mask) != o->imm ? 0 : 1; goto take_br;
+  CASE(br_ltu_ri) slot = (A & o->mask) < o->imm ? 0 : 1; goto take_br;
+  CASE(br_leu_ri) slot = (A & o->mask) <= o->imm ? 0 : 1; goto take_br;
+  CASE(br_gtu_ri) slot = (A & o->mask) > o->imm ? 0 : 1; goto take_br;
+  CASE(br_geu_ri) slot = (A & o->mask) >= o->imm ? 0 : 1; goto take_br;
+  CASE(br_lt_ri) slot = Sx(A, o->aux) < static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
+  CASE(br_le_ri) slot = Sx(A, o->aux) <= static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
+  CASE(br_gt_ri) slot = Sx(A, o->aux) > static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
+  CASE(br_ge_ri) slot = Sx(A, o->aux) >= static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
   CASE(end)
+    TAIL();
     switch (p->term.kind) {
       case Terminal::Kind::kGoto: slot = 0; goto take;
       case Terminal::Kind::kBranch: slot = A ? 0 : 1; goto take;
       case Terminal::Kind::kIndirect: goto indirect;
-      default: return -1;
+      default: RETURN(-1);
     }
 #ifndef INTERP_THREADED
-    default: return -1;
+    default: RETURN(-1);
   }
 #endif
+take_br:
+  TAIL();  // after the compare: the compiler keeps its operands out of the tail
 take:
   if (p->term.pc_off != kNoTemp) Put(base + p->term.pc_off, p->term.pc_vals[slot]);
-  if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
+  if (budget && ctx->exit == ExitStatus::kNone &&
       !ctx->exit_request.load(std::memory_order_relaxed)) {
     const InterpProgram* n = p->chain[slot];
     if (!n && ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
     if (n) {
-      ctx->chain_budget--;
+      budget--;
       p = n;
-      ctx->cur_tb = p->owner;
       goto enter;
     }
   }
-  return slot;
+  RETURN(slot);
 indirect:
-  if (ctx->chain_budget && ctx->exit == ExitStatus::kNone &&
+  if (budget && ctx->exit == ExitStatus::kNone &&
       !ctx->exit_request.load(std::memory_order_relaxed)) {
     // The inline cache: the same target as last time, by the same vCPU, with
     // nothing changed that could make it a different block.
@@ -327,13 +350,12 @@ indirect:
       }
     }
     if (n) {
-      ctx->chain_budget--;
+      budget--;
       p = n;
-      ctx->cur_tb = p->owner;
       goto enter;
     }
   }
-  return -1;
+  RETURN(-1);
 #undef CASE
 #undef NEXT
 #undef DISPATCH
@@ -341,6 +363,9 @@ indirect:
 #undef B
 #undef C
 #undef SET
+#undef SYNC
+#undef RETURN
+#undef TAIL
 }
 
 }  // namespace

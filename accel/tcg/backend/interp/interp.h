@@ -65,10 +65,19 @@ struct InterpStop {
   uint64_t pc;
 };
 
+// A move the terminal performs (the block's last ops, folded into it):
+// env[dst] = (env[src] & mask) | val -- a copy (mask ~0, val 0), a constant
+// (mask 0) or an unused entry (dst is the frame's last slot).
+struct InterpTail {
+  uint32_t dst = 0, src = 0;
+  uint64_t mask = 0, val = 0;
+};
+
 struct InterpProgram {
   std::vector<InterpOp> ops;
   uint32_t frame_slots = 0;      // 8-byte frame slots used
   Terminal term;
+  InterpTail tail[2];
   std::vector<InterpStop> stops;
   std::vector<InterpPending> pending;
   // Direct successors for terminal slots 0/1 (set by the TB cache when it links

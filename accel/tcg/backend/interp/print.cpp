@@ -66,6 +66,15 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
       if (k == k_select || k == k_generic) line += ", " + loc(o.c);
       if (k == k_generic) line += std::string(" (") + Info(o.opc).name + ")";
     }
+    if (k == k_end || (k >= k_br_eq && k <= k_br_ge_ri)) {
+      // The moves folded into the terminal, done after its compare.
+      for (const InterpTail& t : p.tail) {
+        if (t.dst >= frame_offset + kInterpFrameBytes - 8) continue;  // unused entry
+        line += "; " + loc(t.dst) + " = ";
+        if (t.mask == 0) line += Hex(t.val);
+        else line += loc(t.src) + (t.mask == ~0ull ? "" : " & " + Hex(t.mask));
+      }
+    }
     s += line + "\n";
   }
   return s;
