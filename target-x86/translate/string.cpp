@@ -22,7 +22,8 @@ bool Str(Tx& tx, StringKind kind) {
   uint64_t info = kind | size << 8 | rep << 12 | static_cast<uint64_t>(tx.in.address_size) << 16 |
                   static_cast<uint64_t>(seg) << 24;
   tx.Call(HelperString, tx.C(info), tx.C(tx.Mask(tx.next_pc)));
-  if (kind == kStrCmps || kind == kStrScas) tx.cc_op = -1;  // the helper set the flags
+  // The helper set the flags: a compare's, unless a REP ran no iteration.
+  if (kind == kStrCmps || kind == kStrScas) tx.cc_op = rep ? -1 : CcOp(kCcKindSub, SizeLog2(size));
   if (rep) {
     // The helper finished the loop (or stopped with rip at this instruction).
     tx.EndBlockAfter();

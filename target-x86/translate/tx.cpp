@@ -185,10 +185,33 @@ Val Tx::Carry() {
       }
       case kCcKindLogic: return C(0);
       case kCcKindInc: case kCcKindDec: return b.LdEnv(Type::kI64, X86_OFF(cc_src2));
+      case kCcKindShl:
+        return b.AndI(Type::kI64, b.ShrI(t, b.LdEnv(Type::kI64, X86_OFF(cc_src)), (8u << (cc_op & 3)) - 1), 1);
+      case kCcKindSar: case kCcKindShr:
+        return b.AndI(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_src)), 1);
+      case kCcKindMul: return b.SetCond(Cond::kNe, t, b.LdEnv(Type::kI64, X86_OFF(cc_src)), C(0));
       default: break;
     }
   }
   return b.AndI(Type::kI64, ArithFlags(), 1);
+}
+
+Val Tx::IsEflagsCc(Val op) {
+  // As ComputeArith: kCcEflags (0) and values past the last kind (op - 1 wraps for 0).
+  return b.SetCond(Cond::kGeu, Type::kI64, b.Sub(Type::kI64, op, C(1)), C(CcOp(kCcKindCount, 0) - 1));
+}
+
+Val Tx::ZeroFlag() {
+  if (cc_op == kCcEflags) return b.AndI(Type::kI64, b.ShrI(Type::kI64, ArithFlags(), 6), 1);
+  Val dst = b.LdEnv(Type::kI64, X86_OFF(cc_dst));
+  if (cc_op >= 0) return b.SetCond(Cond::kEq, static_cast<Type>(cc_op & 3), dst, C(0));
+  // Every lazy kind has ZF = (cc_dst of the operand size == 0): pick at run time.
+  Val op = b.LdEnv(Type::kI64, X86_OFF(cc_op));
+  Val bits = b.Shl(Type::kI64, C(8), b.AndI(Type::kI64, op, 3));
+  Val mask = b.Shr(Type::kI64, C(~uint64_t{0}), b.Sub(Type::kI64, C(64), bits));
+  Val lazy = b.SetCond(Cond::kEq, Type::kI64, b.And(Type::kI64, dst, mask), C(0));
+  Val fl = b.AndI(Type::kI64, b.ShrI(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_src)), 6), 1);
+  return b.Select(Type::kI64, IsEflagsCc(op), fl, lazy);
 }
 
 Val Tx::CondTrue(unsigned cc) {
@@ -225,8 +248,16 @@ Val Tx::CondTrue(unsigned cc) {
       Val dst = b.LdEnv(Type::kI64, X86_OFF(cc_dst));
       if (base == 4) r = b.SetCond(Cond::kEq, t, dst, C(0));
       if (base == 8) r = b.SetCond(Cond::kLt, t, dst, C(0));
+    } else if (kind == kCcKindShl || kind == kCcKindSar || kind == kCcKindShr ||
+               kind == kCcKindMul) {
+      // Carry() is inline for these; ZF and SF come from cc_dst.
+      if (base == 2) r = Carry();
+      if (base == 4) r = ZeroFlag();
+      if (base == 6) r = b.Or(Type::kI64, Carry(), ZeroFlag());
+      if (base == 8) r = b.SetCond(Cond::kLt, t, b.LdEnv(Type::kI64, X86_OFF(cc_dst)), C(0));
     }
   }
+  if (!r.valid() && cc_op < 0 && base == 4) r = ZeroFlag();
   if (!r.valid()) {
     Val f = ArithFlags();
     auto bit = [&](unsigned n) { return b.AndI(Type::kI64, b.ShrI(Type::kI64, f, n), 1); };
