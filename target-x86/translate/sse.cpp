@@ -75,14 +75,130 @@ unsigned Source(Tx& tx, const Operand& op, unsigned mem_size = 16) {
   return kTmp;
 }
 
+// Lane arithmetic inline on the two 64-bit halves (SWAR), for the common simple
+// ops; the rest go to HelperSse. `lane` is the lane width in bytes.
+struct Half2 {
+  Val lo, hi;
+};
+
+Half2 LoadXmm(Tx& tx, unsigned reg) {
+  return {tx.b.LdEnv(Type::kI64, XmmOff(reg, 0)), tx.b.LdEnv(Type::kI64, XmmOff(reg, 1))};
+}
+
+// Repeats a lane-sized pattern over 64 bits.
+uint64_t Splat(uint64_t v, unsigned lane) {
+  uint64_t r = 0;
+  for (unsigned i = 0; i < 8; i += lane) r |= v << (8 * i);
+  return r;
+}
+
+Val LaneOp(Builder& b, SseOp op, Val x, Val y) {
+  const Type t = Type::kI64;
+  unsigned lane = 0;
+  switch (op) {
+    case kSseAnd: return b.And(t, x, y);
+    case kSseAndn: return b.And(t, b.Not(t, x), y);
+    case kSseOr: return b.Or(t, x, y);
+    case kSseXor: return b.Xor(t, x, y);
+    case kSseAddQ: return b.Add(t, x, y);
+    case kSseSubQ: return b.Sub(t, x, y);
+    case kSseAddB: case kSseSubB: case kSseCmpEqB: lane = 1; break;
+    case kSseAddW: case kSseSubW: case kSseCmpEqW: lane = 2; break;
+    default: lane = 4; break;
+  }
+  const uint64_t top = Splat(uint64_t{1} << (8 * lane - 1), lane);  // each lane's sign bit
+  const uint64_t low = ~top;
+  if (op == kSseAddB || op == kSseAddW || op == kSseAddD) {
+    // Add the low bits (no carry leaves a lane), then the top bits without carry.
+    Val sum = b.Add(t, b.AndI(t, x, low), b.AndI(t, y, low));
+    return b.Xor(t, sum, b.AndI(t, b.Xor(t, x, y), top));
+  }
+  if (op == kSseSubB || op == kSseSubW || op == kSseSubD) {
+    // Borrows stay in the lane: its top bit is set in the minuend first.
+    Val diff = b.Sub(t, b.Or(t, x, b.Const(top)), b.AndI(t, y, low));
+    return b.Xor(t, diff, b.AndI(t, b.Not(t, b.Xor(t, x, y)), top));
+  }
+  // Compare for equality: a lane of x ^ y is nonzero iff its top bit or the sum of
+  // its low bits and `low` (which cannot carry out of the lane) has the top bit.
+  Val d = b.Xor(t, x, y);
+  Val nz = b.Or(t, b.Add(t, b.AndI(t, d, low), b.Const(low)), d);
+  Val eq_top = b.AndI(t, b.Not(t, nz), top);
+  return b.Mul(t, b.ShrI(t, eq_top, 8 * lane - 1), b.Const((uint64_t{1} << (8 * lane)) - 1));
+}
+
+bool InlineLanes(SseOp op) {
+  switch (op) {
+    case kSseAnd: case kSseAndn: case kSseOr: case kSseXor:
+    case kSseAddB: case kSseAddW: case kSseAddD: case kSseAddQ:
+    case kSseSubB: case kSseSubW: case kSseSubD: case kSseSubQ:
+    case kSseCmpEqB: case kSseCmpEqW: case kSseCmpEqD:
+    case kSseUnpckLQDQ: case kSseUnpckHQDQ: case kSseShufD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A memory source is loaded (both halves) before anything is written.
+Half2 LoadSrc(Tx& tx, const Operand& op) {
+  if (IsXmm(op)) return LoadXmm(tx, op.reg);
+  Val lin = tx.MemAddr(op);
+  CheckAligned(tx, lin);
+  Val lo = tx.LoadMem(8, lin);
+  Val hi = tx.LoadMem(8, tx.b.AddI(tx.long64() ? Type::kI64 : Type::kI32, lin, 8));
+  return {lo, hi};
+}
+
+void BinaryInline(Tx& tx, SseOp op, unsigned dst, const Operand& src_op, uint64_t imm) {
+  Builder& b = tx.b;
+  Half2 s = LoadSrc(tx, src_op);
+  Half2 r;
+  if (op == kSseShufD) {
+    // Each result dword picks a source dword: read them as 32-bit halves.
+    Val dw[4];
+    for (unsigned i = 0; i < 4; i++) {
+      unsigned k = (imm >> (2 * i)) & 3;
+      Val h = k < 2 ? s.lo : s.hi;
+      dw[i] = k & 1 ? b.ShrI(Type::kI64, h, 32) : b.Zext(Type::kI64, Type::kI32, h);
+    }
+    r.lo = b.Or(Type::kI64, dw[0], b.ShlI(Type::kI64, dw[1], 32));
+    r.hi = b.Or(Type::kI64, dw[2], b.ShlI(Type::kI64, dw[3], 32));
+  } else if (op == kSseUnpckLQDQ || op == kSseUnpckHQDQ) {
+    bool high = op == kSseUnpckHQDQ;
+    r.lo = b.LdEnv(Type::kI64, XmmOff(dst, high ? 1 : 0));
+    r.hi = high ? s.hi : s.lo;
+  } else if (IsXmm(src_op) && src_op.reg == dst &&
+             (op == kSseXor || op == kSseSubB || op == kSseSubW || op == kSseSubD || op == kSseSubQ)) {
+    r = {tx.C(0), tx.C(0)};  // the zeroing idioms
+  } else {
+    Half2 d = LoadXmm(tx, dst);
+    r = {LaneOp(b, op, d.lo, s.lo), LaneOp(b, op, d.hi, s.hi)};
+  }
+  b.StEnv(Type::kI64, XmmOff(dst, 0), r.lo);
+  b.StEnv(Type::kI64, XmmOff(dst, 1), r.hi);
+}
+
+// PMOVMSKB: the top bit of each byte. Per half, the bits (moved to bit 0 of each
+// byte) times 0x0102040810204080 land byte i's bit at bit 56 + i with no carries.
+Val ByteSigns(Builder& b, Val h) {
+  Val bits = b.AndI(Type::kI64, b.ShrI(Type::kI64, h, 7), 0x0101010101010101ull);
+  return b.ShrI(Type::kI64, b.Mul(Type::kI64, bits, b.Const(0x0102040810204080ull)), 56);
+}
+
 bool Binary(Tx& tx, SseOp op) {
   if (!SseAvailable(tx)) return true;
   const Operand& dst = tx.in.ops[0];
   if (!IsXmm(dst)) return false;  // MMX forms are not implemented
   if (tx.in.num_operands >= 2 && tx.in.ops[1].kind == OperandKind::kReg && !IsXmm(tx.in.ops[1]))
     return false;
-  unsigned src = Source(tx, tx.in.ops[1]);
   uint64_t imm = tx.in.num_operands >= 3 ? (static_cast<uint64_t>(tx.in.ops[2].imm) & 0xff) : 0;
+  const Operand& src_op = tx.in.ops[1];
+  if (InlineLanes(op) && (IsXmm(src_op) || (src_op.kind == OperandKind::kMem && !src_op.size) ||
+                          (src_op.kind == OperandKind::kMem && src_op.size == 16))) {
+    BinaryInline(tx, op, dst.reg, src_op, imm);
+    return true;
+  }
+  unsigned src = Source(tx, src_op);
   tx.Call(HelperSse, tx.C(op), tx.C(dst.reg), tx.C(src | imm << 8));
   return true;
 }
@@ -187,6 +303,12 @@ bool ToGpr(Tx& tx, SseOp op) {
   const Operand& src = tx.in.ops[1];
   if (!IsXmm(src)) return false;
   uint64_t imm = tx.in.num_operands >= 3 ? (static_cast<uint64_t>(tx.in.ops[2].imm) & 0xff) : 0;
+  if (op == kSsePMovMskB) {
+    Half2 h = LoadXmm(tx, src.reg);
+    Val m = tx.b.Or(Type::kI64, ByteSigns(tx.b, h.lo), tx.b.ShlI(Type::kI64, ByteSigns(tx.b, h.hi), 8));
+    tx.WriteOp(dst, tx.b.Mov(SizeType(dst.size ? dst.size : 4), m));
+    return true;
+  }
   Val r = tx.Call(HelperSse, tx.C(op), tx.C(0), tx.C(src.reg | imm << 8));
   tx.WriteOp(dst, tx.b.Mov(SizeType(dst.size ? dst.size : 4), r));
   return true;

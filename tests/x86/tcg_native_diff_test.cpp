@@ -265,6 +265,16 @@ TEST_F(NativeDiff, Sse2Integer) {
       {"movdqa %xmm2,144(%rdi)\npaddb 144(%rdi),%xmm1\nmovdqa 144(%rdi),%xmm0", 0},
       {"movss 136(%rdi),%xmm0\nmovsd %xmm1,136(%rdi)\nmovlps 136(%rdi),%xmm2\nmovd 136(%rdi),%xmm3", 0},
       {"stmxcsr 136(%rdi)\nldmxcsr 136(%rdi)\nmov 136(%rdi),%eax", 0},
+      // Lanes partly equal (the translator compares lanes inline, 64 bits at a time).
+      {"movabs $0x1200ff0000ff3480,%rax\nmovq %rax,%xmm0\nmovabs $0x1201ff0180ff3400,%rbx\n"
+       "movq %rbx,%xmm1\npunpcklqdq %xmm1,%xmm0\npunpcklqdq %xmm0,%xmm1\nmovdqa %xmm0,%xmm2\n"
+       "movdqa %xmm0,%xmm3\npcmpeqb %xmm1,%xmm0\npcmpeqw %xmm1,%xmm2\npcmpeqd %xmm1,%xmm3\n"
+       "pmovmskb %xmm0,%eax\npmovmskb %xmm2,%ebx\npmovmskb %xmm3,%rcx", 0},
+      {"movabs $0x0000000180000000,%rax\nmovq %rax,%xmm0\nmovabs $0x7fff80000000ffff,%rbx\n"
+       "movq %rbx,%xmm1\npunpckhqdq %xmm1,%xmm0\npshufd $0x4e,%xmm0,%xmm2\npaddw %xmm1,%xmm2\n"
+       "paddd %xmm1,%xmm0\npsubw %xmm2,%xmm1\npsubd %xmm0,%xmm2\npcmpeqd %xmm0,%xmm0\npsubb %xmm3,%xmm3", 0},
+      {"movdqa %xmm2,144(%rdi)\npshufd $0xe4,144(%rdi),%xmm1\npxor 144(%rdi),%xmm0\n"
+       "punpckhqdq 144(%rdi),%xmm3\npsubq 144(%rdi),%xmm2\npandn 144(%rdi),%xmm3", 0},
   };
   for (const Case& c : cases) Check(c);
 }
