@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
+#include <string>
 
 #include "accel/tcg/backend/interp/interp.h"
 #include "accel/tcg/ir/builder.h"
@@ -265,6 +267,67 @@ TEST_F(SoftMmuTest, SunkEnvStoresAreExactAtAFault) {
       EXPECT_EQ(env.r[1], 0x42u);
     }
   }
+}
+
+
+// The interpreter fuses address adds with the accesses that use or follow them
+// (push: an add and a store through it; pop/ret: a load and an add of its
+// address). A chain of pops, where each write-back lands in the slot the next
+// one reads, must see each address once (this caught a handler reading its
+// source again after writing it back).
+struct StackEnv {
+  uint64_t r[8];
+  uint8_t frame[kInterpFrameBytes];
+};
+
+TEST_F(SoftMmuTest, FusedStackAccessesMatchTheUnfusedOnes) {
+  for (uint64_t i = 0; i < 8; i++)
+    mmu.Store(&ctx, 0x3000 + 8 * i, 0x1111111111111111ull * (i + 1), 8, 0);
+  auto build = [](Block& b) {
+    Builder bb(&b);
+    bb.InsnStart(0x10);
+    Val sp = bb.LdEnv(Type::kI64, 0);                 // r0: stack pointer
+    Val t1 = bb.AddI(Type::kI64, sp, 0x10);            // add rsp, 0x10
+    Val v1 = bb.LdMem(Type::kI64, t1, 0);              // pop
+    Val t2 = bb.AddI(Type::kI64, t1, 8);
+    Val v2 = bb.LdMem(Type::kI64, t2, 0);              // pop
+    Val t3 = bb.AddI(Type::kI64, t2, 8);
+    Val v3 = bb.LdMem(Type::kI64, t3, 0);              // ret
+    Val t4 = bb.AddI(Type::kI64, t3, 8);
+    Val t5 = bb.Sub(Type::kI64, t4, bb.Const(8));      // push v1
+    bb.StMem(Type::kI64, t5, v1, 0);
+    Val t6 = bb.Sub(Type::kI64, t5, bb.Const(8));      // push v2
+    bb.StMem(Type::kI64, t6, v2, 0);
+    bb.StEnv(Type::kI64, 8, v1);
+    bb.StEnv(Type::kI64, 16, v2);
+    bb.StEnv(Type::kI64, 24, v3);
+    bb.StEnv(Type::kI64, 0, t6);
+    bb.Exit();
+  };
+  Block b;
+  build(b);
+  RunPasses(b);
+  InterpProgram p;
+  ASSERT_TRUE(CompileInterp(b, &p, offsetof(StackEnv, frame)));
+  int fused = 0;
+  for (const InterpOp& o : p.ops) {
+    std::string n = InterpHandlerName(o);
+    fused += n.find("_pre") != std::string::npos || n.find("_post") != std::string::npos;
+  }
+  EXPECT_GE(fused, 3) << PrintInterp(p, offsetof(StackEnv, frame));
+  auto envp = std::make_unique<StackEnv>();
+  envp->r[0] = 0x3000;
+  ctx.env = reinterpret_cast<uint8_t*>(envp.get());
+  ctx.frame_offset = offsetof(StackEnv, frame);
+  ctx.exit = ExitStatus::kNone;
+  RunInterp(&ctx, p);
+  EXPECT_EQ(ctx.exit, ExitStatus::kNone);
+  EXPECT_EQ(envp->r[1], 0x3333333333333333ull) << PrintInterp(p, offsetof(StackEnv, frame));
+  EXPECT_EQ(envp->r[2], 0x4444444444444444ull);
+  EXPECT_EQ(envp->r[3], 0x5555555555555555ull);
+  EXPECT_EQ(envp->r[0], 0x3018u);
+  EXPECT_EQ(mmu.Load(&ctx, 0x3020, 8, 0), 0x3333333333333333ull);
+  EXPECT_EQ(mmu.Load(&ctx, 0x3018, 8, 0), 0x4444444444444444ull);
 }
 
 }  // namespace

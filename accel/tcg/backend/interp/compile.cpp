@@ -77,7 +77,7 @@ class Compiler {
   };
   // A memory access with its address add folded in.
   struct MemForm {
-    uint8_t mode = 0;  // 0: [a], 1: [a + imm], 2: [a + b]
+    uint8_t mode = 0;  // 0: [a], 1: [a + imm], 2: [a + b], 3: [a + (b << imm)]
     uint32_t a = kNoTemp, b = kNoTemp;
     uint64_t imm = 0;
   };
@@ -138,6 +138,15 @@ class Compiler {
       } else {
         m.mode = 2;
         m.b = y;
+        // A scaled index: the shift folds in too when the address is its only use.
+        const Op* sh = single_def_op(y);
+        if (sh && sh->opc == Opcode::k_shl && sh->type == Type::kI64 && IsConst(sh->b) &&
+            b_.const_val[sh->b] < 4 && !IsConst(sh->a) && defs[sh->a] <= 1) {
+          absorbed_[def_at[y]] = 1;
+          m.mode = 3;
+          m.b = sh->a;
+          m.imm = b_.const_val[sh->b];
+        }
       }
     }
     if (b_.term.kind == Terminal::Kind::kBranch) {
@@ -594,6 +603,38 @@ class Compiler {
         last.handler = k_movi2;
         last.c = io.d;
         last.mask = io.imm;
+        return;
+      }
+      // An i64 add of an immediate and the access through its result (push,
+      // a load through a pointer just advanced) ...
+      const bool last_addi = (last.handler == k_add_ri || last.handler == k_sub_ri) && last.mask == ~0ull;
+      const uint64_t last_inc = last.handler == k_sub_ri ? 0 - last.imm : last.imm;
+      if (last_addi && io.a == last.d && io.handler >= k_ld8 && io.handler <= k_ld64) {
+        InterpOp f = io;
+        f.handler = static_cast<uint8_t>(k_ld8_pre + (io.handler - k_ld8));
+        f.a = last.a;
+        f.b = last.d;
+        f.imm = last_inc;
+        last = f;
+        return;
+      }
+      if (last_addi && io.a == last.d && io.handler >= k_st8 && io.handler <= k_st64) {
+        InterpOp f = io;
+        f.handler = static_cast<uint8_t>(k_st8_pre + (io.handler - k_st8));
+        f.a = last.a;
+        f.d = last.d;
+        f.imm = last_inc;
+        last = f;
+        return;
+      }
+      // ... and a load followed by the add of an immediate to its address
+      // (pop, ret).
+      const bool addi = (io.handler == k_add_ri || io.handler == k_sub_ri) && io.mask == ~0ull;
+      if (addi && last.handler >= k_ld8 && last.handler <= k_ld64 && io.a == last.a &&
+          last.d != last.a) {
+        last.handler = static_cast<uint8_t>(k_ld8_post + (last.handler - k_ld8));
+        last.c = io.d;
+        last.imm = io.handler == k_sub_ri ? 0 - io.imm : io.imm;
         return;
       }
     }

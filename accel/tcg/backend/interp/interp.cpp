@@ -22,6 +22,14 @@ inline uint64_t Get(const uint8_t* p) {
 }
 inline void Put(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
+// An address add with write-back: to = a + imm, returning it (a is read once:
+// `to` may be the same slot).
+inline uint64_t Pre(uint8_t* base, uint32_t a, uint64_t imm, uint32_t to) {
+  const uint64_t v = Get(base + a) + imm;
+  Put(base + to, v);
+  return v;
+}
+
 // Sign-extends the low `bits` of v (shift form: no branch on the width).
 inline int64_t Sx(uint64_t v, unsigned bits) {
   return static_cast<int64_t>(v << (64 - bits)) >> (64 - bits);
@@ -186,7 +194,7 @@ dispatch:
   // Guest memory: the soft-TLB hit inline, everything else through SoftMmu. The
   // result is written only once the access succeeded (its destination may be a
   // guest register).
-#define LD_MEM(bytes, T, VA)                                                           \
+#define LD_MEM_POST(bytes, T, VA, POST)                                                 \
   {                                                                                    \
     const uint64_t va = (VA);                                                          \
     const TlbEntry& e = mmu->tlb_row(o->aux)[(va >> kPageBits) & (kTlbSize - 1)];      \
@@ -195,6 +203,7 @@ dispatch:
       T v;                                                                             \
       std::memcpy(&v, reinterpret_cast<const uint8_t*>(va + e.addend), bytes);        \
       SET(v);                                                                          \
+      POST;                                                                            \
       NEXT();                                                                          \
     }                                                                                  \
     if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
@@ -202,8 +211,10 @@ dispatch:
     uint64_t v = mmu->Load(ctx, va, bytes, o->aux);                                    \
     if (ctx->exit == ExitStatus::kException) RETURN(-1);                                \
     SET(v);                                                                            \
+    POST;                                                                              \
     NEXT();                                                                            \
   }
+#define LD_MEM(bytes, T, VA) LD_MEM_POST(bytes, T, VA, (void)0)
 #define ST_MEM(bytes, T, VA)                                                           \
   {                                                                                    \
     const uint64_t va = (VA);                                                          \
@@ -237,6 +248,10 @@ dispatch:
   CASE(ld16_rr) LD_MEM(2, uint16_t, A + B)
   CASE(ld32_rr) LD_MEM(4, uint32_t, A + B)
   CASE(ld64_rr) LD_MEM(8, uint64_t, A + B)
+  CASE(ld8_rs) LD_MEM(1, uint8_t, A + (B << o->imm))
+  CASE(ld16_rs) LD_MEM(2, uint16_t, A + (B << o->imm))
+  CASE(ld32_rs) LD_MEM(4, uint32_t, A + (B << o->imm))
+  CASE(ld64_rs) LD_MEM(8, uint64_t, A + (B << o->imm))
   CASE(st8) ST_MEM(1, uint8_t, A)
   CASE(st16) ST_MEM(2, uint16_t, A)
   CASE(st32) ST_MEM(4, uint32_t, A)
@@ -249,7 +264,28 @@ dispatch:
   CASE(st16_rr) ST_MEM(2, uint16_t, A + B)
   CASE(st32_rr) ST_MEM(4, uint32_t, A + B)
   CASE(st64_rr) ST_MEM(8, uint64_t, A + B)
+  CASE(st8_rs) ST_MEM(1, uint8_t, A + (B << o->imm))
+  CASE(st16_rs) ST_MEM(2, uint16_t, A + (B << o->imm))
+  CASE(st32_rs) ST_MEM(4, uint32_t, A + (B << o->imm))
+  CASE(st64_rs) ST_MEM(8, uint64_t, A + (B << o->imm))
+  // An add of an immediate fused with the access that uses or follows it; the
+  // write-back happens where the add was (before the access, or after it).
+#define PRE(to) Pre(base, o->a, o->imm, (to))
+  CASE(ld8_pre) LD_MEM(1, uint8_t, PRE(o->b))
+  CASE(ld16_pre) LD_MEM(2, uint16_t, PRE(o->b))
+  CASE(ld32_pre) LD_MEM(4, uint32_t, PRE(o->b))
+  CASE(ld64_pre) LD_MEM(8, uint64_t, PRE(o->b))
+  CASE(st8_pre) ST_MEM(1, uint8_t, PRE(o->d))
+  CASE(st16_pre) ST_MEM(2, uint16_t, PRE(o->d))
+  CASE(st32_pre) ST_MEM(4, uint32_t, PRE(o->d))
+  CASE(st64_pre) ST_MEM(8, uint64_t, PRE(o->d))
+#undef PRE
+  CASE(ld8_post) LD_MEM_POST(1, uint8_t, A, Put(base + o->c, va + o->imm))
+  CASE(ld16_post) LD_MEM_POST(2, uint16_t, A, Put(base + o->c, va + o->imm))
+  CASE(ld32_post) LD_MEM_POST(4, uint32_t, A, Put(base + o->c, va + o->imm))
+  CASE(ld64_post) LD_MEM_POST(8, uint64_t, A, Put(base + o->c, va + o->imm))
 #undef LD_MEM
+#undef LD_MEM_POST
 #undef ST_MEM
   CASE(call)
     ctx->insn_pc = o->pc;  // helpers read the pc of their instruction

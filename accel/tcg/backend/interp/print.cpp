@@ -30,12 +30,27 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
     const unsigned k = o.handler;
     std::string line = "  ";
     line += InterpHandlerName(o);
-    const bool mem = k >= k_ld8 && k <= k_st64_rr;
+    if (k >= k_ld8_pre && k <= k_ld64_post) {
+      const bool post = k >= k_ld8_post, st = k >= k_st8_pre && k <= k_st64_pre;
+      const std::string wb = loc(post ? o.c : st ? o.d : o.b);
+      if (post) line += " " + loc(o.d) + " = [" + loc(o.a) + "]; " + wb + " = " + loc(o.a) + " + " + Hex(o.imm);
+      else if (st) line += " " + wb + " = " + loc(o.a) + " + " + Hex(o.imm) + "; [" + wb + "] = " + loc(o.c);
+      else line += " " + wb + " = " + loc(o.a) + " + " + Hex(o.imm) + "; " + loc(o.d) + " = [" + wb + "]";
+      s += line + "\n";
+      continue;
+    }
+    const bool mem = k >= k_ld8 && k <= k_st64_rs;
     const bool ri = (k >= k_ld8_ri && k <= k_ld64_ri) || (k >= k_st8_ri && k <= k_st64_ri);
     const bool rr = (k >= k_ld8_rr && k <= k_ld64_rr) || (k >= k_st8_rr && k <= k_st64_rr);
+    const bool rs = (k >= k_ld8_rs && k <= k_ld64_rs) || (k >= k_st8_rs && k <= k_st64_rs);
     if (mem) {
-      std::string addr = "[" + loc(o.a) + (rr ? " + " + loc(o.b) : ri ? " + " + Hex(o.imm) : "") + "]";
-      if (k <= k_ld64_rr) line += " " + loc(o.d) + " = " + addr;
+      std::string addr = "[" + loc(o.a) +
+                         (rr   ? " + " + loc(o.b)
+                          : rs ? " + " + loc(o.b) + " << " + std::to_string(o.imm)
+                          : ri ? " + " + Hex(o.imm)
+                               : "") +
+                         "]";
+      if (k <= k_ld64_rs) line += " " + loc(o.d) + " = " + addr;
       else line += " " + addr + " = " + loc(o.c);
     } else if (k == k_call || k == k_call_exit) {
       std::string n = HostFunctionName(o.imm);
