@@ -6,12 +6,22 @@ namespace {
 inline bool TagHit(uint64_t tag, uint64_t vpage) {
   return (tag & (kPageMask | kTlbInvalid)) == vpage;
 }
+inline void Invalidate(TlbEntry& e) {
+  e.tag[0] = e.tag[1] = e.tag[2] = kTlbInvalid;
+  e.addend = 0;
+  e.phys = 0;
+}
 }  // namespace
 
 SoftMmu::SoftMmu(hw::AddressSpace* as, CpuBus* bus, PageWalker* walker, CodeTracker* code)
     : as_(as), bus_(bus), walker_(walker), code_(code),
       contexts_(std::make_unique<Context[]>(kTlbContexts)), cur_(&contexts_[0]) {
-  for (unsigned i = 1; i < kTlbContexts; i++) contexts_[i].tag = ~0ull;  // unused
+  for (auto& mode : tlb_)
+    for (auto& e : mode) Invalidate(e);
+  for (unsigned i = 0; i < kTlbContexts; i++) {
+    for (auto& e : contexts_[i].entries) Invalidate(e);
+    if (i) contexts_[i].tag = ~0ull;  // unused
+  }
   FlushAll();
   if (as_)
     listener_ = as_->AddListener([this](const hw::FlatView&) {
@@ -24,11 +34,9 @@ SoftMmu::~SoftMmu() {
 }
 
 void SoftMmu::Reset(Context& c, bool keep_global) {
+  TlbEntry* entries = EntriesOf(c);
   auto reset = [&](unsigned i) {
-    TlbEntry& e = c.entries[i / kTlbSize][i % kTlbSize];
-    e.tag[0] = e.tag[1] = e.tag[2] = kTlbInvalid;
-    e.addend = 0;
-    e.phys = 0;
+    Invalidate(entries[i]);
     c.global[i] = false;
   };
   // The global entries that stay go back on the list of filled ones.
@@ -64,22 +72,39 @@ void SoftMmu::FlushContext(bool keep_global) {
   flushes++;
 }
 
+void SoftMmu::MoveEntries(const Context& c, TlbEntry* from, TlbEntry* to) {
+  auto move = [&](unsigned i) {
+    TlbEntry& e = from[i];
+    if (e.tag[0] & e.tag[1] & e.tag[2] & kTlbInvalid) return;  // moved already (listed twice)
+    to[i] = e;
+    Invalidate(e);
+  };
+  if (c.overflow) {
+    for (unsigned i = 0; i < kEntries; i++) move(i);
+  } else {
+    for (unsigned i = 0; i < c.num_filled; i++) move(c.filled[i]);
+  }
+}
+
 void SoftMmu::SwitchContext(uint64_t tag) {
   cur_->last_used = ++use_clock_;
   if (cur_->tag == tag) return;
   switches++;
-  Context* lru = nullptr;
-  for (unsigned i = 0; i < kTlbContexts; i++) {
-    Context& c = contexts_[i];
-    if (c.tag == tag) {
-      cur_ = &c;
-      return;
-    }
-    if (!lru || c.last_used < lru->last_used) lru = &c;
+  Context* next = nullptr;
+  for (unsigned i = 0; i < kTlbContexts && !next; i++)
+    if (contexts_[i].tag == tag) next = &contexts_[i];
+  if (!next) {
+    for (unsigned i = 0; i < kTlbContexts; i++)
+      if (!next || contexts_[i].last_used < next->last_used) next = &contexts_[i];
+    Reset(*next, false);  // its entries belong to the tag it had
+    next->tag = tag;
   }
-  Reset(*lru, false);  // its entries belong to the tag it had
-  lru->tag = tag;
-  cur_ = lru;
+  // Every entry of tlb_ not on the current context's list is invalid, and so is
+  // every entry of a waiting context not on its list: moving the listed ones
+  // out and in swaps the contexts.
+  MoveEntries(*cur_, &tlb_[0][0], cur_->entries);
+  MoveEntries(*next, next->entries, &tlb_[0][0]);
+  cur_ = next;
 }
 
 const SoftMmu::HostPage& SoftMmu::LookupHostPage(uint64_t ppage) {
@@ -102,8 +127,9 @@ void SoftMmu::FlushPage(uint64_t vaddr) {
       Reset(c, false);
       continue;
     }
-    for (auto& mode : c.entries) {
-      TlbEntry& e = mode[(vaddr >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry* entries = EntriesOf(c);
+    for (unsigned mode = 0; mode < kMmuModes; mode++) {
+      TlbEntry& e = entries[mode * kTlbSize + ((vaddr >> kPageBits) & (kTlbSize - 1))];
       for (uint64_t& t : e.tag)
         if ((t & kPageMask) == vpage) t = kTlbInvalid;
     }
@@ -111,10 +137,15 @@ void SoftMmu::FlushPage(uint64_t vaddr) {
 }
 
 void SoftMmu::ProtectCodePage(uint64_t ppage) {
-  for (unsigned i = 0; i < kTlbContexts; i++)
-    for (auto& mode : contexts_[i].entries)
-      for (auto& e : mode)
-        if (e.phys == ppage && !(e.tag[1] & (kTlbInvalid | kTlbMmio))) e.tag[1] |= kTlbCodePage;
+  for (unsigned i = 0; i < kTlbContexts; i++) {
+    Context& c = contexts_[i];
+    if (c.tag == ~0ull) continue;  // never used
+    TlbEntry* entries = EntriesOf(c);
+    for (unsigned j = 0; j < kEntries; j++) {
+      TlbEntry& e = entries[j];
+      if (e.phys == ppage && !(e.tag[1] & (kTlbInvalid | kTlbMmio))) e.tag[1] |= kTlbCodePage;
+    }
+  }
 }
 
 TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx) {
@@ -142,7 +173,7 @@ TlbEntry* SoftMmu::Fill(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_id
   uint64_t vpage = vaddr & kPageMask, ppage = paddr & kPageMask;
   const unsigned idx = (vaddr >> kPageBits) & (kTlbSize - 1);
   const unsigned flat = mmu_idx * kTlbSize + idx;
-  TlbEntry& e = c.entries[mmu_idx][idx];
+  TlbEntry& e = tlb_[mmu_idx][idx];
   // A global entry (filled since the last flush, or kept by it) is on the list.
   if (!c.global[flat]) {
     if (c.num_filled < kMaxFilled) c.filled[c.num_filled++] = static_cast<uint16_t>(flat);
@@ -186,7 +217,7 @@ uint64_t SoftMmu::LoadSlow(ExecContext* ctx, uint64_t vaddr, unsigned size, int 
     return v;
   }
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[static_cast<int>(acc)], vpage)) {
     e = Fill(ctx, vaddr, acc, mmu_idx);
     if (!e) return 0;
@@ -205,7 +236,7 @@ bool SoftMmu::Probe(ExecContext* ctx, uint64_t vaddr, unsigned size, Access acc,
   uint64_t last = vaddr + (size ? size - 1 : 0);
   for (uint64_t page = vaddr & kPageMask;; page += kPageSize) {
     uint64_t a = page < vaddr ? vaddr : page;
-    TlbEntry& e = cur_->entries[mmu_idx][(a >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = tlb_[mmu_idx][(a >> kPageBits) & (kTlbSize - 1)];
     if (!TagHit(e.tag[static_cast<int>(acc)], page) && !Fill(ctx, a, acc, mmu_idx)) return false;
     if (page == (last & kPageMask)) break;
   }
@@ -224,7 +255,7 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
     return;
   }
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[1], vpage)) {
     e = Fill(ctx, vaddr, Access::kWrite, mmu_idx);
     if (!e) return;
@@ -245,7 +276,7 @@ void SoftMmu::StoreSlow(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsign
 
 uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu_idx) {
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   int a = static_cast<int>(acc);
   if (!TagHit(e->tag[a], vpage)) {
     e = Fill(ctx, vaddr, acc, mmu_idx);
@@ -257,7 +288,7 @@ uint8_t* SoftMmu::HostAddr(ExecContext* ctx, uint64_t vaddr, Access acc, int mmu
 
 bool SoftMmu::TranslateCode(ExecContext* ctx, uint64_t vaddr, int mmu_idx, uint64_t* paddr) {
   uint64_t vpage = vaddr & kPageMask;
-  TlbEntry* e = &cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+  TlbEntry* e = &tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
   if (!TagHit(e->tag[2], vpage)) {
     e = Fill(ctx, vaddr, Access::kExec, mmu_idx);
     if (!e) return false;

@@ -93,7 +93,7 @@ class SoftMmu {
   // Sized guest accesses (size 1, 2, 4, 8). On a fault they record the exception
   // (through the walker), set ctx->exit = kException and return 0.
   uint64_t Load(ExecContext* ctx, uint64_t vaddr, unsigned size, int mmu_idx) {
-    TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if (e.tag[0] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(vaddr + e.addend);
       switch (size) {
@@ -106,7 +106,7 @@ class SoftMmu {
     return LoadSlow(ctx, vaddr, size, mmu_idx, Access::kRead);
   }
   void Store(ExecContext* ctx, uint64_t vaddr, uint64_t value, unsigned size, int mmu_idx) {
-    TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if (e.tag[1] == (vaddr & kPageMask) && (vaddr & (kPageSize - 1)) + size <= kPageSize) {
       uint8_t* p = reinterpret_cast<uint8_t*>(vaddr + e.addend);
       switch (size) {
@@ -133,7 +133,7 @@ class SoftMmu {
   // execute permission (no walk, no fill): how the jump cache checks that a block
   // found by virtual pc still maps to the bytes it was translated from.
   bool CodePhysCached(uint64_t vaddr, int mmu_idx, uint64_t* paddr) const {
-    const TlbEntry& e = cur_->entries[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
+    const TlbEntry& e = tlb_[mmu_idx][(vaddr >> kPageBits) & (kTlbSize - 1)];
     if ((e.tag[2] & (kPageMask | kTlbInvalid)) != (vaddr & kPageMask)) return false;
     *paddr = e.phys | (vaddr & (kPageSize - 1));
     return true;
@@ -162,7 +162,7 @@ class SoftMmu {
   // The entries of one MMU mode, for backends that inline the fast path of Load
   // and Store (a hit: tag[0]/tag[1] equal to the page address, the access
   // inside the page; anything else goes through Load/Store).
-  const TlbEntry* tlb_row(int mmu_idx) const { return cur_->entries[mmu_idx]; }
+  const TlbEntry* tlb_row(int mmu_idx) const { return tlb_[mmu_idx]; }
   hw::AddressSpace* address_space() const { return as_; }
   CpuBus* bus() const { return bus_; }
   // Physical memory accessors for helpers (page-table walks, descriptor tables).
@@ -196,7 +196,9 @@ class SoftMmu {
   static constexpr unsigned kEntries = kMmuModes * kTlbSize;
   static constexpr unsigned kMaxFilled = 512;
   struct Context {
-    TlbEntry entries[kMmuModes][kTlbSize];
+    // Where the entries of a context wait while another one is current (the
+    // current one's are in tlb_, and its `entries` are all invalid meanwhile).
+    TlbEntry entries[kEntries];
     bool global[kEntries];  // filled from a global translation (flat index)
     // Entries filled since the last flush (flat index), so that a flush (every
     // CR3 write) resets those instead of the whole table.
@@ -212,7 +214,13 @@ class SoftMmu {
   };
   // Resets `c`'s entries (but the global ones when keep_global).
   void Reset(Context& c, bool keep_global);
+  TlbEntry* EntriesOf(Context& c) { return &c == cur_ ? &tlb_[0][0] : c.entries; }
+  // Moves `c`'s filled entries from `from` to `to`, leaving them invalid in `from`.
+  static void MoveEntries(const Context& c, TlbEntry* from, TlbEntry* to);
 
+  // The current context's entries: the fast path above, and backends that
+  // inline it, index this array directly.
+  TlbEntry tlb_[kMmuModes][kTlbSize];
   std::unique_ptr<Context[]> contexts_;
   Context* cur_;
   uint64_t use_clock_ = 0;

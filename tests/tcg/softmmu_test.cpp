@@ -205,6 +205,34 @@ TEST_F(SoftMmuTest, ContextsKeepTheirEntries) {
   EXPECT_EQ(walker.walks, walks + 3);
 }
 
+TEST_F(SoftMmuTest, SwitchingBackRestoresEntriesFilledTwice) {
+  // The same slot filled three times (0x1000 and 0x101000 share it), a global
+  // entry, and after a table overflow: all come back after a round trip.
+  walker.global[0x7000] = true;
+  for (int n : {0, 600}) {
+    const uint64_t other = 5 + n;  // a fresh context each time
+    mmu.Load(&ctx, 0x1000, 1, 0);
+    mmu.Load(&ctx, 0x101000, 1, 0);
+    mmu.Load(&ctx, 0x1000, 1, 0);
+    mmu.Load(&ctx, 0x7000, 1, 1);
+    for (int i = 0; i < n; i++) mmu.Load(&ctx, 0x10000 + 0x1000ull * (i % 200), 1, 2 + i % 2);
+    mmu.SwitchContext(other);
+    int walks = walker.walks;
+    mmu.Load(&ctx, 0x1000, 1, 0);
+    EXPECT_EQ(walker.walks, walks + 1) << n;
+    mmu.SwitchContext(0);
+    mmu.Load(&ctx, 0x1000, 1, 0);
+    mmu.Load(&ctx, 0x7000, 1, 1);
+    mmu.Store(&ctx, 0x1000, 7, 1, 0);
+    EXPECT_EQ(walker.walks, walks + 1) << n;
+    EXPECT_EQ(mmu.Load(&ctx, 0x1000, 1, 0), 7u);
+    mmu.SwitchContext(other);
+    EXPECT_EQ(mmu.Load(&ctx, 0x1000, 1, 0), 7u);  // the same RAM through the other context's entry
+    EXPECT_EQ(walker.walks, walks + 1) << n;
+    mmu.SwitchContext(0);
+  }
+}
+
 TEST_F(SoftMmuTest, LeastRecentlyUsedContextIsRecycled) {
   for (unsigned t = 0; t < kTlbContexts; t++) {
     mmu.SwitchContext(t);
