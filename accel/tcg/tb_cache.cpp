@@ -48,6 +48,7 @@ void TbCache::Link(TranslationBlock* from, int slot, TranslationBlock* to) {
   }
   from->next[slot] = to;
   from->prog.chain[slot] = &to->prog;
+  from->prog.chain_op[slot] = to->prog.ops.data();
   to->incoming.emplace_back(from, slot);
 }
 
@@ -60,9 +61,11 @@ void TbCache::Invalidate(TranslationBlock* tb) {
     if (from->next[slot] == tb) {
       from->next[slot] = nullptr;
       from->prog.chain[slot] = nullptr;
+      from->prog.chain_op[slot] = nullptr;
     }
   tb->incoming.clear();
   tb->prog.chain[0] = tb->prog.chain[1] = nullptr;
+  tb->prog.chain_op[0] = tb->prog.chain_op[1] = nullptr;
   for (TranslationBlock*& n : tb->next) {
     if (!n) continue;
     auto& in = n->incoming;

@@ -127,6 +127,7 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
   } while (0)
 enter:
   o = p->ops.data();
+enter_at_o:
   blocks++;
 #ifdef INTERP_THREADED
   DISPATCH();
@@ -356,7 +357,13 @@ take:
   if (budget && ctx->exit == ExitStatus::kNone &&
       !ctx->exit_request.load(std::memory_order_relaxed)) {
     const InterpProgram* n = p->chain[slot];
-    if (!n && ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
+    if (INTERP_LIKELY(n != nullptr)) {
+      o = p->chain_op[slot];
+      budget--;
+      p = n;
+      goto enter_at_o;
+    }
+    if (ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
     if (n) {
       budget--;
       p = n;
@@ -374,7 +381,10 @@ indirect:
     const InterpProgram* n = nullptr;
     if (cacheable && p->ind_next && p->ind_pc == npc && p->ind_ctx == ctx &&
         p->ind_tlb == *ctx->tlb_epoch && p->ind_code == *ctx->code_epoch) {
-      n = p->ind_next;
+      o = p->ind_op;
+      budget--;
+      p = p->ind_next;
+      goto enter_at_o;
     } else if (ctx->chain_miss) {
       n = ctx->chain_miss(ctx, p, -1);
       if (n && cacheable) {
@@ -383,6 +393,7 @@ indirect:
         p->ind_tlb = *ctx->tlb_epoch;
         p->ind_code = *ctx->code_epoch;
         p->ind_next = n;
+        p->ind_op = n->ops.data();
       }
     }
     if (n) {

@@ -83,6 +83,8 @@ struct InterpProgram {
   // Direct successors for terminal slots 0/1 (set by the TB cache when it links
   // blocks), and the block that owns this program (ExecContext::cur_tb).
   const InterpProgram* chain[2] = {nullptr, nullptr};
+  // Their first ops (a block change then waits on one load, not two).
+  const InterpOp* chain_op[2] = {nullptr, nullptr};
   const TranslationBlock* owner = nullptr;
   // The last target of an indirect terminal (RET, JMP/CALL through a register):
   // taken again without asking the loop by the same vCPU while its TLB and the
@@ -92,6 +94,7 @@ struct InterpProgram {
   mutable uint64_t ind_tlb = 0, ind_code = 0;
   mutable const ExecContext* ind_ctx = nullptr;
   mutable const InterpProgram* ind_next = nullptr;
+  mutable const InterpOp* ind_op = nullptr;  // ind_next's first op
   size_t MemoryBytes() const {
     return ops.size() * sizeof(InterpOp) + pending.size() * sizeof(InterpPending) +
            stops.size() * sizeof(InterpStop);
