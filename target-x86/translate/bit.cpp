@@ -41,18 +41,18 @@ bool Bt(Tx& tx, BtOp op) {
                                  : tx.b.Xor(t, v, mask);
     tx.WriteOp(dst, r, addr);
   }
-  // CF is the bit and ZF is kept; OF/SF/AF/PF are undefined (SDM), so no helper is
-  // needed to compute them: kCcEflags with CF and ZF only, or, when cc_op is a known
-  // lazy kind, SAR's form of the same size (CF = cc_src bit 0, ZF from the kept cc_dst).
+  // CF is the bit and ZF is kept; OF/SF/AF/PF are undefined (SDM). When cc_op is a
+  // known lazy kind, SAR's form of the same size says that with two stores (CF =
+  // cc_src bit 0, ZF from the kept cc_dst). Otherwise the old flags with the new CF:
+  // with cc_op unknown the flags helper (one call costs the interpreter less than the
+  // dozen ops that would pick ZF by cc_op at run time).
   if (tx.cc_op > 0 && (tx.cc_op >> 2) < kCcKindCount) {
     tx.b.StEnv(Type::kI64, X86_OFF(cc_src), cf);
     tx.WriteCcOp(CcOp(kCcKindSar, tx.cc_op & 3));
     return true;
   }
-  Val zf = tx.b.ShlI(Type::kI64, tx.ZeroFlag(), 6);
-  if (tx.cc_op == kCcEflags)
-    zf = tx.b.AndI(Type::kI64, tx.ArithFlags(), ~uint64_t{kFlagCF});  // keeps the others too
-  tx.SetCcEflags(tx.b.Or(Type::kI64, zf, cf));
+  Val f = tx.ArithFlags();
+  tx.SetCcEflags(tx.b.Or(Type::kI64, tx.b.AndI(Type::kI64, f, ~uint64_t{kFlagCF}), cf));
   return true;
 }
 

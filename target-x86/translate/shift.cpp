@@ -110,7 +110,7 @@ void Rotate(const ShiftArgs& a) {
     SetShiftCc(tx, zero, CcOp(kCcKindShr, op & 3), Val{}, b.Zext(Type::kI64, t, cf), src2);
     return;
   }
-  Val f = tx.ArithFlags();
+  Val f = tx.ArithFlags();  // kCcEflags here (the caller sends other states to the helper)
   Val nf = b.Or(Type::kI64, b.AndI(Type::kI64, f, ~uint64_t{kFlagCF | kFlagOF}),
                 b.Or(Type::kI64, b.Zext(Type::kI64, t, cf),
                      b.ShlI(Type::kI64, b.Zext(Type::kI64, t, of), 11)));
@@ -166,7 +166,11 @@ bool Shift(Tx& tx) {
   Val cnt = const_count ? tx.C(count) : tx.b.AndI(Type::kI64, tx.GetReg(RCX, 1), cmask);
   Val zero = const_count ? Val{} : tx.b.SetCond(Cond::kEq, Type::kI64, cnt, tx.C(0));
   bool shift = kind == kShShl || kind == kShShr || kind == kShSar;
-  bool rotate = kind == kShRol || kind == kShRor;
+  // Rotates keep SF/ZF/AF/PF: inline when those need no flags helper (see Rotate).
+  CcKind old = static_cast<CcKind>(tx.cc_op >> 2);
+  bool rotate = (kind == kShRol || kind == kShRor) && tx.cc_op >= 0 &&
+                (tx.cc_op == kCcEflags || old == kCcKindLogic || old == kCcKindShl ||
+                 old == kCcKindSar || old == kCcKindShr || old == kCcKindMul);
   if (shift || rotate || (dbl && size >= 4)) {
     ShiftArgs a{tx, kind, size, v, cnt, zero, dst, addr};
     if (shift) ShiftArith(a);

@@ -183,6 +183,13 @@ Val Tx::Carry() {
         Val src = b.LdEnv(Type::kI64, X86_OFF(cc_src));
         return b.SetCond(Cond::kLtu, t, b.Add(t, dst, src), src);
       }
+      case kCcKindAdc: case kCcKindSbb: {
+        // With a carry in, the first operand is reached with one more: <= instead of <.
+        Val src = b.LdEnv(Type::kI64, X86_OFF(cc_src));
+        Val cin = b.AndI(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_src2)), 1);
+        Val x = kind == kCcKindAdc ? dst : b.Add(t, b.Add(t, dst, src), cin);
+        return b.Select(Type::kI64, cin, b.SetCond(Cond::kLeu, t, x, src), b.SetCond(Cond::kLtu, t, x, src));
+      }
       case kCcKindLogic: return C(0);
       case kCcKindInc: case kCcKindDec: return b.LdEnv(Type::kI64, X86_OFF(cc_src2));
       case kCcKindShl:
@@ -194,24 +201,6 @@ Val Tx::Carry() {
     }
   }
   return b.AndI(Type::kI64, ArithFlags(), 1);
-}
-
-Val Tx::IsEflagsCc(Val op) {
-  // As ComputeArith: kCcEflags (0) and values past the last kind (op - 1 wraps for 0).
-  return b.SetCond(Cond::kGeu, Type::kI64, b.Sub(Type::kI64, op, C(1)), C(CcOp(kCcKindCount, 0) - 1));
-}
-
-Val Tx::ZeroFlag() {
-  if (cc_op == kCcEflags) return b.AndI(Type::kI64, b.ShrI(Type::kI64, ArithFlags(), 6), 1);
-  Val dst = b.LdEnv(Type::kI64, X86_OFF(cc_dst));
-  if (cc_op >= 0) return b.SetCond(Cond::kEq, static_cast<Type>(cc_op & 3), dst, C(0));
-  // Every lazy kind has ZF = (cc_dst of the operand size == 0): pick at run time.
-  Val op = b.LdEnv(Type::kI64, X86_OFF(cc_op));
-  Val bits = b.Shl(Type::kI64, C(8), b.AndI(Type::kI64, op, 3));
-  Val mask = b.Shr(Type::kI64, C(~uint64_t{0}), b.Sub(Type::kI64, C(64), bits));
-  Val lazy = b.SetCond(Cond::kEq, Type::kI64, b.And(Type::kI64, dst, mask), C(0));
-  Val fl = b.AndI(Type::kI64, b.ShrI(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_src)), 6), 1);
-  return b.Select(Type::kI64, IsEflagsCc(op), fl, lazy);
 }
 
 Val Tx::CondTrue(unsigned cc) {
@@ -244,20 +233,25 @@ Val Tx::CondTrue(unsigned cc) {
         default: break;
       }
     } else if (kind == kCcKindAdd || kind == kCcKindInc || kind == kCcKindDec ||
-               kind == kCcKindAdc || kind == kCcKindSbb) {
+               kind == kCcKindAdc || kind == kCcKindSbb || kind == kCcKindIncSaved ||
+               kind == kCcKindDecSaved) {
       Val dst = b.LdEnv(Type::kI64, X86_OFF(cc_dst));
       if (base == 4) r = b.SetCond(Cond::kEq, t, dst, C(0));
       if (base == 8) r = b.SetCond(Cond::kLt, t, dst, C(0));
+      if (kind != kCcKindIncSaved && kind != kCcKindDecSaved) {  // Carry() is inline
+        if (base == 2) r = Carry();
+        if (base == 6) r = b.Or(Type::kI64, Carry(), b.SetCond(Cond::kEq, t, dst, C(0)));
+      }
     } else if (kind == kCcKindShl || kind == kCcKindSar || kind == kCcKindShr ||
                kind == kCcKindMul) {
       // Carry() is inline for these; ZF and SF come from cc_dst.
       if (base == 2) r = Carry();
-      if (base == 4) r = ZeroFlag();
-      if (base == 6) r = b.Or(Type::kI64, Carry(), ZeroFlag());
+      Val zf = b.SetCond(Cond::kEq, t, b.LdEnv(Type::kI64, X86_OFF(cc_dst)), C(0));
+      if (base == 4) r = zf;
+      if (base == 6) r = b.Or(Type::kI64, Carry(), zf);
       if (base == 8) r = b.SetCond(Cond::kLt, t, b.LdEnv(Type::kI64, X86_OFF(cc_dst)), C(0));
     }
   }
-  if (!r.valid() && cc_op < 0 && base == 4) r = ZeroFlag();
   if (!r.valid()) {
     Val f = ArithFlags();
     auto bit = [&](unsigned n) { return b.AndI(Type::kI64, b.ShrI(Type::kI64, f, n), 1); };

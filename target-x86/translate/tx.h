@@ -119,8 +119,6 @@ struct Tx {
   void SetCcEflags(Val arith_flags);  // cc_op = EFLAGS with these arithmetic bits
   Val ArithFlags();                   // current CF|PF|AF|ZF|SF|OF bits (i64)
   Val Carry();                        // CF as 0/1
-  Val ZeroFlag();                     // ZF as 0/1, inline even when cc_op is unknown
-  Val IsEflagsCc(Val op);             // 1 when env.cc_op `op` keeps the flags in cc_src
   Val CondTrue(unsigned cc);          // Jcc condition 0-15 as 0/1 (i64)
   void WriteCcOp(uint32_t op);
 
