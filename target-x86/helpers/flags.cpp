@@ -7,14 +7,21 @@
 
 namespace emu::x86 {
 
-uint64_t ComputeArith(const X86Env& e) {
-  uint32_t op = e.cc_op;
+namespace {
+
+bool IsSavedKind(uint64_t op) {
+  return (op >> 2) == kCcKindIncSaved || (op >> 2) == kCcKindDecSaved;
+}
+
+// The flags of lazy state (op, dst) with env's cc_src/cc_src2 (and cc_op2/cc_dst2
+// for the saved kinds, whose own saved state is never a saved kind).
+uint64_t ArithOf(const X86Env& e, uint64_t op, uint64_t dst) {
   if (op == kCcEflags || (op >> 2) >= kCcKindCount) return e.cc_src & kArithFlags;
   CcKind kind = static_cast<CcKind>(op >> 2);
   unsigned bits = 8u << (op & 3);
   uint64_t m = bits == 64 ? ~0ull : (1ull << bits) - 1;
   uint64_t sign = 1ull << (bits - 1);
-  uint64_t d = e.cc_dst & m, s = e.cc_src & m;
+  uint64_t d = dst & m, s = e.cc_src & m;
   uint64_t cf = 0, of = 0, af = 0;
   switch (kind) {
     case kCcKindAdd: {
@@ -58,6 +65,13 @@ uint64_t ComputeArith(const X86Env& e) {
       of = d == sign - 1;
       af = (d & 0xf) == 0xf ? 0x10 : 0;
       break;
+    case kCcKindIncSaved: case kCcKindDecSaved: {
+      cf = IsSavedKind(e.cc_op2) ? 0 : ArithOf(e, e.cc_op2, e.cc_dst2) & kFlagCF;
+      bool inc = kind == kCcKindIncSaved;
+      of = d == (inc ? sign : sign - 1);
+      af = (d & 0xf) == (inc ? 0 : 0xf) ? 0x10 : 0;
+      break;
+    }
     case kCcKindShl:
       cf = (s >> (bits - 1)) & 1;
       of = cf ^ ((d >> (bits - 1)) & 1);
@@ -83,6 +97,10 @@ uint64_t ComputeArith(const X86Env& e) {
   if (of) f |= kFlagOF;
   return f;
 }
+
+}  // namespace
+
+uint64_t ComputeArith(const X86Env& e) { return ArithOf(e, e.cc_op, e.cc_dst); }
 
 uint64_t ComputeEflags(const X86Env& e) {
   return (e.s.rflags & ~kArithFlags) | ComputeArith(e) | 2;

@@ -55,10 +55,33 @@ bool IncDec(Tx& tx, bool inc) {
   Type t = SizeType(size);
   Val addr;
   Val a = tx.ReadOp(dst, &addr);
-  Val cf = tx.Carry();
   Val r = inc ? tx.b.AddI(t, a, 1) : tx.b.Sub(t, a, tx.C(1));
+  CcKind kind = static_cast<CcKind>(tx.cc_op >> 2);
+  if (tx.cc_op >= 0 && kind != kCcKindIncSaved && kind != kCcKindDecSaved) {
+    Val cf = tx.Carry();  // inline for these kinds
+    tx.WriteOp(dst, r, addr);
+    tx.SetCc(inc ? kCcKindInc : kCcKindDec, size, r, {}, cf);
+    return true;
+  }
+  // cc_op unknown (or a saved kind): CF would take the flags helper. Leave it to the
+  // old lazy state instead, saved in cc_op2/cc_dst2 (cc_src and cc_src2 stay) unless
+  // it is itself a saved kind, whose saved state still holds.
+  Builder& b = tx.b;
+  Val dst2, op2;
+  if (tx.cc_op < 0) {
+    Val op = b.LdEnv(Type::kI64, X86_OFF(cc_op));
+    Val saved = b.SetCond(Cond::kLtu, Type::kI64, b.Sub(Type::kI64, op, tx.C(CcOp(kCcKindIncSaved, 0))),
+                          tx.C(CcOp(kCcKindDecSaved, 0) + 4 - CcOp(kCcKindIncSaved, 0)));
+    dst2 = b.Select(Type::kI64, saved, b.LdEnv(Type::kI64, X86_OFF(cc_dst2)), b.LdEnv(Type::kI64, X86_OFF(cc_dst)));
+    op2 = b.Select(Type::kI64, saved, b.LdEnv(Type::kI64, X86_OFF(cc_op2)), op);
+  }
   tx.WriteOp(dst, r, addr);
-  tx.SetCc(inc ? kCcKindInc : kCcKindDec, size, r, {}, cf);
+  if (dst2.valid()) {
+    b.StEnv(Type::kI64, X86_OFF(cc_dst2), dst2);
+    b.StEnv(Type::kI64, X86_OFF(cc_op2), op2);
+  }
+  b.StEnv(Type::kI64, X86_OFF(cc_dst), r);
+  tx.WriteCcOp(CcOp(inc ? kCcKindIncSaved : kCcKindDecSaved, SizeLog2(size)));
   return true;
 }
 

@@ -26,6 +26,10 @@ enum CcKind : uint32_t {
   kCcKindSar,    // dst = result, src = value shifted by count - 1
   kCcKindMul,    // dst = low result, src = nonzero when the product overflowed
   kCcKindShr,    // dst = result, src = value shifted by count - 1, src2 = original value
+  // INC/DEC when CF is not known at translation time: CF is that of the saved lazy
+  // state (cc_op2, cc_dst2 with the untouched cc_src, cc_src2), never itself one of these.
+  kCcKindIncSaved,  // dst = result
+  kCcKindDecSaved,  // dst = result
   kCcKindCount,
 };
 inline constexpr uint32_t kCcEflags = 0;
@@ -36,6 +40,7 @@ struct X86Env {
   CpuState s;
   uint64_t cc_dst = 0, cc_src = 0, cc_src2 = 0;
   uint64_t cc_op = kCcEflags;  // 8 bytes: stored together with cc_src by one op
+  uint64_t cc_dst2 = 0, cc_op2 = kCcEflags;  // the state kCcKindIncSaved/DecSaved take CF from
   // Pending exception recorded by translated code or a helper; delivered by the
   // loop with rip set to the faulting instruction (or next_rip for INT n).
   int32_t exc_vector = -1;

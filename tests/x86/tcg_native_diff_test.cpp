@@ -181,6 +181,32 @@ TEST_F(NativeDiff, ShiftsAndRotates) {
   for (const Case& c : cases) Check(c);
 }
 
+// A jump ends the translated block, so the instruction after it starts one whose lazy
+// flags state (cc_op) is only known at run time: INC/DEC keep the old state for CF,
+// BT keeps ZF, shifts by CL keep everything for a count of 0.
+TEST_F(NativeDiff, LazyFlagsAcrossBlocks) {
+  const Case cases[] = {
+      {"add %rbx,%rax\njmp 1f\n1: inc %rcx\njmp 2f\n2: adc %rdx,%rsi", kAll},
+      {"sub %rbx,%rax\njmp 1f\n1: dec %ecx\ninc %dl\njmp 2f\n2: inc %r8\nsetb %r9b\nseta %r10b\n"
+       "setl %r11b", kAll},
+      {"shl %cl,%rax\njmp 1f\n1: inc %rbx", kAll},
+      {"sbb %ebx,%eax\njmp 1f\n1: dec %rcx\ninc %rdx\nadc %rsi,%r8", kAll},
+      {"bt %rbx,%rax\njmp 1f\n1: dec %rcx\njmp 2f\n2: cmc\nsbb %rdx,%rsi", kAll},
+      {"xor %ecx,%ecx\nshl %cl,%rax\njmp 1f\n1: inc %rbx\njmp 2f\n2: dec %rdx\njmp 3f\n"
+       "3: rol $1,%rsi\nadc $0,%r8", kAll},
+      {"cmp %rbx,%rax\njmp 1f\n1: bt %rcx,%rdx\nsetz %r8b\nsetb %r9b", kFlagCF | kFlagZF},
+      {"and %rbx,%rax\njmp 1f\n1: bt $3,%rcx\njmp 2f\n2: sete %r8b\nsetc %r9b", kFlagCF | kFlagZF},
+      {"inc %rbx\njmp 1f\n1: btc $3,%rcx\njmp 2f\n2: sete %r8b\nsetc %r9b", kFlagCF | kFlagZF},
+      {"and $1,%cl\nadd %rbx,%rax\njmp 1f\n1: shr %cl,%rdx\nsetb %r8b\nsetz %r9b", kAll & ~kFlagAF},
+      {"and $1,%cl\nimul %rbx,%rax\njmp 1f\n1: sar %cl,%dx\nsetb %r8b\nsetz %r9b", kCO},
+      {"and $7,%cl\nsub %rbx,%rax\njmp 1f\n1: rol %cl,%edx\nsetb %r8b", kAll & ~kFlagOF},
+      {"and $3,%cl\nor %rbx,%rax\nror %cl,%dl\njmp 1f\n1: setb %r8b\nsetz %r9b", kAll & ~kFlagOF & ~kFlagAF},
+      {"and $1,%cl\nxor %rbx,%rax\nshrd %cl,%rbx,%rax\njmp 1f\n1: seto %r8b", kAll & ~kFlagAF},
+      {"and $1,%cl\ndec %rbx\njmp 1f\n1: shld %cl,%edx,%esi\nsetb %r8b", kAll & ~kFlagAF},
+  };
+  for (const Case& c : cases) Check(c);
+}
+
 TEST_F(NativeDiff, MultiplyDivide) {
   const Case cases[] = {
       {"mul %rbx", kCO}, {"mul %ebx", kCO}, {"mul %bx", kCO}, {"mul %bl", kCO},
