@@ -757,7 +757,12 @@ class Compiler {
       out_->stops[s] = InterpStop{static_cast<uint32_t>(out_->ops.size()), 0, 0};
     FoldTail();
     InterpOp end;
-    end.handler = k_end;
+    switch (b_.term.kind) {
+      case Terminal::Kind::kGoto: end.handler = k_end_goto; break;
+      case Terminal::Kind::kBranch: end.handler = k_end_branch; break;
+      case Terminal::Kind::kIndirect: end.handler = k_end_indirect; break;
+      default: end.handler = k_end; break;
+    }
     if (br_) {
       Op cmp{Opcode::k_setcond, br_type_};
       end = Make(static_cast<Kind>(k_br_eq + static_cast<unsigned>(br_cond_)), cmp);

@@ -338,14 +338,10 @@ dispatch:
   CASE(br_le_ri) slot = Sx(A, o->aux) <= static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
   CASE(br_gt_ri) slot = Sx(A, o->aux) > static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
   CASE(br_ge_ri) slot = Sx(A, o->aux) >= static_cast<int64_t>(o->imm) ? 0 : 1; goto take_br;
-  CASE(end)
-    TAIL();
-    switch (p->term.kind) {
-      case Terminal::Kind::kGoto: slot = 0; goto take;
-      case Terminal::Kind::kBranch: slot = A ? 0 : 1; goto take;
-      case Terminal::Kind::kIndirect: goto indirect;
-      default: RETURN(-1);
-    }
+  CASE(end_goto) TAIL(); slot = 0; goto take;
+  CASE(end_branch) slot = A ? 0 : 1; goto take_br;
+  CASE(end_indirect) TAIL(); goto indirect;
+  CASE(end) TAIL(); RETURN(-1);
 #ifndef INTERP_THREADED
     default: RETURN(-1);
   }

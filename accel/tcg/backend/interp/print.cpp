@@ -56,8 +56,9 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
       std::string n = HostFunctionName(o.imm);
       line += " " + loc(o.d) + " = " + (n.empty() ? Hex(o.imm) : n) + "(" + loc(o.a) + ", " + loc(o.b) +
               ", " + loc(o.c) + ")";
-    } else if (k == k_end) {
-      if (p.term.kind == Terminal::Kind::kBranch) line += " " + loc(o.a);
+    } else if (k == k_end_branch) {
+      line += " " + loc(o.a);
+    } else if (k >= k_end && k <= k_end_indirect) {
     } else if (k >= k_br_eq && k <= k_br_ge_ri) {
       line += " " + loc(o.a) + ", " + (k >= k_br_eq_ri ? Hex(o.imm) : loc(o.b));
     } else if (k == k_movi || (k >= k_puti8 && k <= k_puti32)) {
@@ -81,7 +82,7 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
       if (k == k_select || k == k_generic) line += ", " + loc(o.c);
       if (k == k_generic) line += std::string(" (") + Info(o.opc).name + ")";
     }
-    if (k == k_end || (k >= k_br_eq && k <= k_br_ge_ri)) {
+    if ((k >= k_end && k <= k_end_indirect) || (k >= k_br_eq && k <= k_br_ge_ri)) {
       // The moves folded into the terminal, done after its compare.
       for (const InterpTail& t : p.tail) {
         if (t.dst >= frame_offset + kInterpFrameBytes - 8) continue;  // unused entry
