@@ -178,11 +178,12 @@ void BinaryInline(Tx& tx, SseOp op, unsigned dst, const Operand& src_op, uint64_
   b.StEnv(Type::kI64, XmmOff(dst, 1), r.hi);
 }
 
-// PMOVMSKB: the top bit of each byte. Per half, the bits (moved to bit 0 of each
-// byte) times 0x0102040810204080 land byte i's bit at bit 56 + i with no carries.
+// PMOVMSKB: the top bit of each byte. Per half, the top bits (byte i's at 8i + 7)
+// times 0x0002040810204081 land byte i's at bit 56 + i with no carries (the other
+// products fall on distinct bits outside 56..63).
 Val ByteSigns(Builder& b, Val h) {
-  Val bits = b.AndI(Type::kI64, b.ShrI(Type::kI64, h, 7), 0x0101010101010101ull);
-  return b.ShrI(Type::kI64, b.Mul(Type::kI64, bits, b.Const(0x0102040810204080ull)), 56);
+  Val bits = b.AndI(Type::kI64, h, 0x8080808080808080ull);
+  return b.ShrI(Type::kI64, b.Mul(Type::kI64, bits, b.Const(0x0002040810204081ull)), 56);
 }
 
 bool Binary(Tx& tx, SseOp op) {
