@@ -90,7 +90,7 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
   // The running block wrote to its own code (its TB was invalidated): finish this
   // instruction, then stop. The block never runs again, so the first op of the
   // next instruction becomes a stop (the end op stops by itself: no chaining
-  // while ctx->exit is set).
+  // once ctx->exit is set, see `budget`).
   auto stop_after_insn = [&](const InterpOp* cur) {
     const InterpStop& st = p->stops[cur->y];
     if (st.op + 1 >= p->ops.size()) return;
@@ -115,7 +115,9 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
   int slot;
   // Kept in registers while blocks chain; ctx sees them whenever something
   // else can look (slow paths, helpers, the return).
-  uint32_t budget = ctx->chain_budget;
+  // Zero once anything sets ctx->exit (slow paths, helpers): the end of the
+  // block then returns instead of chaining, with one test per block.
+  uint32_t budget = ctx->exit == ExitStatus::kNone ? ctx->chain_budget : 0;
   uint64_t blocks = 0;
 #define SYNC() (ctx->cur_tb = p->owner)
 #define RETURN(v)                  \
@@ -210,7 +212,10 @@ dispatch:
     if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
     ctx->insn_pc = o->pc; /* page walks may look at the instruction */               \
     uint64_t v = mmu->Load(ctx, va, bytes, o->aux);                                    \
-    if (ctx->exit == ExitStatus::kException) RETURN(-1);                                \
+    if (ctx->exit != ExitStatus::kNone) {                                              \
+      if (ctx->exit == ExitStatus::kException) RETURN(-1);                              \
+      budget = 0; /* no chaining past this block */                                   \
+    }                                                                                  \
     SET(v);                                                                            \
     POST;                                                                              \
     NEXT();                                                                            \
@@ -234,6 +239,7 @@ dispatch:
     if (ctx->exit != ExitStatus::kNone) {                                              \
       if (ctx->exit == ExitStatus::kException) RETURN(-1);                              \
       if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);                    \
+      budget = 0;                                                                      \
     }                                                                                  \
     NEXT();                                                                            \
   }
@@ -292,6 +298,7 @@ dispatch:
     ctx->insn_pc = o->pc;  // helpers read the pc of their instruction
     SYNC();
     SET(reinterpret_cast<HelperFn>(o->imm)(ctx, A, B, C));
+    if (ctx->exit != ExitStatus::kNone) budget = 0;
     NEXT();
   CASE(call_exit) {
     ctx->insn_pc = o->pc;
@@ -305,6 +312,7 @@ dispatch:
     SET(r);
     if (ctx->exit == ExitStatus::kHelperExit) RETURN(-1);
     if (ctx->exit == ExitStatus::kStopAtInsn) stop_after_insn(o);
+    budget = 0;
     NEXT();
   }
   CASE(stop)
@@ -350,8 +358,7 @@ take_br:
   TAIL();  // after the compare: the compiler keeps its operands out of the tail
 take:
   if (p->term.pc_off != kNoTemp) Put(base + p->term.pc_off, p->term.pc_vals[slot]);
-  if (budget && ctx->exit == ExitStatus::kNone &&
-      !ctx->exit_request.load(std::memory_order_relaxed)) {
+  if (budget && !ctx->exit_request.load(std::memory_order_relaxed)) {
     const InterpProgram* n = p->chain[slot];
     if (INTERP_LIKELY(n != nullptr)) {
       o = p->chain_op[slot];
@@ -368,8 +375,7 @@ take:
   }
   RETURN(slot);
 indirect:
-  if (budget && ctx->exit == ExitStatus::kNone &&
-      !ctx->exit_request.load(std::memory_order_relaxed)) {
+  if (budget && !ctx->exit_request.load(std::memory_order_relaxed)) {
     // The inline cache: the same target as last time, by the same vCPU, with
     // nothing changed that could make it a different block.
     const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
