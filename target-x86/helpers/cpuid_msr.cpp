@@ -134,8 +134,9 @@ bool X86Cpu::WriteCr(int cr, uint64_t v) {
       const bool keep = (s.cr4 & kCr4PCIDE) && (v >> 63);
       if (s.cr4 & kCr4PCIDE) v &= ~(1ull << 63);
       s.cr3 = (s.efer & kEferLMA) ? v : (v & 0xffffffffu);
-      hw::Log(hw::LogMask::kMmu, "mmu: CR3 load 0x%llx (%s)", static_cast<unsigned long long>(s.cr3),
-              keep ? "TLB kept" : "TLB flush but global pages");
+      // (A flush keeps global pages.)
+      hw::Log(hw::LogMask::kMmu, "mmu: CR3 load 0x%llx (%s)",
+              static_cast<unsigned long long>(s.cr3), keep ? "TLB kept: bit 63" : "TLB flush");
       SwitchAddressSpace(keep);
       return true;
     }
