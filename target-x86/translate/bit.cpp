@@ -43,16 +43,17 @@ bool Bt(Tx& tx, BtOp op) {
   }
   // CF is the bit and ZF is kept; OF/SF/AF/PF are undefined (SDM). When cc_op is a
   // known lazy kind, SAR's form of the same size says that with two stores (CF =
-  // cc_src bit 0, ZF from the kept cc_dst). Otherwise the old flags with the new CF:
-  // with cc_op unknown the flags helper (one call costs the interpreter less than the
-  // dozen ops that would pick ZF by cc_op at run time).
+  // cc_src bit 0, ZF from the kept cc_dst); a known EFLAGS state changes CF; an
+  // unknown one becomes EFLAGS with CF and ZF picked at run time (no helper call).
   if (tx.cc_op > 0 && (tx.cc_op >> 2) < kCcKindCount) {
     tx.b.StEnv(Type::kI64, X86_OFF(cc_src), cf);
     tx.WriteCcOp(CcOp(kCcKindSar, tx.cc_op & 3));
     return true;
   }
-  Val f = tx.ArithFlags();
-  tx.SetCcEflags(tx.b.Or(Type::kI64, tx.b.AndI(Type::kI64, f, ~uint64_t{kFlagCF}), cf));
+  Val rest = tx.cc_op == kCcEflags ? tx.b.AndI(Type::kI64, tx.ArithFlags(), ~uint64_t{kFlagCF})
+                                   : tx.b.ShlI(Type::kI64, tx.ZeroFlagAnyKind(), 6);
+  tx.b.StEnv(Type::kI64, X86_OFF(cc_src), tx.b.Or(Type::kI64, rest, cf));
+  tx.WriteCcOp(kCcEflags);
   return true;
 }
 

@@ -203,6 +203,18 @@ Val Tx::Carry() {
   return b.AndI(Type::kI64, ArithFlags(), 1);
 }
 
+Val Tx::ZeroFlagAnyKind() {
+  // Every lazy kind has ZF = (cc_dst of the operand size == 0), kCcEflags (0, and
+  // values past the last kind, as ComputeArith) has it in cc_src: pick at run time.
+  // About ten ops, which cost the interpreter less than a flags helper call.
+  Val op = b.LdEnv(Type::kI64, X86_OFF(cc_op));
+  Val sh = b.Sub(Type::kI64, C(64), b.Shl(Type::kI64, C(8), b.AndI(Type::kI64, op, 3)));
+  Val lazy = b.SetCond(Cond::kEq, Type::kI64, b.Shl(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_dst)), sh), C(0));
+  Val fl = b.AndI(Type::kI64, b.ShrI(Type::kI64, b.LdEnv(Type::kI64, X86_OFF(cc_src)), 6), 1);
+  Val is_fl = b.SetCond(Cond::kGeu, Type::kI64, b.Sub(Type::kI64, op, C(1)), C(CcOp(kCcKindCount, 0) - 1));
+  return b.Select(Type::kI64, is_fl, fl, lazy);
+}
+
 Val Tx::CondTrue(unsigned cc) {
   unsigned base = cc & ~1u;
   bool neg = cc & 1;
@@ -252,6 +264,7 @@ Val Tx::CondTrue(unsigned cc) {
       if (base == 8) r = b.SetCond(Cond::kLt, t, b.LdEnv(Type::kI64, X86_OFF(cc_dst)), C(0));
     }
   }
+  if (!r.valid() && cc_op < 0 && base == 4) r = ZeroFlagAnyKind();
   if (!r.valid()) {
     Val f = ArithFlags();
     auto bit = [&](unsigned n) { return b.AndI(Type::kI64, b.ShrI(Type::kI64, f, n), 1); };

@@ -119,6 +119,7 @@ struct Tx {
   void SetCcEflags(Val arith_flags);  // cc_op = EFLAGS with these arithmetic bits
   Val ArithFlags();                   // current CF|PF|AF|ZF|SF|OF bits (i64)
   Val Carry();                        // CF as 0/1
+  Val ZeroFlagAnyKind();              // ZF as 0/1 whatever env.cc_op is (for cc_op unknown)
   Val CondTrue(unsigned cc);          // Jcc condition 0-15 as 0/1 (i64)
   void WriteCcOp(uint32_t op);
 
