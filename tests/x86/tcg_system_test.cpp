@@ -154,6 +154,24 @@ TEST(TcgSystem, SelfModifyingCodeInTheSameBlock) {
   EXPECT_EQ(m.State().regs[RBX], 0x2222u);
 }
 
+TEST(TcgSystem, SelfModifyingCodeRewritesTheBranchThatEndsTheBlock) {
+  TestMachine m;
+  m.Enter(Mode::kLong64);
+  // The store turns the JNE right after it (the block's terminal) into a JE: the
+  // new instruction must run, not the translated one.
+  accel::RunResult r = RunCode(m,
+                               "lea patch(%rip), %rax\n"
+                               "xor %ecx, %ecx\n"          // ZF = 1
+                               "movb $0x74, (%rax)\n"     // jne -> je
+                               "patch: jne 1f\n"
+                               "mov $1, %ebx\n"
+                               "hlt\n"
+                               "1: mov $2, %ebx\n"
+                               "hlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.State().regs[RBX], 2u);
+}
+
 TEST(TcgSystem, SelfModifyingCodeInALoop) {
   TestMachine m;
   m.Enter(Mode::kProt32);

@@ -705,7 +705,7 @@ class Compiler {
           uint32_t pend = PendingList(i);
           if (pend > 0xffff) ok_ = false;
           for (uint16_t s : unresolved_)
-            out_->stops[s] = InterpStop{static_cast<uint32_t>(out_->ops.size()), pend, o.imm};
+            out_->stops[s] = InterpStop{static_cast<uint32_t>(out_->ops.size()), pend, o.imm, true};
           stop_target_ = out_->ops.size();
           unresolved_.clear();
         }

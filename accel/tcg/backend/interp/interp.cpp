@@ -89,11 +89,12 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
 #define SET(v) Put(base + o->d, (v))
   // The running block wrote to its own code (its TB was invalidated): finish this
   // instruction, then stop. The block never runs again, so the first op of the
-  // next instruction becomes a stop (the end op stops by itself: no chaining
-  // once ctx->exit is set, see `budget`).
+  // next instruction becomes a stop -- the terminal itself when that instruction
+  // is only the terminal (a Jcc). At the block's end nothing needs patching: the
+  // end op does not chain once ctx->exit is set (see `budget`).
   auto stop_after_insn = [&](const InterpOp* cur) {
     const InterpStop& st = p->stops[cur->y];
-    if (st.op + 1 >= p->ops.size()) return;
+    if (!st.insn) return;
     InterpOp& target = const_cast<InterpOp&>(p->ops[st.op]);
 #ifdef INTERP_THREADED
     target.h = kLabels[k_stop];

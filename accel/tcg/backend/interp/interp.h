@@ -63,6 +63,7 @@ struct InterpStop {
   uint32_t op;
   uint32_t pending;  // 1 + index into InterpProgram::pending, 0: none
   uint64_t pc;
+  bool insn = false;  // an instruction starts there (else: the block's end)
 };
 
 // A move the terminal performs (the block's last ops, folded into it):
