@@ -46,7 +46,8 @@ void EliminateDeadEnvStores(Block& b) {
   bool seen = false;
   for (size_t i = 0; i < n; i++) {
     const Op& o = b.ops[i];
-    if (o.opc == Opcode::k_st_mem || o.opc == Opcode::k_call) seen = true;
+    // A pure helper writes nothing, so it cannot rewrite the running block.
+    if (o.opc == Opcode::k_st_mem || (o.opc == Opcode::k_call && !(o.aux & kHelperPure))) seen = true;
     if (o.opc == Opcode::k_insn_start) {
       stop_possible[i] = seen;
       seen = false;

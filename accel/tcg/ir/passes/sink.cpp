@@ -86,9 +86,9 @@ void SinkEnvStores(Block& b) {
         break;
       }
       case Opcode::k_call:
-        materialize(all);
+        materialize(all);  // helpers may read env
         out.push_back(o);
-        may_stop = true;
+        if (!(o.aux & kHelperPure)) may_stop = true;  // a pure one writes nothing
         break;
       case Opcode::k_ld_mem:
         o.c = snapshot();
