@@ -57,6 +57,8 @@ std::vector<Field> BuildFields() {
   add("cc_src", X86_OFF(cc_src), 8);
   add("cc_src2", X86_OFF(cc_src2), 8);
   add("cc_op", X86_OFF(cc_op), 8);
+  add("cc_op2", X86_OFF(cc_op2), 8);
+  add("cc_dst2", X86_OFF(cc_dst2), 8);
   add("exc_vector", X86_OFF(exc_vector), 4);
   add("exc_error", X86_OFF(exc_error), 4);
   add("exc_next_rip", X86_OFF(exc_next_rip), 8);
