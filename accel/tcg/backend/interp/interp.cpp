@@ -377,26 +377,28 @@ take:
   RETURN(slot);
 indirect:
   if (budget && !ctx->exit_request.load(std::memory_order_relaxed)) {
-    // The inline cache: the same target as last time, by the same vCPU, with
-    // nothing changed that could make it a different block.
+    // The inline cache: one of the last two targets, reached by the same vCPU
+    // with nothing changed that could make it a different block.
     const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
     const uint64_t npc = cacheable ? Get(base + p->term.pc_off) : 0;
     const InterpProgram* n = nullptr;
-    if (cacheable && p->ind_next && p->ind_pc == npc && p->ind_ctx == ctx &&
-        p->ind_tlb == *ctx->tlb_epoch && p->ind_code == *ctx->code_epoch) {
-      o = p->ind_op;
-      budget--;
-      p = p->ind_next;
-      goto enter_at_o;
-    } else if (ctx->chain_miss) {
+    if (cacheable) {
+      for (const InterpProgram::IndirectTarget& t : p->ind) {
+        if (t.next && t.pc == npc && t.ctx == ctx && t.tlb == *ctx->tlb_epoch &&
+            t.code == *ctx->code_epoch) {
+          o = t.op;
+          budget--;
+          p = t.next;
+          goto enter_at_o;
+        }
+      }
+    }
+    if (ctx->chain_miss) {
       n = ctx->chain_miss(ctx, p, -1);
       if (n && cacheable) {
-        p->ind_pc = npc;
-        p->ind_ctx = ctx;
-        p->ind_tlb = *ctx->tlb_epoch;
-        p->ind_code = *ctx->code_epoch;
-        p->ind_next = n;
-        p->ind_op = n->ops.data();
+        p->ind[1] = p->ind[0];
+        p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
+                                                  n->ops.data()};
       }
     }
     if (n) {

@@ -91,11 +91,15 @@ struct InterpProgram {
   // taken again without asking the loop by the same vCPU while its TLB and the
   // code cache are unchanged (ExecContext::tlb_epoch, code_epoch) and the next
   // pc is the same.
-  mutable uint64_t ind_pc = 0;
-  mutable uint64_t ind_tlb = 0, ind_code = 0;
-  mutable const ExecContext* ind_ctx = nullptr;
-  mutable const InterpProgram* ind_next = nullptr;
-  mutable const InterpOp* ind_op = nullptr;  // ind_next's first op
+  // Two entries, the most recent first: a return reached from two call sites
+  // alternates between them.
+  struct IndirectTarget {
+    uint64_t pc = 0, tlb = 0, code = 0;
+    const ExecContext* ctx = nullptr;
+    const InterpProgram* next = nullptr;
+    const InterpOp* op = nullptr;  // next's first op
+  };
+  mutable IndirectTarget ind[2];
   size_t MemoryBytes() const {
     return ops.size() * sizeof(InterpOp) + pending.size() * sizeof(InterpPending) +
            stops.size() * sizeof(InterpStop);
