@@ -282,7 +282,9 @@ class Compiler {
     const size_t p = def_[t];
     if (p >= j || absorbed_[p]) return;
     const Opcode po = b_.ops[p].opc;
-    if (po == Opcode::k_ld_env || po == Opcode::k_st_env || po == Opcode::k_insn_start) return;
+    // (A load qualifies too: `mov eax, ecx` becomes one move from rcx's field
+    // into rax's, also when the narrow value could not be read in place.)
+    if (po == Opcode::k_st_env || po == Opcode::k_insn_start) return;
     // A helper that may leave the block: its result must not reach env before
     // the store would have (the block may end right after the call).
     if (po == Opcode::k_call && (b_.ops[p].aux & kHelperMayExit)) return;
@@ -322,7 +324,7 @@ class Compiler {
   void KeepLoadedInEnv(size_t i) {
     const Op& ld = b_.ops[i];
     const uint32_t t = ld.dst, x = static_cast<uint32_t>(ld.imm);
-    if (t >= b_.num_temps || ndefs_[t] != 1 || uses_[t].empty()) return;
+    if (t >= b_.num_temps || ndefs_[t] != 1 || uses_[t].empty() || loc_[t] != kNoLoc) return;
     for (const UseAt& u : uses_[t])
       if (u.bits > Bits(ld.type)) return;
     const uint32_t last = last_use_[t];
