@@ -35,8 +35,8 @@ uint64_t TouchEnv(ExecContext* ctx, uint64_t a, uint64_t, uint64_t) {
 }
 
 // The original block, op by op. Returns the exit status; env and memory are
-// updated in place.
-ExitStatus Reference(const Block& b, ExecContext* ctx, SoftMmu* mmu) {
+// updated in place; *slot is the terminal slot a branch takes.
+ExitStatus Reference(const Block& b, ExecContext* ctx, SoftMmu* mmu, int* slot) {
   std::vector<uint64_t> t(b.num_temps);
   for (uint32_t i = 0; i < b.num_temps; i++)
     if (b.is_const[i]) t[i] = b.const_val[i];
@@ -66,6 +66,7 @@ ExitStatus Reference(const Block& b, ExecContext* ctx, SoftMmu* mmu) {
       default: t[o.dst] = EvalValueOp(o.opc, o.type, o.aux, a, bv, c); break;
     }
   }
+  if (b.term.kind == Terminal::Kind::kBranch) *slot = t[b.term.cond] ? 0 : 1;
   return ExitStatus::kNone;
 }
 
@@ -140,7 +141,14 @@ void RandomBlock(std::mt19937_64& rng, Block* blk) {
       }
     }
   }
-  switch (rng() % 3) {
+  switch (rng() % 4) {
+    case 3: {  // cmp; jcc: the difference kept (cc_dst), the same operands compared
+      Type t = type();
+      Val x = pick(), y = rng() % 2 ? pick() : b.Const(rng() % 3 == 0 ? rng() : rng() % 8);
+      b.StEnv(Type::kI64, 56, b.Sub(t, x, y));
+      b.Branch(b.SetCond(static_cast<Cond>(rng() % 10), t, x, y), 0x2000, 0x3000);
+      break;
+    }
     case 0: b.Goto(0x2000); break;
     case 1: b.Branch(b.SetCond(static_cast<Cond>(rng() % 10), type(), pick(), pick()), 0x2000, 0x3000); break;
     default: b.Exit(); break;
@@ -173,16 +181,23 @@ TEST_F(InterpRandom, CompiledBlocksMatchPlainEvaluation) {
       ctx.exit = ExitStatus::kNone;
       ctx.insn_pc = 0;
       ExitStatus st;
+      int slot = -1;
+      uint64_t target = 0;  // where a goto/branch went (the passes may fold a branch)
       if (compiled) {
-        RunInterp(&ctx, p);
+        ctx.chain_budget = 0;
+        slot = RunInterp(&ctx, p);
         st = ctx.exit;
+        if (slot >= 0 && st == ExitStatus::kNone) target = p.term.targets[slot];
       } else {
-        st = Reference(orig, &ctx, &mmu);
+        st = Reference(orig, &ctx, &mmu, &slot);
+        if (orig.term.kind == Terminal::Kind::kGoto) slot = 0;
+        if (slot >= 0 && st == ExitStatus::kNone) target = orig.term.targets[slot];
       }
       *pc_out = st == ExitStatus::kException ? ctx.insn_pc : 0;
       mem_out->assign(ram->host() + kPage, ram->host() + kPage + 0x1000);
       std::vector<uint64_t> r(env->r, env->r + 8);
       r.push_back(static_cast<uint64_t>(st));
+      r.push_back(target);
       return r;
     };
     std::vector<uint8_t> mem_ref, mem_out;
