@@ -611,20 +611,13 @@ class Compiler {
       // a load through a pointer just advanced) ...
       const bool last_addi = (last.handler == k_add_ri || last.handler == k_sub_ri) && last.mask == ~0ull;
       const uint64_t last_inc = last.handler == k_sub_ri ? 0 - last.imm : last.imm;
-      if (last_addi && io.a == last.d && io.handler >= k_ld8 && io.handler <= k_ld64) {
+      const bool ld = io.handler >= k_ld8 && io.handler <= k_ld64;
+      const bool st = io.handler >= k_st8 && io.handler <= k_st64;
+      if (last_addi && io.a == last.d && (ld || st)) {
         InterpOp f = io;
-        f.handler = static_cast<uint8_t>(k_ld8_pre + (io.handler - k_ld8));
+        f.handler = static_cast<uint8_t>(ld ? k_ld8_pre + (io.handler - k_ld8) : k_st8_pre + (io.handler - k_st8));
         f.a = last.a;
-        f.b = last.d;
-        f.imm = last_inc;
-        last = f;
-        return;
-      }
-      if (last_addi && io.a == last.d && io.handler >= k_st8 && io.handler <= k_st64) {
-        InterpOp f = io;
-        f.handler = static_cast<uint8_t>(k_st8_pre + (io.handler - k_st8));
-        f.a = last.a;
-        f.d = last.d;
+        (ld ? f.b : f.d) = last.d;  // the write-back (a load's d is its result)
         f.imm = last_inc;
         last = f;
         return;
