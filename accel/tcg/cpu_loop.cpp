@@ -110,6 +110,11 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
   x86::X86Env& env = cpu.env;
   CpuState& s = env.s;
   ExecContext& ctx = cpu.ctx;
+  // How the interpreter continues past an unlinked block end, and what its
+  // inline caches check: the same for this whole run.
+  ctx.chain_miss = &CpuLoop::ChainMiss;
+  ctx.chain_opaque = &v;
+  ctx.code_epoch = acc.cache().epoch();
   std::unique_lock<FairLock> lock(acc.exec_lock());
   static TraceCtx trace{nullptr};
   if (opt.log_in_asm) {
@@ -350,9 +355,6 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       ctx.cur_tb = tb;
       if (prof) tb->exec_count++;
       ctx.chain_budget = one_block ? 0 : smp ? 4096 : ~0u;
-      ctx.chain_miss = &CpuLoop::ChainMiss;
-      ctx.chain_opaque = &v;
-      ctx.code_epoch = acc.cache().epoch();
       slot = RunInterp(&ctx, tb->prog);
       tb = const_cast<TranslationBlock*>(ctx.cur_tb);  // the last block it ran
       if (ctx.exit != ExitStatus::kNone || one_block) break;

@@ -74,12 +74,8 @@ void TcgProfile::Dump() {
     std::fprintf(f, "  %12" PRIu64 "  %s\n", calls[i].second, n.empty() ? "?" : n.c_str());
   }
   std::vector<std::pair<uint64_t, std::string>> kinds;
-  for (unsigned h = 0; h < 256; h++) {
-    if (!op_counts[h]) continue;
-    InterpOp o;
-    o.handler = static_cast<uint8_t>(h);
-    kinds.emplace_back(op_counts[h], InterpHandlerName(o));
-  }
+  for (unsigned h = 0; h < 256; h++)
+    if (op_counts[h]) kinds.emplace_back(op_counts[h], InterpHandlerName(h));
   std::sort(kinds.begin(), kinds.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::fprintf(f, "\ninterpreter ops executed by handler:\n");
   for (auto& [n, name] : kinds)
@@ -89,14 +85,10 @@ void TcgProfile::Dump() {
   for (const auto& [k, n] : pair_counts) pairs.emplace_back(n, k);
   std::sort(pairs.begin(), pairs.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::fprintf(f, "\nadjacent handler pairs (superinstruction candidates):\n");
-  for (size_t i = 0; i < pairs.size() && i < 40; i++) {
-    InterpOp a, b;
-    a.handler = static_cast<uint8_t>(pairs[i].second >> 8);
-    b.handler = static_cast<uint8_t>(pairs[i].second & 255);
+  for (size_t i = 0; i < pairs.size() && i < 40; i++)
     std::fprintf(f, "  %12" PRIu64 "  %5.2f%%  %s + %s\n", pairs[i].first,
-                 ops ? 100.0 * double(pairs[i].first) / double(ops) : 0.0, InterpHandlerName(a),
-                 InterpHandlerName(b));
-  }
+                 ops ? 100.0 * double(pairs[i].first) / double(ops) : 0.0,
+                 InterpHandlerName(pairs[i].second >> 8), InterpHandlerName(pairs[i].second & 255));
   std::sort(hot.begin(), hot.end(), [](auto& x, auto& y) { return x.first > y.first; });
   std::fprintf(f, "\nhottest blocks (by interpreter ops executed):\n");
   for (size_t i = 0; i < hot.size() && i < 60; i++) {

@@ -290,7 +290,7 @@ TEST_F(SoftMmuTest, FusedStackAccessesMatchTheUnfusedOnes) {
   ASSERT_TRUE(CompileInterp(b, &p, offsetof(StackEnv, frame)));
   int fused = 0;
   for (const InterpOp& o : p.ops) {
-    std::string n = InterpHandlerName(o);
+    std::string n = InterpHandlerName(o.handler);
     fused += n.find("_pre") != std::string::npos || n.find("_post") != std::string::npos;
   }
   EXPECT_GE(fused, 3) << PrintInterp(p, offsetof(StackEnv, frame));

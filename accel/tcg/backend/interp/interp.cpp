@@ -433,8 +433,8 @@ const void* const* interp::Labels() {
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
 
-const char* InterpHandlerName(const InterpOp& o) {
-  return o.handler < kKindCount ? kNames[o.handler] : "?";
+const char* InterpHandlerName(unsigned handler) {
+  return handler < kKindCount ? kNames[handler] : "?";
 }
 
 }  // namespace emu::accel::tcg

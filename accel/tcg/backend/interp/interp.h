@@ -121,8 +121,9 @@ bool CompileInterp(const Block& b, InterpProgram* out, uint32_t frame_offset);
 // instruction).
 int RunInterp(ExecContext* ctx, const InterpProgram& p);
 
-// The name of an op's handler ("add_ri", "ld32_rr"...), for profiles.
-const char* InterpHandlerName(const InterpOp& o);
+// The name of a handler (InterpOp::handler: "add_ri", "ld32_rr"...), for
+// listings and profiles.
+const char* InterpHandlerName(unsigned handler);
 // The program as text, one op per line (print.cpp).
 std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrNames& names = {});
 

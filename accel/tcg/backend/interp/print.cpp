@@ -29,7 +29,7 @@ std::string PrintInterp(const InterpProgram& p, uint32_t frame_offset, const IrN
   for (const InterpOp& o : p.ops) {
     const unsigned k = o.handler;
     std::string line = "  ";
-    line += InterpHandlerName(o);
+    line += InterpHandlerName(o.handler);
     if (k >= k_ld8_pre && k <= k_ld64_post) {
       const bool post = k >= k_ld8_post, st = k >= k_st8_pre && k <= k_st64_pre;
       const std::string wb = loc(post ? o.c : st ? o.d : o.b);
