@@ -322,6 +322,9 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
                   .count());
         }
         tb = acc.cache().Insert(std::move(nt));
+        // Profiles count interpreter ops: under EMU_TCG_PROFILE blocks stay interpreted.
+        if (CodeBuffer* code = acc.cache().code(); code && !prof)
+          CompileNative(&tb->prog, code, ctx.frame_offset);
       }
       v.jc_.Put(tb);
     }
@@ -355,7 +358,8 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
       ctx.cur_tb = tb;
       if (prof) tb->exec_count++;
       ctx.chain_budget = one_block ? 0 : smp ? 4096 : ~0u;
-      slot = RunInterp(&ctx, tb->prog);
+      slot = tb->prog.native ? RunNative(&ctx, tb->prog, *acc.cache().code())
+                             : RunInterp(&ctx, tb->prog);
       tb = const_cast<TranslationBlock*>(ctx.cur_tb);  // the last block it ran
       if (ctx.exit != ExitStatus::kNone || one_block) break;
       if (slot < 0) {

@@ -49,6 +49,7 @@ void TbCache::Link(TranslationBlock* from, int slot, TranslationBlock* to) {
   from->next[slot] = to;
   from->prog.chain[slot] = &to->prog;
   from->prog.chain_op[slot] = to->prog.ops.data();
+  from->prog.chain_native[slot] = to->prog.native;
   to->incoming.emplace_back(from, slot);
 }
 
@@ -62,10 +63,12 @@ void TbCache::Invalidate(TranslationBlock* tb) {
       from->next[slot] = nullptr;
       from->prog.chain[slot] = nullptr;
       from->prog.chain_op[slot] = nullptr;
+      from->prog.chain_native[slot] = nullptr;
     }
   tb->incoming.clear();
   tb->prog.chain[0] = tb->prog.chain[1] = nullptr;
   tb->prog.chain_op[0] = tb->prog.chain_op[1] = nullptr;
+  tb->prog.chain_native[0] = tb->prog.chain_native[1] = nullptr;
   for (TranslationBlock*& n : tb->next) {
     if (!n) continue;
     auto& in = n->incoming;
@@ -127,6 +130,7 @@ void TbCache::FlushAll() {
   map_.clear();
   pages_.clear();
   all_.clear();
+  if (code_) code_->Reset();
   bytes_ = 0;
   generation_++;
   epoch_++;

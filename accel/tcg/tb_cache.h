@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "accel/tcg/backend/interp/interp.h"
+#include "accel/tcg/backend/x86_64/native.h"
 #include "accel/tcg/softmmu.h"
 
 namespace emu::accel::tcg {
@@ -64,7 +65,11 @@ class TbCache : public CodeTracker {
   void FlushAll();
   // Hands every block's execution counts to the profile (EMU_TCG_PROFILE).
   void RetireToProfile();
-  bool OverBudget() const { return bytes_ > budget_; }
+  bool OverBudget() const { return bytes_ > budget_ || (code_ && code_->Low()); }
+  // The native backend's code for the blocks (nullptr: interpreter only): emptied
+  // by FlushAll with the blocks.
+  void AttachCode(CodeBuffer* code) { code_ = code; }
+  CodeBuffer* code() const { return code_; }
   // Bumped by FlushAll: jump caches compare it and clear themselves.
   uint64_t generation() const { return generation_; }
   // Bumped by every invalidation and flush (ExecContext::code_epoch).
@@ -92,6 +97,7 @@ class TbCache : public CodeTracker {
   std::unordered_map<uint64_t, std::vector<TranslationBlock*>> pages_;
   std::vector<std::unique_ptr<TranslationBlock>> all_;
   std::vector<SoftMmu*> tlbs_;
+  CodeBuffer* code_ = nullptr;
 };
 
 // Per-vCPU direct-mapped cache in front of the TbCache hash map, keyed by virtual pc.

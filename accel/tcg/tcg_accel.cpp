@@ -8,6 +8,10 @@ namespace emu::accel::tcg {
 
 TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions options)
     : memory_(memory), bus_(bus), options_(options), cache_(options.code_budget) {
+  if (options_.native && NativeSupported()) {
+    code_ = std::make_unique<CodeBuffer>();
+    if (code_->ok()) cache_.AttachCode(code_.get());
+  }
   // Any change of the memory map invalidates host pointers cached in soft TLBs.
   listener_ = memory_->AddListener([this](const hw::FlatView&) {
     map_generation_.fetch_add(1, std::memory_order_acq_rel);

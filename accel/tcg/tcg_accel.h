@@ -39,6 +39,9 @@ struct TcgOptions {
   std::FILE* log = stderr;  // -D file
   size_t code_budget = 64u << 20;  // bytes of translated code before a full flush
   int max_block_insns = 128;
+  // Blocks run as native host code where the host allows (x86-64), else in the
+  // portable interpreter (-accel tcg,backend=interp asks for it anywhere).
+  bool native = true;
 };
 
 class TcgVcpu;
@@ -66,6 +69,7 @@ class TcgAccelerator : public Accelerator {
   hw::AddressSpace* memory_;
   CpuBus* bus_;
   TcgOptions options_;
+  std::unique_ptr<CodeBuffer> code_;  // before cache_, which refers to it
   TbCache cache_;
   FairLock exec_lock_;
   int listener_ = 0;

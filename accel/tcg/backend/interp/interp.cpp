@@ -54,8 +54,29 @@ const char* const kNames[] = {
 #define INTERP_LIKELY(x) (x)
 #endif
 
+}  // namespace
+
+// The running block wrote to its own code (its TB was invalidated): finish this
+// instruction, then stop. The block never runs again, so the first op of the
+// next instruction becomes a stop -- the terminal itself when that instruction
+// is only the terminal (a Jcc). At the block's end nothing needs patching: the
+// end op does not chain once ctx->exit is set (see `budget` in Run).
+void InterpStopAfterInsn(const InterpProgram& p, const InterpOp& cur) {
+  const InterpStop& st = p.stops[cur.y];
+  if (!st.insn) return;
+  InterpOp& target = const_cast<InterpOp&>(p.ops[st.op]);
+  const void* const* labels = interp::Labels();
+  if (labels) target.h = labels[k_stop];
+  else target.kind = k_stop;
+  target.pc = st.pc;
+  target.x = static_cast<uint16_t>(st.pending);
+}
+
+namespace {
+
 // The run loop. Called once with ctx == nullptr to publish its label table.
-int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
+// Starts at op `start` of p (0: the block's entry).
+int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table, uint32_t start = 0) {
 #ifdef INTERP_THREADED
   static const void* const kLabels[] = {
 #define INTERP_HANDLER(name) &&L_##name,
@@ -87,23 +108,7 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
 #define B Get(base + o->b)
 #define C Get(base + o->c)
 #define SET(v) Put(base + o->d, (v))
-  // The running block wrote to its own code (its TB was invalidated): finish this
-  // instruction, then stop. The block never runs again, so the first op of the
-  // next instruction becomes a stop -- the terminal itself when that instruction
-  // is only the terminal (a Jcc). At the block's end nothing needs patching: the
-  // end op does not chain once ctx->exit is set (see `budget`).
-  auto stop_after_insn = [&](const InterpOp* cur) {
-    const InterpStop& st = p->stops[cur->y];
-    if (!st.insn) return;
-    InterpOp& target = const_cast<InterpOp&>(p->ops[st.op]);
-#ifdef INTERP_THREADED
-    target.h = kLabels[k_stop];
-#else
-    target.kind = k_stop;
-#endif
-    target.pc = st.pc;
-    target.x = static_cast<uint16_t>(st.pending);
-  };
+  auto stop_after_insn = [&](const InterpOp* cur) { InterpStopAfterInsn(*p, *cur); };
   // Stores the passes delayed past this point (Block::pending_stores).
   auto apply_pending = [&](uint32_t idx1) {
     for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
@@ -128,6 +133,8 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table) {
     ctx->chain_budget = budget;    \
     return (v);                    \
   } while (0)
+  o = p->ops.data() + start;
+  goto enter_at_o;
 enter:
   o = p->ops.data();
 enter_at_o:
@@ -432,6 +439,16 @@ const void* const* interp::Labels() {
 }
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
+
+int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op) {
+  const uint32_t budget = ctx->chain_budget;
+  ctx->chain_budget = 0;
+  const uint64_t blocks = ctx->blocks;
+  const int slot = Run(ctx, &p, nullptr, op);
+  ctx->blocks = blocks;  // the caller counted this block when it entered it
+  ctx->chain_budget = budget;
+  return slot;
+}
 
 const char* InterpHandlerName(unsigned handler) {
   return handler < kKindCount ? kNames[handler] : "?";

@@ -87,6 +87,10 @@ struct InterpProgram {
   // Their first ops (a block change then waits on one load, not two).
   const InterpOp* chain_op[2] = {nullptr, nullptr};
   const TranslationBlock* owner = nullptr;
+  // The native backend's code for this program (backend/x86_64), or nullptr,
+  // and that of chain[0/1] (set and cleared with them by the TB cache).
+  const void* native = nullptr;
+  const void* chain_native[2] = {nullptr, nullptr};
   // The last target of an indirect terminal (RET, JMP/CALL through a register):
   // taken again without asking the loop by the same vCPU while its TLB and the
   // code cache are unchanged (ExecContext::tlb_epoch, code_epoch) and the next
@@ -120,6 +124,18 @@ bool CompileInterp(const Block& b, InterpProgram* out, uint32_t frame_offset);
 // before an instruction because of ExitStatus::kStopAtInsn (ctx->insn_pc is that
 // instruction).
 int RunInterp(ExecContext* ctx, const InterpProgram& p);
+
+// Runs p from op `op` (an op boundary: env and the frame hold what the ops
+// before it computed) to the end of this block only, without chaining and
+// without counting the block: the native backend hands a block over to the
+// interpreter here for its rare cases (see backend/x86_64). Same results as
+// RunInterp.
+int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op);
+
+// After a store or helper `cur` of p rewrote p's own code (ExitStatus::
+// kStopAtInsn): turns the first op of the next guest instruction into a stop,
+// so that p finishes the current instruction and returns -2.
+void InterpStopAfterInsn(const InterpProgram& p, const InterpOp& cur);
 
 // The name of a handler (InterpOp::handler: "add_ri", "ld32_rr"...), for
 // listings and profiles.

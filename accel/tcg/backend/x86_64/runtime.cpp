@@ -1,0 +1,144 @@
+// The C++ side of native code: its slow paths (each mirrors the interpreter's
+// handler off the fast path, interp.cpp) and RunNative, which enters native
+// code and takes over from it when it hands a block to the interpreter.
+#include <cstring>
+
+#include "accel/tcg/backend/interp/internal.h"
+#include "accel/tcg/backend/x86_64/native.h"
+#include "accel/tcg/backend/x86_64/runtime.h"
+#include "accel/tcg/ir/eval.h"
+#include "accel/tcg/softmmu.h"
+
+namespace emu::accel::tcg {
+
+namespace native {
+
+namespace {
+
+void Put(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint64_t Get(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Stores the passes delayed past this point, as the interpreter's slow paths do.
+void ApplyPending(ExecContext* ctx, const InterpProgram* p, uint32_t idx1) {
+  if (!idx1) return;
+  for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
+    std::memcpy(ctx->env + s->dst,
+                s->is_imm ? reinterpret_cast<const uint8_t*>(&s->imm) : ctx->env + s->src, s->bytes);
+    if (s->last) break;
+  }
+}
+
+}  // namespace
+
+uint32_t LoadSlow(ExecContext* ctx, uint64_t va, const InterpProgram* p, const InterpOp* o) {
+  ApplyPending(ctx, p, o->x);
+  ctx->insn_pc = o->pc;
+  const uint64_t v = ctx->mmu->Load(ctx, va, interp::MemBytes(o->handler), o->aux);
+  uint32_t st = kContinue;
+  if (ctx->exit != ExitStatus::kNone) {
+    if (ctx->exit == ExitStatus::kException) return kReturn;  // nothing written
+    st = kNoChain;
+  }
+  Put(ctx->env + o->d, v);
+  if (interp::IsPostKind(o->handler)) Put(ctx->env + o->c, va + o->imm);
+  return st;
+}
+
+uint32_t StoreSlow(ExecContext* ctx, uint64_t va, uint64_t data, const InterpProgram* p,
+                   const InterpOp* o) {
+  ApplyPending(ctx, p, o->x);
+  ctx->insn_pc = o->pc;
+  ctx->cur_tb = p->owner;  // a store into code looks for the running block
+  ctx->mmu->Store(ctx, va, data, interp::MemBytes(o->handler), o->aux);
+  if (ctx->exit == ExitStatus::kNone) return kContinue;
+  if (ctx->exit == ExitStatus::kException) return kReturn;
+  if (ctx->exit == ExitStatus::kStopAtInsn) {
+    InterpStopAfterInsn(*p, *o);
+    return kResumeNext;
+  }
+  return kNoChain;
+}
+
+uint32_t AfterCallExit(ExecContext* ctx, uint64_t r, const InterpProgram* p, const InterpOp* o) {
+  if (ctx->exit == ExitStatus::kException) return kReturn;  // the result is not written
+  Put(ctx->env + o->d, r);
+  if (ctx->exit == ExitStatus::kHelperExit) return kReturn;
+  if (ctx->exit == ExitStatus::kStopAtInsn) {
+    InterpStopAfterInsn(*p, *o);
+    return kResumeNext;
+  }
+  return kNoChain;
+}
+
+void Generic(uint8_t* env, const InterpOp* o) {
+  Put(env + o->d, EvalValueOp(o->opc, o->type, o->aux, Get(env + o->a), Get(env + o->b),
+                              Get(env + o->c)));
+}
+
+const void* ChainMiss(ExecContext* ctx, const InterpProgram* p, int slot) {
+  if (!ctx->chain_miss) return nullptr;
+  const InterpProgram* n = ctx->chain_miss(ctx, p, slot);
+  return n ? n->native : nullptr;
+}
+
+// The interpreter's inline cache of an indirect end's last two targets
+// (InterpProgram::ind), shared with it.
+const void* Indirect(ExecContext* ctx, const InterpProgram* p) {
+  const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
+  const uint64_t npc = cacheable ? Get(ctx->env + p->term.pc_off) : 0;
+  if (cacheable) {
+    for (const InterpProgram::IndirectTarget& t : p->ind)
+      if (t.next && t.pc == npc && t.ctx == ctx && t.tlb == *ctx->tlb_epoch &&
+          t.code == *ctx->code_epoch && t.next->native)
+        return t.next->native;
+  }
+  if (!ctx->chain_miss) return nullptr;
+  const InterpProgram* n = ctx->chain_miss(ctx, p, -1);
+  if (n && cacheable) {
+    p->ind[1] = p->ind[0];
+    p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
+                                              n->ops.data()};
+  }
+  return n ? n->native : nullptr;
+}
+
+}  // namespace native
+
+namespace {
+
+struct NativeRet {
+  int64_t r;
+  const InterpProgram* p;  // the program that returned
+};
+using EntryFn = NativeRet (*)(uint8_t* env, ExecContext* ctx, const TlbEntry* tlb, const void* code);
+
+}  // namespace
+
+int RunNative(ExecContext* ctx, const InterpProgram& p, const CodeBuffer& buf) {
+  const auto entry = reinterpret_cast<EntryFn>(const_cast<void*>(buf.entry_stub()));
+  const void* code = p.native;
+  for (;;) {
+    const NativeRet ret = entry(ctx->env, ctx, ctx->mmu->tlb_row(0), code);
+    ctx->cur_tb = ret.p->owner;
+    if (ret.r < native::kResumeBase) return static_cast<int>(ret.r);
+    // The block goes on in the interpreter from an op boundary; then the chain
+    // continues natively where it can.
+    const InterpProgram& q = *ret.p;
+    const int slot = RunInterpAt(ctx, q, static_cast<uint32_t>(ret.r - native::kResumeBase));
+    if (ctx->exit != ExitStatus::kNone || !ctx->chain_budget ||
+        ctx->exit_request.load(std::memory_order_relaxed))
+      return slot;
+    const void* next = nullptr;
+    if (slot >= 0) next = q.chain_native[slot] ? q.chain_native[slot] : native::ChainMiss(ctx, &q, slot);
+    else if (q.term.kind == Terminal::Kind::kIndirect) next = native::Indirect(ctx, &q);
+    if (!next) return slot;
+    ctx->chain_budget--;
+    code = next;
+  }
+}
+
+}  // namespace emu::accel::tcg
