@@ -1,17 +1,21 @@
-// Random IR blocks run two ways: the passes plus the interpreter (values kept
-// in env fields, fused ops, frame slots, pending stores at slow paths), and a
-// plain evaluation of the original ops in program order. Env, guest memory, the
-// exit status and the stop pc must agree -- also when a memory access faults in
-// the middle of the block (env then holds exactly the stores before it).
+// Random IR blocks run three ways: the passes plus the interpreter (values kept
+// in env fields, fused ops, frame slots, pending stores at slow paths), the
+// same compiled program as native code (backend/x86_64, where the host has it),
+// and a plain evaluation of the original ops in program order. Env, guest
+// memory, the exit status and the stop pc must agree -- also when a memory
+// access faults in the middle of the block (env then holds exactly the stores
+// before it).
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
 
 #include "accel/tcg/backend/interp/interp.h"
+#include "accel/tcg/backend/x86_64/native.h"
 #include "accel/tcg/ir/builder.h"
 #include "accel/tcg/ir/eval.h"
 #include "accel/tcg/ir/passes/passes.h"
@@ -128,7 +132,19 @@ void RandomBlock(std::mt19937_64& rng, Block* blk) {
         else vals.push_back(b.SetCond(static_cast<Cond>(rng() % 10), type(), pick(), pick()));
         break;
       case 7: vals.push_back(b.Select(type(), pick(), pick(), pick())); break;
-      case 8: vals.push_back(b.Mov(type(), pick())); break;
+      case 8:
+        switch (rng() % 4) {
+          case 0: vals.push_back(b.Mov(type(), pick())); break;
+          case 1: vals.push_back(b.Sext(Type::kI64, type(), pick())); break;
+          case 2: vals.push_back(rng() % 2 ? b.Neg(type(), pick()) : b.Not(type(), pick())); break;
+          default: {  // the ops without a fast handler of their own
+            static const Opcode kRare[] = {Opcode::k_rotl, Opcode::k_rotr, Opcode::k_mulhu,
+                                           Opcode::k_mulhs};
+            vals.push_back(b.Bin(kRare[rng() % 4], type(), pick(), pick()));
+            break;
+          }
+        }
+        break;
       case 9: vals.push_back(b.Zext(Type::kI64, type(), pick())); break;
       default: {
         static const Opcode kOps[] = {Opcode::k_add, Opcode::k_sub, Opcode::k_xor, Opcode::k_and,
@@ -155,23 +171,32 @@ void RandomBlock(std::mt19937_64& rng, Block* blk) {
   }
 }
 
-class InterpRandom : public ::testing::Test, public MmuFixture {};
+class InterpRandom : public ::testing::Test, public MmuFixture {
+ protected:
+  CodeBuffer code{16u << 20};
+};
 
 TEST_F(InterpRandom, CompiledBlocksMatchPlainEvaluation) {
   std::mt19937_64 rng(12345);  // 200K blocks of other seeds also agreed (2026-11-21)
-  int faults = 0, in_place = 0;
-  for (int iter = 0; iter < 5000; iter++) {
+  int faults = 0, in_place = 0, native_runs = 0;
+  constexpr int kIters = 5000;
+  for (int iter = 0; iter < kIters; iter++) {
     Block orig;
     RandomBlock(rng, &orig);
     Block opt = orig;
     RunPasses(opt);
     InterpProgram p;
     ASSERT_TRUE(CompileInterp(opt, &p, offsetof(RandEnv, frame)));
+    if (NativeSupported()) {
+      if (code.Low()) code.Reset();
+      ASSERT_TRUE(CompileNative(&p, &code, offsetof(RandEnv, frame)));
+    }
     uint64_t init[8];
     for (uint64_t& v : init) v = rng() % 4 == 0 ? rng() % 512 : rng();
     std::vector<uint8_t> mem0(0x1000);
     for (uint8_t& m : mem0) m = static_cast<uint8_t>(rng());
-    auto run = [&](bool compiled, std::vector<uint8_t>* mem_out, uint64_t* pc_out) {
+    enum How { kReference, kInterp, kNative };
+    auto run = [&](How how, std::vector<uint8_t>* mem_out, uint64_t* pc_out) {
       auto env = std::make_unique<RandEnv>();
       std::memcpy(env->r, init, sizeof init);
       std::memcpy(ram->host() + kPage, mem0.data(), mem0.size());
@@ -183,9 +208,9 @@ TEST_F(InterpRandom, CompiledBlocksMatchPlainEvaluation) {
       ExitStatus st;
       int slot = -1;
       uint64_t target = 0;  // where a goto/branch went (the passes may fold a branch)
-      if (compiled) {
+      if (how != kReference) {
         ctx.chain_budget = 0;
-        slot = RunInterp(&ctx, p);
+        slot = how == kNative ? RunNative(&ctx, p, code) : RunInterp(&ctx, p);
         st = ctx.exit;
         if (slot >= 0 && st == ExitStatus::kNone) target = p.term.targets[slot];
       } else {
@@ -202,8 +227,8 @@ TEST_F(InterpRandom, CompiledBlocksMatchPlainEvaluation) {
     };
     std::vector<uint8_t> mem_ref, mem_out;
     uint64_t pc_ref, pc_out;
-    std::vector<uint64_t> want = run(false, &mem_ref, &pc_ref);
-    std::vector<uint64_t> got = run(true, &mem_out, &pc_out);
+    std::vector<uint64_t> want = run(kReference, &mem_ref, &pc_ref);
+    std::vector<uint64_t> got = run(kInterp, &mem_out, &pc_out);
     faults += want[8] == static_cast<uint64_t>(ExitStatus::kException);
     for (const InterpOp& o : p.ops)
       in_place += o.d < offsetof(RandEnv, frame) && o.handler != 0;
@@ -213,10 +238,21 @@ TEST_F(InterpRandom, CompiledBlocksMatchPlainEvaluation) {
                          << PrintInterp(p, offsetof(RandEnv, frame));
     ASSERT_EQ(pc_out, pc_ref) << "iteration " << iter;
     ASSERT_TRUE(mem_out == mem_ref) << "iteration " << iter << "\n" << orig.Dump();
+    if (NativeSupported()) {
+      got = run(kNative, &mem_out, &pc_out);
+      ASSERT_EQ(got, want) << "native, iteration " << iter << "\n"
+                           << orig.Dump() << "---- interpreter\n"
+                           << PrintInterp(p, offsetof(RandEnv, frame));
+      ASSERT_EQ(pc_out, pc_ref) << "native, iteration " << iter;
+      ASSERT_TRUE(mem_out == mem_ref) << "native, iteration " << iter << "\n" << orig.Dump();
+      native_runs++;
+    }
   }
   // The generator must reach the interesting cases.
   EXPECT_GT(faults, 100);
   EXPECT_GT(in_place, 1000);
+  if (NativeSupported()) EXPECT_EQ(native_runs, kIters);
+  else std::printf("native backend: not on this host (the interpreter was checked)\n");
 }
 
 }  // namespace
