@@ -119,19 +119,30 @@ void CheckAccelName(const std::string& opt, const std::string& name) {
   throw CliError(opt + " " + name + ": invalid accelerator '" + name + "' (available: kvm, tcg)");
 }
 
+// -accel [accel=]NAME[:NAME...][,backend=native|interp]
 void OptAccel(ParseState& st, const std::string& arg) {
   OptValue v = ParseOptValue("-accel", arg, "accel");
   for (const auto& [k, val] : v.props)
-    if (k != "accel") throw CliError("-accel: unknown property '" + k + "'");
+    if (k != "accel" && k != "backend") throw CliError("-accel: unknown property '" + k + "'");
   if (v.implied == "help") {
     st.result.action = CliAction::kAccelHelp;
     return;
   }
   if (!v.props.count("accel")) throw CliError("-accel " + arg + ": missing accelerator name");
-  for (const auto& name : SplitColons(v.props["accel"])) {
-    CheckAccelName("-accel", name);
-    st.accel_opts.push_back(name);
+  std::vector<std::string> names = SplitColons(v.props["accel"]);
+  for (const auto& name : names) CheckAccelName("-accel", name);
+  if (v.props.count("backend")) {
+    // The translator's property: it applies to tcg in the list (kvm:tcg: the
+    // fallback), and is an error when no tcg is there to use it.
+    const std::string& b = v.props["backend"];
+    if (b != "native" && b != "interp")
+      throw CliError("-accel " + arg + ": invalid backend '" + b + "' (available: native, interp)");
+    if (std::find(names.begin(), names.end(), "tcg") == names.end())
+      throw CliError("-accel " + arg + ": backend= is a property of tcg (use -accel tcg,backend=" +
+                     b + ")");
+    st.cfg.tcg_backend = b;
   }
+  st.accel_opts.insert(st.accel_opts.end(), names.begin(), names.end());
 }
 
 void OptEnableKvm(ParseState& st, const std::string&) { st.accel_opts.push_back("kvm"); }
@@ -405,8 +416,9 @@ const std::vector<OptionDesc>& CliOptions() {
       {"machine", true, OptMachine, kStd, "[type=]pc[,accel=kvm|tcg|kvm:tcg]",
        "select the emulated machine (-machine help for a list)"},
       {"M", true, OptMachine, kStd, "", ""},
-      {"accel", true, OptAccel, kStd, "[accel=]kvm|tcg|kvm:tcg",
-       "select the accelerator; repeat to give a fallback list"},
+      {"accel", true, OptAccel, kStd, "[accel=]kvm|tcg|kvm:tcg[,backend=native|interp]",
+       "select the accelerator (repeat for a fallback list); tcg's backend: native host "
+       "code (default) or interp"},
       {"enable-kvm", false, OptEnableKvm, kStd, "", "same as -accel kvm"},
       {"cpu", true, OptCpu, kStd, "model", "select the CPU model"},
       {"smp", true, OptSmp, kStd, "[cpus=]n[,sockets=s][,cores=c][,threads=t]",

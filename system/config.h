@@ -35,6 +35,9 @@ struct MachineConfig {
   std::string machine = "pc";
   std::string accel = "tcg";        // "kvm", "tcg", or a ':'-list tried in order
   std::vector<std::string> accel_list{"tcg"};
+  // -accel tcg,backend=: "native" (host code on x86-64 hosts, the interpreter
+  // elsewhere) or "interp" (the portable interpreter everywhere).
+  std::string tcg_backend = "native";
   uint64_t ram_size = 128ull << 20;  // bytes
   int smp = 1;
   // -smp topology (sockets * cores * threads >= smp); 0 = not given.

@@ -78,6 +78,22 @@ TEST(LinuxTcg, WorkloadMatchesHostAndPowersOff) {
   std::printf("linux boot + workload under tcg: %.1f s\n", r.seconds);
 }
 
+// The suite runs the native backend by default; the portable interpreter
+// (-accel tcg,backend=interp) boots the same kernel to user space once (~20 s).
+TEST(LinuxTcg, InterpreterBackendBootsAndRunsHello) {
+  std::string kernel = GuestFile("linux/vmlinuz"), initrd = GuestFile("initramfs.gz");
+  EmuRun r = RunEmu({"-accel", "tcg,backend=interp", "-m", "256", "-kernel", kernel, "-initrd",
+                     initrd, "-append", "console=ttyS0 emu.run=hello panic=-1", "-display", "none",
+                     "-serial", "stdio", "-no-reboot"},
+                    600);
+  ASSERT_FALSE(r.timed_out) << r.out.substr(r.out.size() > 4000 ? r.out.size() - 4000 : 0);
+  EXPECT_EQ(Section(r.out, "hello", "Linux "), "hello from the guest\n") << r.out;
+  EXPECT_NE(r.out.find("\nLinux "), std::string::npos) << r.out;  // uname -sr
+  EXPECT_NE(r.out.find("=== END hello rc=0"), std::string::npos) << r.out;
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::printf("linux boot + hello under tcg,backend=interp: %.1f s\n", r.seconds);
+}
+
 TEST(LinuxTcg, TwoCpusComeUpAndPowerOff) {
   std::string kernel = GuestFile("linux/vmlinuz"), initrd = GuestFile("initramfs.gz");
   EmuRun r = RunEmu({"-accel", "tcg", "-smp", "2", "-m", "256", "-kernel", kernel, "-initrd",

@@ -4,6 +4,7 @@
 // on COM1, then `done: checks N failed F`, and exits through isa-debug-exit
 // (status 33 all passed, 35 a check failed, 37 an unexpected exception).
 // The report must equal tests/guests/systest/<kernel>.expected line for line.
+// Under tcg they run with each backend (native, the default, and the interpreter).
 // The same kernels run under QEMU's TCG (when installed) to validate the expected
 // values against a second implementation, and under KVM where it can run them.
 #include <gtest/gtest.h>
@@ -54,8 +55,9 @@ std::vector<std::string> Args(const std::string& accel, const std::string& kerne
           "-device", "isa-debug-exit,iobase=0xf4,iosize=4"};
 }
 
-void RunTcg(const std::string& kernel) {
-  EmuRun r = RunEmu(Args("tcg", kernel), 30);
+// `accel`: "tcg" (the native backend by default) or "tcg,backend=interp".
+void RunTcg(const std::string& kernel, const std::string& accel = "tcg") {
+  EmuRun r = RunEmu(Args(accel, kernel), 30);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
   EXPECT_EQ(Report(r.out), Expected(kernel)) << r.err;
   EXPECT_EQ(r.status, 33) << r.out << r.err;
@@ -204,9 +206,10 @@ void RunQemu(const std::string& kernel) {
   }
 }
 
-#define SYSTEST(Name, kernel)                     \
-  TEST(Systest, Name) { RunTcg(kernel); }         \
-  TEST(SystestQemu, Name) { RunQemu(kernel); }    \
+#define SYSTEST(Name, kernel)                                         \
+  TEST(Systest, Name) { RunTcg(kernel); }                             \
+  TEST(SystestInterp, Name) { RunTcg(kernel, "tcg,backend=interp"); } \
+  TEST(SystestQemu, Name) { RunQemu(kernel); }                        \
   TEST(SystestKvm, Name) { RunKvm(kernel); }
 
 SYSTEST(ProtectedMode32, "pm32")

@@ -112,6 +112,7 @@ TEST(Cli, GoodCommandLines) {
       {{}, [](const MachineConfig& c) {
          EXPECT_EQ(c.ram_size, 128ull << 20);
          EXPECT_EQ(c.accel_list, std::vector<std::string>{"tcg"});
+         EXPECT_EQ(c.tcg_backend, "native");
          EXPECT_EQ(c.machine, "pc");
          // COM1 exists by default with its output going nowhere.
          ASSERT_EQ(c.serial.size(), 1u);
@@ -128,6 +129,24 @@ TEST(Cli, GoodCommandLines) {
        }},
       {{"-accel", "accel=tcg"},
        [](const MachineConfig& c) { EXPECT_EQ(c.accel_list, std::vector<std::string>{"tcg"}); }},
+      {{"-accel", "tcg,backend=interp"},
+       [](const MachineConfig& c) {
+         EXPECT_EQ(c.accel_list, std::vector<std::string>{"tcg"});
+         EXPECT_EQ(c.tcg_backend, "interp");
+       }},
+      {{"-accel", "accel=tcg,backend=native"},
+       [](const MachineConfig& c) { EXPECT_EQ(c.tcg_backend, "native"); }},
+      // kvm:tcg: the backend is the fallback's.
+      {{"-accel", "kvm:tcg,backend=interp"},
+       [](const MachineConfig& c) {
+         EXPECT_EQ(c.accel_list, (std::vector<std::string>{"kvm", "tcg"}));
+         EXPECT_EQ(c.tcg_backend, "interp");
+       }},
+      {{"-accel", "kvm", "-accel", "tcg,backend=interp"},
+       [](const MachineConfig& c) {
+         EXPECT_EQ(c.accel_list, (std::vector<std::string>{"kvm", "tcg"}));
+         EXPECT_EQ(c.tcg_backend, "interp");
+       }},
       {{"-enable-kvm"},
        [](const MachineConfig& c) { EXPECT_EQ(c.accel_list, std::vector<std::string>{"kvm"}); }},
       {{"-machine", "pc,accel=kvm"},
@@ -272,7 +291,8 @@ TEST(Cli, InformationalActions) {
   EXPECT_NE(DeviceHelpText(reg).find("isa-debug-exit"), std::string::npos);
   std::string usage = UsageText();
   for (const char* s : {"Standard options:", "Character device options:", "-serial dev",
-                        "-m [size=]megs", "Debug/Expert options:", "-nographic"})
+                        "-m [size=]megs", "Debug/Expert options:", "-nographic",
+                        "-accel [accel=]kvm|tcg|kvm:tcg[,backend=native|interp]"})
     EXPECT_NE(usage.find(s), std::string::npos) << s;
 }
 
@@ -296,6 +316,13 @@ TEST(Cli, ErrorsInProcess) {
       {{"-m", "1G,slots=2"}, "not supported yet"},
       {{"-accel", "xen"}, "accelerator not supported"},
       {{"-accel", "foo"}, "invalid accelerator 'foo'"},
+      {{"-accel", "tcg,backend=foo"},
+       "-accel tcg,backend=foo: invalid backend 'foo' (available: native, interp)"},
+      {{"-accel", "tcg,backend="}, "invalid backend '' (available: native, interp)"},
+      {{"-accel", "kvm,backend=interp"},
+       "-accel kvm,backend=interp: backend= is a property of tcg (use -accel tcg,backend=interp)"},
+      {{"-enable-kvm", "-accel", "kvm,backend=native"}, "backend= is a property of tcg"},
+      {{"-accel", "tcg,thread=multi"}, "-accel: unknown property 'thread'"},
       {{"-accel", "kvm", "-machine", "accel=tcg"}, "cannot be used together"},
       {{"-machine", "q35"}, "machine type not supported yet"},
       {{"-machine", "pc,foo=bar"}, "-machine: unknown property 'foo'"},

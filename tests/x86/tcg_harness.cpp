@@ -70,6 +70,10 @@ Segment Seg(uint16_t sel, uint64_t base, uint32_t limit, uint16_t attr) {
   return s;
 }
 
+std::string BackendName(const ::testing::TestParamInfo<bool>& info) {
+  return info.param ? "Native" : "Interp";
+}
+
 namespace {
 
 bool HasErr(int v) { return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21; }

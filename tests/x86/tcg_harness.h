@@ -103,4 +103,20 @@ class TestMachine {
 // Loads `src` at TestMachine::kCode (a failed load is a test failure) and runs it.
 accel::RunResult RunCode(TestMachine& m, const std::string& src);
 
+// Base of value-parameterized tests that run under each translator backend:
+// the parameter is TcgOptions::native. A suite derives its own fixture from it
+// and instantiates with BackendValues() and BackendName ("Native", "Interp").
+class BackendTest : public ::testing::TestWithParam<bool> {
+ protected:
+  accel::tcg::TcgOptions Opts() const {
+    accel::tcg::TcgOptions o;
+    o.native = GetParam();
+    return o;
+  }
+  // What Opts() must give: native code only where the host can run it.
+  bool ExpectNativeCode() const { return GetParam() && accel::tcg::NativeSupported(); }
+};
+inline auto BackendValues() { return ::testing::Values(true, false); }
+std::string BackendName(const ::testing::TestParamInfo<bool>& info);
+
 }  // namespace emu::x86::test

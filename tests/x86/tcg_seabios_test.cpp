@@ -10,6 +10,7 @@
 
 #include "accel/tcg/tcg_accel.h"
 #include "hw/core/memory.h"
+#include "tests/x86/tcg_harness.h"
 
 namespace emu::x86::test {
 namespace {
@@ -36,7 +37,11 @@ struct BiosBus : accel::CpuBus {
   void MmioWrite(uint64_t, uint64_t, unsigned) override {}
 };
 
-TEST(TcgSeabios, PostReachesTheBootMenuPrompt) {
+// Under both backends: native code (the default) and the interpreter.
+class TcgSeabios : public BackendTest {};
+INSTANTIATE_TEST_SUITE_P(, TcgSeabios, BackendValues(), BackendName);
+
+TEST_P(TcgSeabios, PostReachesTheBootMenuPrompt) {
   std::ifstream f("/usr/share/seabios/bios.bin", std::ios::binary);
   if (!f) GTEST_SKIP() << "/usr/share/seabios/bios.bin not installed (Debian package seabios)";
   std::vector<uint8_t> bios((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -52,7 +57,8 @@ TEST(TcgSeabios, PostReachesTheBootMenuPrompt) {
   root->AddSubregion(0xe0000, shadow.get(), 1);
   hw::AddressSpace as("memory", root.get());
   BiosBus bus;
-  accel::tcg::TcgAccelerator acc(&as, &bus);
+  accel::tcg::TcgAccelerator acc(&as, &bus, Opts());
+  EXPECT_EQ(acc.cache().code() != nullptr, ExpectNativeCode());
   auto vcpu = acc.CreateVcpu(0);
   // Without a timer SeaBIOS ends up halted waiting for an interrupt.
   accel::RunResult r = vcpu->Run();

@@ -11,8 +11,25 @@ namespace {
 
 using accel::ExitReason;
 
-TEST(TcgSystem, RealModeIntIretAndFarCall) {
-  TestMachine m;
+// Every test runs under both backends: native code (the default) and the interpreter.
+class TcgSystem : public BackendTest {};
+INSTANTIATE_TEST_SUITE_P(, TcgSystem, BackendValues(), BackendName);
+
+TEST_P(TcgSystem, RunsOnTheBackendAsked) {
+  TestMachine m(Opts());
+  EXPECT_EQ(m.accel().cache().code() != nullptr, ExpectNativeCode());
+  m.Enter(Mode::kLong64);
+  accel::RunResult r = RunCode(m, "mov $40, %ecx\n1: add %ecx, %eax\nloop 1b\nhlt\n");
+  ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
+  EXPECT_EQ(m.State().regs[RAX], 820u);
+  // Native: the blocks it ran were emitted as host code.
+  if (ExpectNativeCode()) {
+    EXPECT_GT(m.accel().cache().code()->used(), 0u);
+  }
+}
+
+TEST_P(TcgSystem, RealModeIntIretAndFarCall) {
+  TestMachine m(Opts());
   m.Enter(Mode::kReal);
   // INT 0x40 handler at 0x2000:0x0010: adds to AX, sets a flag byte, IRET.
   m.Write32(0x40 * 4, 0x20000010);
@@ -39,8 +56,8 @@ TEST(TcgSystem, RealModeIntIretAndFarCall) {
   EXPECT_EQ(s.regs[RSP] & 0xffff, 0xfff0u);
 }
 
-TEST(TcgSystem, RealModeExceptionGoesThroughIvt) {
-  TestMachine m;
+TEST_P(TcgSystem, RealModeExceptionGoesThroughIvt) {
+  TestMachine m(Opts());
   m.Enter(Mode::kReal);
   accel::RunResult r = RunCode(m, "mov $7, %cx\nud2\n");
   ASSERT_EQ(r.reason, ExitReason::kHalt) << r.detail;
@@ -48,8 +65,8 @@ TEST(TcgSystem, RealModeExceptionGoesThroughIvt) {
   EXPECT_EQ(m.Read32(0x510) & 0xffff, 3u);  // IP of the ud2 (after the 3-byte mov)
 }
 
-TEST(TcgSystem, ProtectedModeSegmentFaultIsPrecise) {
-  TestMachine m;
+TEST_P(TcgSystem, ProtectedModeSegmentFaultIsPrecise) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   accel::RunResult r = RunCode(m,
                                "mov $0x11, %ebx\n"
@@ -67,8 +84,8 @@ TEST(TcgSystem, ProtectedModeSegmentFaultIsPrecise) {
   EXPECT_EQ(m.Read32(0x510), TestMachine::kCode + 14);  // rip of the faulting mov
 }
 
-TEST(TcgSystem, FarJumpToSixteenBitSegmentAndBack) {
-  TestMachine m;
+TEST_P(TcgSystem, FarJumpToSixteenBitSegmentAndBack) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   // 16-bit code at kCode+0x100 (segment 0x18 is based at kCode): mov, far jmp back.
   ASSERT_TRUE(m.Load(".code16\nmov $0x1234, %ax\nljmpl $0x08, $0x10200\n", TestMachine::kCode + 0x100));
@@ -89,8 +106,8 @@ void SplitSecondLargePage(TestMachine& m) {
   m.Write64(pd + 8, pt | 7);
 }
 
-TEST(TcgSystem, PageFaultInMidBlockIsPrecise) {
-  TestMachine m;
+TEST_P(TcgSystem, PageFaultInMidBlockIsPrecise) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   SplitSecondLargePage(m);
   m.Write64(0x60000 + 8 * 5, 0);  // unmap 0x205000
@@ -113,8 +130,8 @@ TEST(TcgSystem, PageFaultInMidBlockIsPrecise) {
   EXPECT_EQ(m.Read64(0x510), TestMachine::kCode + 19);
 }
 
-TEST(TcgSystem, WriteProtectAndUserPagesInLegacyPaging) {
-  TestMachine m;
+TEST_P(TcgSystem, WriteProtectAndUserPagesInLegacyPaging) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   // 2-level paging: page directory at 0x50000, one 4 MiB PSE page for 0-4 MiB
   // (supervisor), and a page table mapping 4-8 MiB with 0x401000 read-only.
@@ -141,8 +158,8 @@ TEST(TcgSystem, WriteProtectAndUserPagesInLegacyPaging) {
   EXPECT_EQ(m.Read32(0x51004) & 0x60, 0x20u);
 }
 
-TEST(TcgSystem, SelfModifyingCodeInTheSameBlock) {
-  TestMachine m;
+TEST_P(TcgSystem, SelfModifyingCodeInTheSameBlock) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   // The store patches the immediate of the mov that follows it in the same block.
   accel::RunResult r = RunCode(m,
@@ -154,8 +171,8 @@ TEST(TcgSystem, SelfModifyingCodeInTheSameBlock) {
   EXPECT_EQ(m.State().regs[RBX], 0x2222u);
 }
 
-TEST(TcgSystem, SelfModifyingCodeRewritesTheBranchThatEndsTheBlock) {
-  TestMachine m;
+TEST_P(TcgSystem, SelfModifyingCodeRewritesTheBranchThatEndsTheBlock) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   // The store turns the JNE right after it (the block's terminal) into a JE: the
   // new instruction must run, not the translated one.
@@ -172,8 +189,8 @@ TEST(TcgSystem, SelfModifyingCodeRewritesTheBranchThatEndsTheBlock) {
   EXPECT_EQ(m.State().regs[RBX], 2u);
 }
 
-TEST(TcgSystem, SelfModifyingCodeInALoop) {
-  TestMachine m;
+TEST_P(TcgSystem, SelfModifyingCodeInALoop) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   // A hot loop calls a function whose first instruction is rewritten halfway.
   ASSERT_TRUE(m.Load("mov $1, %eax\nret\n", 0x20000));
@@ -191,8 +208,8 @@ TEST(TcgSystem, SelfModifyingCodeInALoop) {
   EXPECT_EQ(m.State().regs[RBX], 50u * 1 + 50u * 3);
 }
 
-TEST(TcgSystem, SyscallSysretAndUserMode) {
-  TestMachine m;
+TEST_P(TcgSystem, SyscallSysretAndUserMode) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   CpuState s = m.State();
   s.star = (static_cast<uint64_t>(0x3b) << 48) | (static_cast<uint64_t>(0x28) << 32);
@@ -221,8 +238,8 @@ TEST(TcgSystem, SyscallSysretAndUserMode) {
   EXPECT_EQ(e.regs[RSP], 0x90000u - 40);  // the 5-slot frame on the TSS rsp0 stack
 }
 
-TEST(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
-  TestMachine m;
+TEST_P(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   // User code: load user data segments, then INT3 back to ring 0.
   ASSERT_TRUE(m.Load("mov $0x4b, %ax\nmov %ax, %ds\nmov %cs, %ebx\nmov $7, %ecx\nint3\n", 0x21000));
@@ -246,7 +263,7 @@ TEST(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
   EXPECT_EQ(m.Read32(0x90000 - 4), 0x4bu);  // the user's ss
   EXPECT_EQ(m.Read32(0x510), 0x21000u + 14);  // return address after int3
   // A user-mode port access without I/O permission faults.
-  TestMachine m2;
+  TestMachine m2(Opts());
   m2.Enter(Mode::kProt32);
   ASSERT_TRUE(m2.Load("mov $0xe9, %dx\nout %al, %dx\n", 0x21000));
   r = RunCode(m2, "pushl $0x4b\npushl $0x70000\npushl $0x202\npushl $0x43\npushl $0x21000\niret\n");
@@ -255,8 +272,8 @@ TEST(TcgSystem, ProtectedModeRing3AndBackThroughTheTss) {
   EXPECT_TRUE(m2.bus().debug_out.empty());
 }
 
-TEST(TcgSystem, TripleFaultShutsDown) {
-  TestMachine m;
+TEST_P(TcgSystem, TripleFaultShutsDown) {
+  TestMachine m(Opts());
   m.Enter(Mode::kProt32);
   accel::RunResult r = RunCode(m,
                                "lidt 1f\n"
@@ -275,8 +292,8 @@ struct OneShotSource : accel::tcg::InterruptSource {
   }
 };
 
-TEST(TcgSystem, ExternalInterruptWakesHalt) {
-  TestMachine m;
+TEST_P(TcgSystem, ExternalInterruptWakesHalt) {
+  TestMachine m(Opts());
   m.Enter(Mode::kReal);
   OneShotSource src;
   m.vcpu().SetInterruptSource(&src);
@@ -296,8 +313,8 @@ TEST(TcgSystem, ExternalInterruptWakesHalt) {
 // An interrupt that arrives while IF=0 is taken in the next STI window, also when
 // the instruction in STI's shadow has run (and could have been chained) before:
 // a one-instruction block must return to the dispatcher, which checks interrupts.
-TEST(TcgSystem, InterruptTakenAfterStiInHotLoop) {
-  TestMachine m;
+TEST_P(TcgSystem, InterruptTakenAfterStiInHotLoop) {
+  TestMachine m(Opts());
   m.Enter(Mode::kReal);
   OneShotSource src;
   m.vcpu().SetInterruptSource(&src);
@@ -331,8 +348,8 @@ TEST(TcgSystem, InterruptTakenAfterStiInHotLoop) {
   EXPECT_EQ(m.State().regs[RSI] & 0xffff, 1000u);  // in the iteration it arrived
 }
 
-TEST(TcgSystem, InitAndStartupIpi) {
-  TestMachine m;
+TEST_P(TcgSystem, InitAndStartupIpi) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   m.vcpu().RequestInit();
   accel::RunResult r = m.Run();
@@ -354,8 +371,8 @@ TEST(TcgSystem, InitAndStartupIpi) {
   EXPECT_EQ(s.cr0 & kCr0PE, 0u);
 }
 
-TEST(TcgSystem, KickStopsAnInfiniteLoop) {
-  TestMachine m;
+TEST_P(TcgSystem, KickStopsAnInfiniteLoop) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   ASSERT_TRUE(m.Load("1: inc %rax\njmp 1b\n"));
   accel::RunResult r = m.Run(200);
@@ -364,8 +381,8 @@ TEST(TcgSystem, KickStopsAnInfiniteLoop) {
   EXPECT_GT(m.accel().cache().size(), 0u);
 }
 
-TEST(TcgSystem, CpuidAndTsc) {
-  TestMachine m;
+TEST_P(TcgSystem, CpuidAndTsc) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   accel::RunResult r = RunCode(m,
                                "xor %eax, %eax\ncpuid\nmov %ebx, %r8d\nmov %edx, %r9d\nmov %ecx, %r10d\n"
@@ -385,8 +402,8 @@ TEST(TcgSystem, CpuidAndTsc) {
   EXPECT_GE(static_cast<int64_t>(s.regs[R13]), 0);
 }
 
-TEST(TcgSystem, SseAlignmentAndX87Control) {
-  TestMachine m;
+TEST_P(TcgSystem, SseAlignmentAndX87Control) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   accel::RunResult r = RunCode(m,
                                "fninit\n"
@@ -406,8 +423,8 @@ TEST(TcgSystem, SseAlignmentAndX87Control) {
   EXPECT_EQ(m.State().regs[RAX] & 0xffff, 0u);
 }
 
-TEST(TcgSystem, SseWithoutOsfxsrIsUndefined) {
-  TestMachine m;
+TEST_P(TcgSystem, SseWithoutOsfxsrIsUndefined) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   CpuState s = m.State();
   s.cr4 &= ~kCr4OSFXSR;
@@ -417,8 +434,8 @@ TEST(TcgSystem, SseWithoutOsfxsrIsUndefined) {
   EXPECT_EQ(m.vector(), kUD);
 }
 
-TEST(TcgSystem, StepExecutesOneInstruction) {
-  TestMachine m;
+TEST_P(TcgSystem, StepExecutesOneInstruction) {
+  TestMachine m(Opts());
   m.Enter(Mode::kLong64);
   ASSERT_TRUE(m.Load("mov $1, %eax\nadd $2, %eax\nud2\nhlt\n"));
   accel::RunResult r = m.vcpu().Step();
@@ -434,8 +451,8 @@ TEST(TcgSystem, StepExecutesOneInstruction) {
   EXPECT_EQ(m.vector(), kUD);
 }
 
-TEST(TcgSystem, SingleStepOption) {
-  accel::tcg::TcgOptions o;
+TEST_P(TcgSystem, SingleStepOption) {
+  accel::tcg::TcgOptions o = Opts();
   o.singlestep = true;
   TestMachine m(o);
   m.Enter(Mode::kLong64);
