@@ -374,7 +374,7 @@ take:
       p = n;
       goto enter_at_o;
     }
-    if (ctx->chain_miss) n = ctx->chain_miss(ctx, p, slot);
+    n = InterpFarLink(ctx, p, slot);
     if (n) {
       budget--;
       p = n;
@@ -439,6 +439,22 @@ const void* const* interp::Labels() {
 }
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
+
+const InterpProgram* InterpFarLink(ExecContext* ctx, const InterpProgram* p, int slot) {
+  InterpProgram::IndirectTarget& f = p->far[slot];
+  const bool cacheable = ctx->tlb_epoch && ctx->code_epoch;
+  // A direct jump's target pc is fixed: the same vCPU with the same TLB
+  // generation (no flush, CR3 load or INVLPG since) maps it to the same
+  // physical page, and the same code epoch means that block is still valid.
+  if (cacheable && f.next && f.ctx == ctx && f.tlb == *ctx->tlb_epoch && f.code == *ctx->code_epoch)
+    return f.next;
+  if (!ctx->chain_miss) return nullptr;
+  const InterpProgram* n = ctx->chain_miss(ctx, p, slot);
+  if (n && cacheable)
+    f = InterpProgram::IndirectTarget{p->term.targets[slot], *ctx->tlb_epoch, *ctx->code_epoch, ctx,
+                                      n, n->ops.data()};
+  return n;
+}
 
 int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op) {
   const uint32_t budget = ctx->chain_budget;

@@ -104,6 +104,9 @@ struct InterpProgram {
     const InterpOp* op = nullptr;  // next's first op
   };
   mutable IndirectTarget ind[2];
+  // The successors of goto/branch slots the TB cache does not link (another
+  // page), found by chain_miss: valid under the same conditions.
+  mutable IndirectTarget far[2];
   size_t MemoryBytes() const {
     return ops.size() * sizeof(InterpOp) + pending.size() * sizeof(InterpPending) +
            stops.size() * sizeof(InterpStop);
@@ -136,6 +139,11 @@ int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op);
 // kStopAtInsn): turns the first op of the next guest instruction into a stop,
 // so that p finishes the current instruction and returns -2.
 void InterpStopAfterInsn(const InterpProgram& p, const InterpOp& cur);
+
+// The successor of terminal slot 0/1 of p when chain[slot] is not linked: the
+// cached one (InterpProgram::far) while the vCPU's TLB and the code cache are
+// unchanged, else ctx->chain_miss's answer (then cached). nullptr: none.
+const InterpProgram* InterpFarLink(ExecContext* ctx, const InterpProgram* p, int slot);
 
 // The name of a handler (InterpOp::handler: "add_ri", "ld32_rr"...), for
 // listings and profiles.

@@ -80,8 +80,7 @@ void Generic(uint8_t* env, const InterpOp* o) {
 }
 
 const void* ChainMiss(ExecContext* ctx, const InterpProgram* p, int slot) {
-  if (!ctx->chain_miss) return nullptr;
-  const InterpProgram* n = ctx->chain_miss(ctx, p, slot);
+  const InterpProgram* n = InterpFarLink(ctx, p, slot);
   return n ? n->native : nullptr;
 }
 
