@@ -29,7 +29,9 @@ namespace emu::accel::tcg {
 inline constexpr unsigned kPageBits = 12;
 inline constexpr uint64_t kPageSize = 1ull << kPageBits;
 inline constexpr uint64_t kPageMask = ~(kPageSize - 1);
-inline constexpr unsigned kTlbBits = 8;
+// 1024 entries per MMU mode: with 256 the Linux workload (sort, gzip) missed
+// 3.6x as often (29.8 M -> 8.3 M slow-path loads).
+inline constexpr unsigned kTlbBits = 10;
 inline constexpr unsigned kTlbSize = 1u << kTlbBits;
 inline constexpr unsigned kMmuModes = 4;
 // Contexts kept at once (least recently used one recycled): Linux uses PCIDs
@@ -194,7 +196,7 @@ class SoftMmu {
   PageWalker* walker_;
   CodeTracker* code_;
   static constexpr unsigned kEntries = kMmuModes * kTlbSize;
-  static constexpr unsigned kMaxFilled = 512;
+  static constexpr unsigned kMaxFilled = 1024;
   struct Context {
     // Where the entries of a context wait while another one is current (the
     // current one's are in tlb_, and its `entries` are all invalid meanwhile).
