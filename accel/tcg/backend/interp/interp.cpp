@@ -405,7 +405,7 @@ indirect:
       if (n && cacheable) {
         p->ind[1] = p->ind[0];
         p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
-                                                  n->ops.data()};
+                                                  n->ops.data(), n->native};
       }
     }
     if (n) {
@@ -452,7 +452,7 @@ const InterpProgram* InterpFarLink(ExecContext* ctx, const InterpProgram* p, int
   const InterpProgram* n = ctx->chain_miss(ctx, p, slot);
   if (n && cacheable)
     f = InterpProgram::IndirectTarget{p->term.targets[slot], *ctx->tlb_epoch, *ctx->code_epoch, ctx,
-                                      n, n->ops.data()};
+                                      n, n->ops.data(), n->native};
   return n;
 }
 

@@ -102,6 +102,7 @@ struct InterpProgram {
     const ExecContext* ctx = nullptr;
     const InterpProgram* next = nullptr;
     const InterpOp* op = nullptr;  // next's first op
+    const void* native = nullptr;  // next's native code, if any
   };
   mutable IndirectTarget ind[2];
   // The successors of goto/branch slots the TB cache does not link (another

@@ -36,6 +36,15 @@ constexpr int kCtxBudget = offsetof(ExecContext, chain_budget);
 constexpr int kCtxBlocks = offsetof(ExecContext, blocks);
 constexpr int kCtxExitRequest = offsetof(ExecContext, exit_request);
 constexpr int kTlbAddend = offsetof(TlbEntry, addend);
+constexpr int kCtxTlbEpoch = offsetof(ExecContext, tlb_epoch);
+constexpr int kCtxCodeEpoch = offsetof(ExecContext, code_epoch);
+using Target = InterpProgram::IndirectTarget;
+static_assert(std::is_standard_layout_v<Target>);
+constexpr int kTargetPc = offsetof(Target, pc);
+constexpr int kTargetTlb = offsetof(Target, tlb);
+constexpr int kTargetCode = offsetof(Target, code);
+constexpr int kTargetCtx = offsetof(Target, ctx);
+constexpr int kTargetNative = offsetof(Target, native);
 
 bool FitsI32(uint64_t v) { return static_cast<int64_t>(v) == static_cast<int32_t>(v); }
 
@@ -451,6 +460,7 @@ class Emitter : public Xbyak::CodeGenerator {
     jmp(rax);
     cold_.push_back([this, slot, ret, miss]() mutable {
       L(miss);
+      CachedTarget(&p_->far[slot], false);
       mov(rdi, rbp);
       mov(rsi, reinterpret_cast<uint64_t>(p_));
       mov(edx, slot);
@@ -463,12 +473,45 @@ class Emitter : public Xbyak::CodeGenerator {
       Exit(slot);
     });
   }
+  // Jumps to the block a cache entry (InterpProgram::far / ind) remembers if it
+  // is valid: the same vCPU (checked first: only then are its epoch pointers
+  // known to be set), the same TLB generation and code epoch, and for an
+  // indirect end the same next pc (in rdx). Falls through otherwise.
+  void CachedTarget(const Target* t, bool check_pc) {
+    Label no;
+    mov(rax, reinterpret_cast<uint64_t>(t));
+    cmp(rbp, qword[rax + kTargetCtx]);
+    jne(no, T_NEAR);
+    if (check_pc) {
+      cmp(rdx, qword[rax + kTargetPc]);
+      jne(no, T_NEAR);
+    }
+    mov(rcx, qword[rbp + kCtxTlbEpoch]);
+    mov(rcx, qword[rcx]);
+    cmp(rcx, qword[rax + kTargetTlb]);
+    jne(no, T_NEAR);
+    mov(rcx, qword[rbp + kCtxCodeEpoch]);
+    mov(rcx, qword[rcx]);
+    cmp(rcx, qword[rax + kTargetCode]);
+    jne(no, T_NEAR);
+    mov(rax, qword[rax + kTargetNative]);
+    test(rax, rax);
+    jz(no, T_NEAR);
+    dec(r14d);
+    jmp(rax);
+    L(no);
+  }
+
   void IndirectEnd() {
     Label ret;
     test(r14d, r14d);
     jz(ret, T_NEAR);
     cmp(dword[rbp + kCtxExitRequest], 0);
     jne(ret, T_NEAR);
+    if (p_->term.pc_off != kNoTemp) {
+      mov(rdx, Env(p_->term.pc_off));  // the next pc
+      for (const Target& t : p_->ind) CachedTarget(&t, true);
+    }
     mov(rdi, rbp);
     mov(rsi, reinterpret_cast<uint64_t>(p_));
     CallC(reinterpret_cast<const void*>(&native::Indirect));

@@ -100,7 +100,7 @@ const void* Indirect(ExecContext* ctx, const InterpProgram* p) {
   if (n && cacheable) {
     p->ind[1] = p->ind[0];
     p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
-                                              n->ops.data()};
+                                              n->ops.data(), n->native};
   }
   return n ? n->native : nullptr;
 }
