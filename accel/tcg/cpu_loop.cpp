@@ -323,8 +323,19 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         }
         tb = acc.cache().Insert(std::move(nt));
         // Profiles count interpreter ops: under EMU_TCG_PROFILE blocks stay interpreted.
-        if (CodeBuffer* code = acc.cache().code(); code && !prof)
+        if (CodeBuffer* code = acc.cache().code(); code && !prof) {
           CompileNative(&tb->prog, code, ctx.frame_offset);
+          if (opt.log_out_asm && show && tb->prog.native) {
+            std::fprintf(opt.log, "OUT: host code at %p (%u bytes)\n", tb->prog.native,
+                         tb->prog.native_bytes);
+            std::fputs(x86::Disassemble(static_cast<const uint8_t*>(tb->prog.native),
+                                        tb->prog.native_bytes,
+                                        reinterpret_cast<uintptr_t>(tb->prog.native),
+                                        x86::CpuMode::k64)
+                           .c_str(),
+                       opt.log);
+          }
+        }
       }
       v.jc_.Put(tb);
     }

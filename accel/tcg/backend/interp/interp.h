@@ -90,6 +90,7 @@ struct InterpProgram {
   // The native backend's code for this program (backend/x86_64), or nullptr,
   // and that of chain[0/1] (set and cleared with them by the TB cache).
   const void* native = nullptr;
+  uint32_t native_bytes = 0;  // its size (listings)
   const void* chain_native[2] = {nullptr, nullptr};
   // The last target of an indirect terminal (RET, JMP/CALL through a register):
   // taken again without asking the loop by the same vCPU while its TLB and the

@@ -119,7 +119,23 @@ class Emitter : public Xbyak::CodeGenerator {
         break;
     }
   }
-  void Set(const InterpOp& o) { mov(Env(o.d), rax); }
+  // Writes the result; rax still holds it, which the next op may use instead of
+  // reading env back (cached_).
+  void Set(const InterpOp& o) {
+    mov(Env(o.d), rax);
+    after_ = o.d;
+  }
+  // rax = env[off], from rax itself when the previous op just stored it there.
+  void LoadA(uint32_t off) {
+    if (static_cast<int64_t>(off) != cached_) mov(rax, Env(off));
+    cached_ = -1;
+  }
+  void LoadSxA(uint32_t off, unsigned bits) {
+    if (static_cast<int64_t>(off) == cached_) Sx(rax, bits);
+    else LoadSx(rax, off, bits);
+    cached_ = -1;
+  }
+  bool Cached(uint32_t off) const { return static_cast<int64_t>(off) == cached_; }
 
   enum class Alu { kAdd, kSub, kAnd, kOr, kXor };
   void AluOp(Alu k, const Xbyak::Operand& dst, const Xbyak::Operand& src) {
@@ -152,9 +168,25 @@ class Emitter : public Xbyak::CodeGenerator {
   // 64 bits -- and the compare is a 64-bit one.
   void Compare(const InterpOp& o, unsigned cond, bool ri) {
     const bool sign = cond >= 6;
-    if (sign) LoadSx(rax, o.a, o.aux);
+    if (Cached(o.b) && !ri) {
+      if (sign) {
+        mov(rcx, rax);
+        Sx(rcx, o.aux);
+      } else {
+        mov(rcx, rax);
+        Mask(rcx, o.mask);
+      }
+      if (sign) LoadSxA(o.a, o.aux);
+      else {
+        LoadA(o.a);
+        Mask(rax, o.mask);
+      }
+      cmp(rax, rcx);
+      return;
+    }
+    if (sign) LoadSxA(o.a, o.aux);
     else {
-      mov(rax, Env(o.a));
+      LoadA(o.a);
       Mask(rax, o.mask);
     }
     if (ri) {
@@ -244,6 +276,8 @@ class Emitter : public Xbyak::CodeGenerator {
   void Op(uint32_t i) {
     const InterpOp& o = O(i);
     const unsigned k = o.handler;
+    cached_ = after_;  // valid across exactly one op boundary
+    after_ = -1;
     if (IsMemKind(k)) return Mem(i);
     if (k >= k_set_eq && k <= k_set_ge_ri) {
       const bool ri = k >= k_set_eq_ri;
@@ -267,16 +301,17 @@ class Emitter : public Xbyak::CodeGenerator {
     }
     switch (k) {
       case k_mov:
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_movi: StoreImm(o.d, o.imm); break;
       case k_mov2:  // d = a, then c = b (b may be d)
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         Set(o);
         mov(rax, Env(o.b));
         mov(Env(o.c), rax);
+        after_ = -1;
         break;
       case k_movi2:
         StoreImm(o.d, o.imm);
@@ -308,13 +343,19 @@ class Emitter : public Xbyak::CodeGenerator {
       case k_or_ri: BinImm(o, Alu::kOr, o.mask); break;
       case k_xor_ri: BinImm(o, Alu::kXor, o.mask); break;
       case k_mul:
-        mov(rax, Env(o.a));
-        imul(rax, Env(o.b));
+        if (Cached(o.b)) {
+          mov(rcx, rax);
+          LoadA(o.a);
+          imul(rax, rcx);
+        } else {
+          LoadA(o.a);
+          imul(rax, Env(o.b));
+        }
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_mul_ri:
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         if (FitsI32(o.imm)) {
           imul(rax, rax, static_cast<int>(static_cast<int32_t>(o.imm)));
         } else {
@@ -327,13 +368,14 @@ class Emitter : public Xbyak::CodeGenerator {
       case k_shl:
       case k_shr:
       case k_sar:
+        if (Cached(o.b)) mov(ecx, eax);
+        else mov(ecx, dword[rbx + o.b]);
         if (k == k_sar) {
-          LoadSx(rax, o.a, o.aux);
+          LoadSxA(o.a, o.aux);
         } else {
-          mov(rax, Env(o.a));
+          LoadA(o.a);
           if (k == k_shr) Mask(rax, o.mask);
         }
-        mov(ecx, dword[rbx + o.b]);
         and_(ecx, static_cast<uint32_t>(o.imm));
         if (k == k_shl) shl(rax, cl);
         else if (k == k_shr) shr(rax, cl);
@@ -342,40 +384,42 @@ class Emitter : public Xbyak::CodeGenerator {
         Set(o);
         break;
       case k_shl_ri:
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         shl(rax, static_cast<int>(o.imm & 63));
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_shr_ri:
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         Mask(rax, o.mask);
         shr(rax, static_cast<int>(o.imm & 63));
         Set(o);
         break;
       case k_sar_ri:
-        LoadSx(rax, o.a, o.aux);
+        LoadSxA(o.a, o.aux);
         sar(rax, static_cast<int>(o.imm & 63));
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_not:
       case k_neg:
-        mov(rax, Env(o.a));
+        LoadA(o.a);
         if (k == k_not) not_(rax);
         else neg(rax);
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_sext:
-        LoadSx(rax, o.a, o.aux);
+        LoadSxA(o.a, o.aux);
         Mask(rax, o.mask);
         Set(o);
         break;
       case k_select:
-        mov(rax, Env(o.b));
-        mov(rcx, Env(o.c));
-        cmp(Env(o.a), 0);
+        if (Cached(o.a)) test(rax, rax);  // the moves below keep the flags
+        else cmp(Env(o.a), 0);
+        if (Cached(o.c)) mov(rcx, rax);
+        else mov(rcx, Env(o.c));
+        if (!Cached(o.b)) mov(rax, Env(o.b));
         cmove(rax, rcx);
         Mask(rax, o.mask);
         Set(o);
@@ -414,16 +458,38 @@ class Emitter : public Xbyak::CodeGenerator {
     }
   }
 
+  // 32-bit results use 32-bit instructions (they zero the upper half).
   void Bin(const InterpOp& o, Alu k) {
-    mov(rax, Env(o.a));
-    AluOp(k, rax, Env(o.b));
-    Mask(rax, o.mask);
+    const bool w32 = o.mask == 0xffffffffu;
+    const Xbyak::Reg& r = w32 ? static_cast<const Xbyak::Reg&>(eax) : rax;
+    if (Cached(o.b) && !Cached(o.a)) {
+      mov(rcx, rax);
+      LoadA(o.a);
+      AluOp(k, r, w32 ? static_cast<const Xbyak::Reg&>(ecx) : rcx);
+    } else {
+      const bool b_in_rax = Cached(o.b);
+      LoadA(o.a);
+      if (b_in_rax) AluOp(k, r, r);
+      else AluOp(k, r, w32 ? dword[rbx + o.b] : Env(o.b));
+    }
+    if (!w32) Mask(rax, o.mask);
     Set(o);
   }
   void BinImm(const InterpOp& o, Alu k, uint64_t mask) {
-    mov(rax, Env(o.a));
-    AluImm(k, rax, o.imm);
-    Mask(rax, mask);
+    LoadA(o.a);
+    if (mask == 0xffffffffu) {
+      const uint32_t v = static_cast<uint32_t>(o.imm);
+      switch (k) {
+        case Alu::kAdd: add(eax, v); break;
+        case Alu::kSub: sub(eax, v); break;
+        case Alu::kAnd: and_(eax, v); break;
+        case Alu::kOr: or_(eax, v); break;
+        case Alu::kXor: xor_(eax, v); break;
+      }
+    } else {
+      AluImm(k, rax, o.imm);
+      Mask(rax, mask);
+    }
     Set(o);
   }
 
@@ -545,6 +611,7 @@ class Emitter : public Xbyak::CodeGenerator {
     jne(slow, T_NEAR);
     Set(o);
     L(done);
+    after_ = -1;
     cold_.push_back([this, i, slow, done]() mutable {
       L(slow);
       mov(rdi, rbp);
@@ -566,7 +633,15 @@ class Emitter : public Xbyak::CodeGenerator {
     const bool store = IsStoreKind(k);
     const unsigned family = (k - k_ld8) / 4;  // handlers.def order
     enum { kLd, kLdRi, kLdRr, kLdRs, kSt, kStRi, kStRr, kStRs, kLdPre, kStPre, kLdPost };
-    mov(rsi, Env(o.a));
+    after_ = -1;  // the slow path joins with rax changed
+    // A store's data first, while rax may still hold it (a push reads it after
+    // its pointer's write-back, below).
+    if (store && family != kStPre) {
+      if (Cached(o.c)) mov(rdx, rax);
+      else mov(rdx, Env(o.c));
+    }
+    if (Cached(o.a)) mov(rsi, rax);
+    else mov(rsi, Env(o.a));
     switch (family) {
       case kLdRi:
       case kStRi:
@@ -588,7 +663,7 @@ class Emitter : public Xbyak::CodeGenerator {
     }
     if (family == kLdPre) mov(Env(o.b), rsi);
     if (family == kStPre) mov(Env(o.d), rsi);
-    if (store) mov(rdx, Env(o.c));  // after the write-back: `push rsp` stores the new value
+    if (family == kStPre) mov(rdx, Env(o.c));  // after the write-back: `push rsp` stores the new value
     // The entry: row of mmu index aux, index by the page number.
     const uint32_t row = static_cast<uint32_t>(o.aux) * kTlbSize * sizeof(TlbEntry);
     mov(rax, rsi);
@@ -628,6 +703,7 @@ class Emitter : public Xbyak::CodeGenerator {
       }
     }
     L(done);
+    after_ = -1;
     cold_.push_back([this, i, store, slow, done]() mutable {
       L(slow);
       mov(rdi, rbp);
@@ -646,6 +722,8 @@ class Emitter : public Xbyak::CodeGenerator {
 
   CodeBuffer* buf_;
   InterpProgram* p_;
+  int64_t cached_ = -1;  // the env offset whose value rax holds as this op starts (-1: none)
+  int64_t after_ = -1;   // the same for the next op (set by Set)
   const uint32_t unused_;  // the frame slot FoldTail points unused tail entries at
   std::vector<std::function<void()>> cold_;  // slow paths, emitted after the block
 };
@@ -726,6 +804,7 @@ bool CompileNative(InterpProgram* p, CodeBuffer* buf, uint32_t frame_offset) {
     e.Run();
     e.ready(Xbyak::CodeArray::PROTECT_RWE);
     p->native = buf->cur();
+    p->native_bytes = static_cast<uint32_t>(e.getSize());
     buf->Advance(e.getSize());
   } catch (const Xbyak::Error&) {
     return false;  // out of room (or a kind it cannot emit): the interpreter runs it
