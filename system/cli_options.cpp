@@ -385,6 +385,7 @@ void OptLogFilter(ParseState& st, const std::string& arg) {
 
 void OptLogFile(ParseState& st, const std::string& arg) { st.cfg.log_file = arg; }
 void OptSinglestep(ParseState& st, const std::string&) { st.cfg.singlestep = true; }
+void OptPerfMap(ParseState& st, const std::string&) { st.cfg.perf_map = true; }
 void OptVersion(ParseState& st, const std::string&) { st.result.action = CliAction::kVersion; }
 void OptHelp(ParseState& st, const std::string&) { st.result.action = CliAction::kHelp; }
 void OptParallel(ParseState&, const std::string& arg) {
@@ -485,6 +486,8 @@ const std::vector<OptionDesc>& CliOptions() {
       {"dfilter", true, OptLogFilter, kDebug, "range1[,...]",
        "limit in_asm/op/op_opt/exec/cpu to code in these ranges (start..end, start+size)"},
       {"singlestep", false, OptSinglestep, kDebug, "", "one guest instruction per translated block"},
+      {"perfmap", false, OptPerfMap, kDebug, "",
+       "write /tmp/perf-<pid>.map: perf names native translator code by guest pc"},
       {"icount", true, nullptr, kDebug, "shift=N", "(not supported yet)"},
       {"gdb", true, nullptr, kDebug, "dev", "(not supported yet)"},
       {"s", false, nullptr, kDebug, "", "(not supported yet)"},

@@ -59,6 +59,7 @@ struct MachineConfig {
   std::string log_file;
   std::vector<std::pair<uint64_t, uint64_t>> log_filter;  // -dfilter: inclusive ranges
   bool singlestep = false;
+  bool perf_map = false;  // -perfmap
 };
 
 }  // namespace emu::system

@@ -285,6 +285,7 @@ void Machine::Setup() {
   } else {
     accel::tcg::TcgOptions to;
     to.singlestep = cfg_.singlestep;
+    to.perf_map = cfg_.perf_map;
     to.native = cfg_.tcg_backend != "interp";
     for (const std::string& item : cfg_.log_items) {
       if (item == "in_asm") to.log_in_asm = true;

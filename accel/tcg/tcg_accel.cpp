@@ -1,5 +1,9 @@
 #include "accel/tcg/tcg_accel.h"
 
+#include <unistd.h>
+
+#include <string>
+
 #include "accel/tcg/profile.h"
 
 #include "target-x86/helpers/x86_cpu.h"
@@ -12,6 +16,11 @@ TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions
     code_ = std::make_unique<CodeBuffer>();
     if (code_->ok()) cache_.AttachCode(code_.get());
   }
+  if (options_.perf_map && cache_.code()) {
+    const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+    perf_map_ = std::fopen(path.c_str(), "w");
+    if (!perf_map_) std::fprintf(stderr, "emu: -perfmap: cannot write %s\n", path.c_str());
+  }
   // Any change of the memory map invalidates host pointers cached in soft TLBs.
   listener_ = memory_->AddListener([this](const hw::FlatView&) {
     map_generation_.fetch_add(1, std::memory_order_acq_rel);
@@ -19,6 +28,7 @@ TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions
 }
 
 TcgAccelerator::~TcgAccelerator() {
+  if (perf_map_) std::fclose(perf_map_);
   memory_->RemoveListener(listener_);
   if (TcgProfile* prof = TcgProfile::Get()) {
     cache_.RetireToProfile();

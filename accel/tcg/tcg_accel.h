@@ -42,6 +42,9 @@ struct TcgOptions {
   // Blocks run as native host code where the host allows (x86-64), else in the
   // portable interpreter (-accel tcg,backend=interp asks for it anywhere).
   bool native = true;
+  // -perfmap: native blocks are listed in /tmp/perf-<pid>.map ("addr size
+  // tcg:<guest pc>"), the file perf reads to name JIT code.
+  bool perf_map = false;
 };
 
 class TcgVcpu;
@@ -59,6 +62,7 @@ class TcgAccelerator : public Accelerator {
   TbCache& cache() { return cache_; }
   FairLock& exec_lock() { return exec_lock_; }
   const TcgOptions& options() const { return options_; }
+  std::FILE* perf_map() const { return perf_map_; }  // -perfmap, else nullptr
   hw::AddressSpace* memory() const { return memory_; }
   CpuBus* bus() const { return bus_; }
   uint64_t map_generation() const { return map_generation_.load(std::memory_order_acquire); }
@@ -72,6 +76,7 @@ class TcgAccelerator : public Accelerator {
   std::unique_ptr<CodeBuffer> code_;  // before cache_, which refers to it
   TbCache cache_;
   FairLock exec_lock_;
+  std::FILE* perf_map_ = nullptr;
   int listener_ = 0;
   std::atomic<uint64_t> map_generation_{0};
   std::atomic<int> num_vcpus_{0};

@@ -245,11 +245,13 @@ TEST(Cli, GoodCommandLines) {
        }},
       {{"-smp", "sockets=2,cores=2,threads=2"}, [](const MachineConfig& c) { EXPECT_EQ(c.smp, 8); }},
       {{"-smp", "255"}, [](const MachineConfig& c) { EXPECT_EQ(c.smp, 255); }},
-      {{"-cpu", "host", "-no-shutdown", "-singlestep", "-d", "in_asm,int", "-D", "/tmp/emu.log"},
+      {{"-cpu", "host", "-no-shutdown", "-singlestep", "-perfmap", "-d", "in_asm,int", "-D",
+        "/tmp/emu.log"},
        [](const MachineConfig& c) {
          EXPECT_EQ(c.cpu_model, "host");
          EXPECT_TRUE(c.no_shutdown);
          EXPECT_TRUE(c.singlestep);
+         EXPECT_TRUE(c.perf_map);
          EXPECT_EQ(c.log_items, (std::vector<std::string>{"in_asm", "int"}));
          EXPECT_EQ(c.log_file, "/tmp/emu.log");
        }},

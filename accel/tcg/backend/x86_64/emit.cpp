@@ -136,6 +136,17 @@ class Emitter : public Xbyak::CodeGenerator {
     cached_ = -1;
   }
   bool Cached(uint32_t off) const { return static_cast<int64_t>(off) == cached_; }
+  // rax = env[off] & m, with a zero-extending load for a width's mask.
+  void LoadMasked(uint32_t off, uint64_t m) {
+    if (Cached(off) || (m != 0xffffffffu && m != 0xffff && m != 0xff)) {
+      LoadA(off);
+      Mask(rax, m);
+      return;
+    }
+    if (m == 0xffffffffu) mov(eax, dword[rbx + off]);
+    else if (m == 0xffff) movzx(eax, word[rbx + off]);
+    else movzx(eax, byte[rbx + off]);
+  }
 
   enum class Alu { kAdd, kSub, kAnd, kOr, kXor };
   void AluOp(Alu k, const Xbyak::Operand& dst, const Xbyak::Operand& src) {
@@ -168,6 +179,31 @@ class Emitter : public Xbyak::CodeGenerator {
   // 64 bits -- and the compare is a 64-bit one.
   void Compare(const InterpOp& o, unsigned cond, bool ri) {
     const bool sign = cond >= 6;
+    // At 32 and 64 bits the compare itself has the width (signed or not).
+    const bool w64 = sign ? o.aux == 64 : o.mask == ~0ull;
+    const bool w32 = sign ? o.aux == 32 : o.mask == 0xffffffffu;
+    if (w64 || w32) {
+      const bool b_in_rcx = !ri && Cached(o.b);
+      if (b_in_rcx) mov(rcx, rax);
+      LoadA(o.a);
+      if (ri) {
+        if (w32) {
+          cmp(eax, static_cast<uint32_t>(o.imm));
+        } else if (FitsI32(o.imm)) {
+          cmp(rax, static_cast<uint32_t>(o.imm));
+        } else {
+          mov(rcx, o.imm);
+          cmp(rax, rcx);
+        }
+      } else if (b_in_rcx) {
+        if (w32) cmp(eax, ecx);
+        else cmp(rax, rcx);
+      } else {
+        if (w32) cmp(eax, dword[rbx + o.b]);
+        else cmp(rax, Env(o.b));
+      }
+      return;
+    }
     if (Cached(o.b) && !ri) {
       if (sign) {
         mov(rcx, rax);
@@ -301,8 +337,7 @@ class Emitter : public Xbyak::CodeGenerator {
     }
     switch (k) {
       case k_mov:
-        LoadA(o.a);
-        Mask(rax, o.mask);
+        LoadMasked(o.a, o.mask);
         Set(o);
         break;
       case k_movi: StoreImm(o.d, o.imm); break;
@@ -373,8 +408,8 @@ class Emitter : public Xbyak::CodeGenerator {
         if (k == k_sar) {
           LoadSxA(o.a, o.aux);
         } else {
-          LoadA(o.a);
-          if (k == k_shr) Mask(rax, o.mask);
+          if (k == k_shr) LoadMasked(o.a, o.mask);
+          else LoadA(o.a);
         }
         and_(ecx, static_cast<uint32_t>(o.imm));
         if (k == k_shl) shl(rax, cl);
@@ -385,13 +420,16 @@ class Emitter : public Xbyak::CodeGenerator {
         break;
       case k_shl_ri:
         LoadA(o.a);
-        shl(rax, static_cast<int>(o.imm & 63));
-        Mask(rax, o.mask);
+        if (o.mask == 0xffffffffu && o.imm < 32) {
+          shl(eax, static_cast<int>(o.imm));
+        } else {
+          shl(rax, static_cast<int>(o.imm & 63));
+          Mask(rax, o.mask);
+        }
         Set(o);
         break;
       case k_shr_ri:
-        LoadA(o.a);
-        Mask(rax, o.mask);
+        LoadMasked(o.a, o.mask);
         shr(rax, static_cast<int>(o.imm & 63));
         Set(o);
         break;
