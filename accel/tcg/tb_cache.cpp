@@ -50,6 +50,7 @@ void TbCache::Link(TranslationBlock* from, int slot, TranslationBlock* to) {
   from->prog.chain[slot] = &to->prog;
   from->prog.chain_op[slot] = to->prog.ops.data();
   from->prog.chain_native[slot] = to->prog.native;
+  NativeSetLink(from->prog, slot, to->prog.native);
   to->incoming.emplace_back(from, slot);
 }
 
@@ -64,11 +65,14 @@ void TbCache::Invalidate(TranslationBlock* tb) {
       from->prog.chain[slot] = nullptr;
       from->prog.chain_op[slot] = nullptr;
       from->prog.chain_native[slot] = nullptr;
+      NativeSetLink(from->prog, slot, nullptr);
     }
   tb->incoming.clear();
   tb->prog.chain[0] = tb->prog.chain[1] = nullptr;
   tb->prog.chain_op[0] = tb->prog.chain_op[1] = nullptr;
   tb->prog.chain_native[0] = tb->prog.chain_native[1] = nullptr;
+  NativeSetLink(tb->prog, 0, nullptr);
+  NativeSetLink(tb->prog, 1, nullptr);
   for (TranslationBlock*& n : tb->next) {
     if (!n) continue;
     auto& in = n->incoming;

@@ -92,6 +92,10 @@ struct InterpProgram {
   const void* native = nullptr;
   uint32_t native_bytes = 0;  // its size (listings)
   const void* chain_native[2] = {nullptr, nullptr};
+  // Where native code's jump for slot 0/1 keeps its rel32, and where it jumps
+  // while unlinked (NativeSetLink).
+  uint8_t* patch_site[2] = {nullptr, nullptr};
+  const void* patch_home[2] = {nullptr, nullptr};
   // The last target of an indirect terminal (RET, JMP/CALL through a register):
   // taken again without asking the loop by the same vCPU while its TLB and the
   // code cache are unchanged (ExecContext::tlb_epoch, code_epoch) and the next

@@ -556,14 +556,15 @@ class Emitter : public Xbyak::CodeGenerator {
     jz(ret, T_NEAR);
     cmp(dword[rbp + kCtxExitRequest], 0);
     jne(ret, T_NEAR);
-    mov(rax, reinterpret_cast<uint64_t>(&p_->chain_native[slot]));
-    mov(rax, qword[rax]);
-    test(rax, rax);
-    jz(miss, T_NEAR);
     dec(r14d);
-    jmp(rax);
+    // Linked, this jump goes straight to the successor's code (NativeSetLink
+    // rewrites its rel32); unlinked, to `miss`.
+    jmp(miss, T_NEAR);
+    p_->patch_site[slot] = const_cast<uint8_t*>(getCurr()) - 4;
     cold_.push_back([this, slot, ret, miss]() mutable {
       L(miss);
+      p_->patch_home[slot] = getCurr();
+      inc(r14d);
       CachedTarget(&p_->far[slot], false);
       mov(rdi, rbp);
       mov(rsi, reinterpret_cast<uint64_t>(p_));
@@ -834,8 +835,17 @@ void CodeBuffer::EmitStubs() {
 
 void CodeBuffer::Reset() { used_ = stubs_; }
 
+void NativeSetLink(const InterpProgram& from, int slot, const void* target) {
+  uint8_t* const site = from.patch_site[slot];
+  if (!site) return;
+  const auto* dest = static_cast<const uint8_t*>(target ? target : from.patch_home[slot]);
+  const int32_t rel = static_cast<int32_t>(dest - (site + 4));  // one buffer: within +-2 GiB
+  std::memcpy(site, &rel, 4);
+}
+
 bool CompileNative(InterpProgram* p, CodeBuffer* buf, uint32_t frame_offset) {
   p->native = nullptr;
+  p->patch_site[0] = p->patch_site[1] = nullptr;
   if (!buf->ok() || buf->room() < 4096) return false;
   try {
     Emitter e(buf, p, frame_offset);

@@ -69,6 +69,12 @@ class CodeBuffer {
 // room: the program then runs in the interpreter.
 bool CompileNative(InterpProgram* p, CodeBuffer* buf, uint32_t frame_offset);
 
+// Points native code's jump for terminal slot `slot` of `from` at `target`
+// (another program's native code), or back at its unlinked path (nullptr). The
+// TB cache calls it wherever it sets or clears InterpProgram::chain_native; the
+// caller holds the execution lock (no vCPU runs that code meanwhile).
+void NativeSetLink(const InterpProgram& from, int slot, const void* target);
+
 // Runs p (p.native set) and what it chains to: the same contract as RunInterp.
 int RunNative(ExecContext* ctx, const InterpProgram& p, const CodeBuffer& buf);
 

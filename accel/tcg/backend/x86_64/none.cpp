@@ -8,6 +8,7 @@ CodeBuffer::CodeBuffer(size_t) {}
 CodeBuffer::~CodeBuffer() = default;
 void CodeBuffer::Reset() {}
 void CodeBuffer::EmitStubs() {}
+void NativeSetLink(const InterpProgram&, int, const void*) {}
 bool CompileNative(InterpProgram* p, CodeBuffer*, uint32_t) {
   p->native = nullptr;
   return false;
