@@ -7,6 +7,10 @@
 // "QNaN indefinite", the denormal-operand flag, DAZ and FTZ, and the integer
 // indefinite of out-of-range conversions (Intel SDM Vol. 1, 4.8.3 and 11.5).
 #include <cfenv>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <xmmintrin.h>
+#define EMU_HOST_MXCSR 1
+#endif
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -55,14 +59,29 @@ template <typename T> T Indefinite() { return FromBits<T>(kSign<T> | kQuiet<T> |
 template <typename T> bool IsDenormal(T v) { return std::fpclassify(v) == FP_SUBNORMAL; }
 
 // The per-instruction floating-point context: MXCSR in, accumulated flags out.
+// On an SSE host the host's own MXCSR is read and written directly (its flag
+// bits are the guest's; glibc's fenv calls also save and restore the x87
+// environment, several times slower); elsewhere <cfenv>.
 class Fp {
  public:
   explicit Fp(uint32_t mxcsr) : csr_(mxcsr) {
+#ifdef EMU_HOST_MXCSR
+    old_csr_ = _mm_getcsr();
+    const unsigned want = (old_csr_ & ~kRoundBits) | (csr_ & kRoundBits);
+    if (want != old_csr_) _mm_setcsr(want);
+#else
     old_round_ = std::fegetround();
     static const int kModes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
     std::fesetround(kModes[(csr_ >> 13) & 3]);
+#endif
   }
-  ~Fp() { std::fesetround(old_round_); }
+  ~Fp() {
+#ifdef EMU_HOST_MXCSR
+    if ((old_csr_ & kRoundBits) != (csr_ & kRoundBits)) _mm_setcsr(old_csr_);
+#else
+    std::fesetround(old_round_);
+#endif
+  }
   Fp(const Fp&) = delete;
   Fp& operator=(const Fp&) = delete;
 
@@ -81,6 +100,14 @@ class Fp {
 
   // Runs the host operation `f` with cleared host flags and collects them.
   template <typename F> auto Host(F f) {
+#ifdef EMU_HOST_MXCSR
+    const unsigned c = _mm_getcsr();
+    _mm_setcsr(c & ~0x3fu);
+    auto r = f();
+    // The same bit positions; the host's DE is not the guest's (In() decides).
+    last_ = _mm_getcsr() & (kIE | kZE | kOE | kUE | kPE);
+    return r;
+#else
     std::feclearexcept(FE_ALL_EXCEPT);
     auto r = f();
     int ex = std::fetestexcept(FE_ALL_EXCEPT);
@@ -91,6 +118,7 @@ class Fp {
     if (ex & FE_UNDERFLOW) last_ |= kUE;
     if (ex & FE_INEXACT) last_ |= kPE;
     return r;
+#endif
   }
   uint32_t last() const { return last_; }
 
@@ -110,8 +138,13 @@ class Fp {
   }
 
  private:
+  static constexpr unsigned kRoundBits = 3u << 13;
   uint32_t csr_;
-  int old_round_;
+#ifdef EMU_HOST_MXCSR
+  unsigned old_csr_ = 0;
+#else
+  int old_round_ = 0;
+#endif
   uint32_t last_ = 0;
 };
 
