@@ -13,7 +13,7 @@ namespace emu::accel::tcg {
 TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions options)
     : memory_(memory), bus_(bus), options_(options), cache_(options.code_budget) {
   if (options_.native && NativeSupported()) {
-    code_ = std::make_unique<CodeBuffer>();
+    code_ = std::make_unique<CodeBuffer>(options_.code_buffer_bytes);
     if (code_->ok()) cache_.AttachCode(code_.get());
   }
   if (options_.perf_map && cache_.code()) {

@@ -42,6 +42,7 @@ struct TcgOptions {
   // Blocks run as native host code where the host allows (x86-64), else in the
   // portable interpreter (-accel tcg,backend=interp asks for it anywhere).
   bool native = true;
+  size_t code_buffer_bytes = 256u << 20;  // native code before a full flush
   // -perfmap: native blocks are listed in /tmp/perf-<pid>.map ("addr size
   // tcg:<guest pc>"), the file perf reads to name JIT code.
   bool perf_map = false;

@@ -819,6 +819,7 @@ CodeBuffer::CodeBuffer(size_t bytes) {
   if (m == MAP_FAILED) return;
   base_ = static_cast<uint8_t*>(m);
   size_ = bytes;
+  reserve_ = std::min(kReserve, bytes / 4);
   EmitStubs();
 }
 

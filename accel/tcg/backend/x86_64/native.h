@@ -42,7 +42,7 @@ class CodeBuffer {
 
   bool ok() const { return base_ != nullptr; }
   // Less room left than the largest block may need: flush before translating.
-  bool Low() const { return size_ - used_ < kReserve; }
+  bool Low() const { return size_ - used_ < reserve_; }
   // Forgets every block (their programs must be gone or have native == nullptr).
   void Reset();
   size_t used() const { return used_; }
@@ -54,12 +54,13 @@ class CodeBuffer {
   const void* exit_stub() const { return exit_; }
   const void* entry_stub() const { return entry_; }
 
+  // Room kept free for the next block: 4 MiB, or a quarter of a small buffer.
   static constexpr size_t kReserve = 4u << 20;
 
  private:
   void EmitStubs();
   uint8_t* base_ = nullptr;
-  size_t size_ = 0, used_ = 0, stubs_ = 0;
+  size_t size_ = 0, used_ = 0, stubs_ = 0, reserve_ = kReserve;
   const void* entry_ = nullptr;
   const void* exit_ = nullptr;
 };
