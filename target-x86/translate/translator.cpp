@@ -148,6 +148,19 @@ TranslateResult TranslateBlock(X86Cpu* cpu, uint64_t pc, uint64_t cs_base, uint3
     }
     uint64_t len = d.length;
     out->guest_size = static_cast<uint32_t>(lin + len - pc);
+    if (tx.end_block && tx.direct_jump && !(flags & kTbTf) && !straddles && n + 1 < max_insns) {
+      // A direct JMP/CALL forward within the page: the block goes on at the
+      // target (one block change less). Forward only, so the block's bytes stay
+      // one range from pc (the skipped ones included: a write there invalidates
+      // it too) and translation ends.
+      const uint64_t target = is64 ? tx.jump_eip + cs_base : ((tx.jump_eip + cs_base) & 0xffffffffu);
+      if (target >= lin + len && (target & kPageMask) == page) {
+        out->term = accel::tcg::Terminal{};
+        eip = tx.jump_eip;
+        lin = target;
+        continue;
+      }
+    }
     if (tx.end_block) break;
     eip = tx.Mask(eip + len);
     lin += len;

@@ -294,6 +294,8 @@ void Tx::JumpTo(uint64_t eip) {
   b.Goto(LinearPc(*this, eip));
   b.SetTerminalPc(X86_OFF(s.rip), eip);
   end_block = true;
+  direct_jump = true;
+  jump_eip = eip;
 }
 
 void Tx::JumpIf(Val cond, uint64_t eip) {

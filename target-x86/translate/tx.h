@@ -51,6 +51,10 @@ struct Tx {
   // Statically known lazy-flags op (what env.cc_op holds now), or -1.
   int64_t& cc_op;
   bool end_block = false;  // the instruction set the block's terminal
+  // Set with end_block by a direct JMP/CALL: its target rip, which the block
+  // may go on translating instead (TranslateBlock decides).
+  bool direct_jump = false;
+  uint64_t jump_eip = 0;
 
   Tx(Builder& bb, const DecodedInst& d, X86Cpu* c, uint32_t f, uint64_t csb, uint64_t p,
      int64_t& cc)
