@@ -114,6 +114,7 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
   // inline caches check: the same for this whole run.
   ctx.chain_miss = &CpuLoop::ChainMiss;
   ctx.chain_opaque = &v;
+  ctx.ind_table = v.ind_table_.get();
   ctx.code_epoch = acc.cache().epoch();
   std::unique_lock<FairLock> lock(acc.exec_lock());
   static TraceCtx trace{nullptr};

@@ -24,6 +24,20 @@ enum class ExitStatus : uint8_t {
 // interpreter keeps its temps there, addressed from env like the guest state).
 inline constexpr uint32_t kInterpFrameBytes = 32768;
 
+// A per-vCPU cache of indirect-jump targets (RET, JMP/CALL through a
+// register) behind each block's own two-entry one: valid while the TLB
+// generation and code epoch are those recorded (ExecContext::tlb_epoch,
+// code_epoch), for the same guest pc, CS base and block flags.
+struct IndirectEntry {
+  uint64_t pc = 0, cs_base = 0, tlb = 0, code = 0;
+  uint32_t flags = 0;
+  const void* native = nullptr;  // the target's native code
+};
+inline constexpr unsigned kIndirectBits = 10;
+inline unsigned IndirectHash(uint64_t pc) {
+  return static_cast<unsigned>((pc ^ (pc >> kIndirectBits)) & ((1u << kIndirectBits) - 1));
+}
+
 struct ExecContext {
   uint8_t* env = nullptr;     // the front end's guest-state struct
   // Distance from env to the kInterpFrameBytes of backend scratch the front end
@@ -49,6 +63,9 @@ struct ExecContext {
   // returns the program to continue with (the loop's jump cache), or nullptr to
   // return to the loop.
   const InterpProgram* (*chain_miss)(ExecContext* ctx, const InterpProgram* from, int slot) = nullptr;
+  // 1 << kIndirectBits entries, or nullptr (the native backend's second-level
+  // indirect cache; needs tlb_epoch and code_epoch).
+  IndirectEntry* ind_table = nullptr;
   void* chain_opaque = nullptr;
   // Set from other threads (Kick, interrupt request, TLB flush request): the
   // backend stops following chained jumps and returns to the dispatcher.

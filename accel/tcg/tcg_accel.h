@@ -134,6 +134,7 @@ class TcgVcpu : public Vcpu {
   std::unique_ptr<x86::X86Cpu> cpu_;
   std::unique_ptr<SoftMmu> mmu_;
   JumpCache jc_;
+  std::unique_ptr<IndirectEntry[]> ind_table_{new IndirectEntry[1u << kIndirectBits]};
   std::atomic<bool> kick_{false};
   std::atomic<bool> nmi_{false};
   std::atomic<int> a20_request_{-1};

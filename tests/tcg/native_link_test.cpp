@@ -28,14 +28,22 @@ class NativeLink : public ::testing::Test, public MmuFixture {
     ctx.env = reinterpret_cast<uint8_t*>(env.get());
     ctx.frame_offset = offsetof(LinkEnv, frame);
   }
-  // A block at pc adding `add` to r[reg], then going to `next` (or exiting).
-  TranslationBlock* Make(uint64_t pc, unsigned reg, uint64_t add, uint64_t next) {
+  // A block at pc adding `add` to r[reg], then going to `next` (or exiting; or,
+  // with indirect, to the pc it stores in r[3]).
+  TranslationBlock* Make(uint64_t pc, unsigned reg, uint64_t add, uint64_t next,
+                         bool indirect = false) {
     Block blk;
     Builder b(&blk);
     b.InsnStart(pc);
     b.StEnv(Type::kI64, 8 * reg, b.AddI(Type::kI64, b.LdEnv(Type::kI64, 8 * reg), add));
-    if (next) b.Goto(next);
-    else b.Exit();
+    if (indirect) {
+      b.StEnv(Type::kI64, 24, b.Const(next));
+      b.Indirect(24);
+    } else if (next) {
+      b.Goto(next);
+    } else {
+      b.Exit();
+    }
     RunPasses(blk);
     auto tb = std::make_unique<TranslationBlock>();
     tb->key = TbKey{pc, pc, 0, 0};
@@ -84,6 +92,48 @@ TEST_F(NativeLink, ASelfLoopRunsUntilTheBudgetEnds) {
   EXPECT_EQ(Run(a, 5), 0);  // an exit request stops the chain at the first end
   EXPECT_EQ(env->r[2], 21u);
   ctx.exit_request.store(0);
+}
+
+// The loop's answer for an indirect end (what CpuLoop::ChainMiss does with its
+// jump cache), counted.
+const InterpProgram* g_target = nullptr;
+int g_misses = 0;
+const InterpProgram* FakeMiss(ExecContext*, const InterpProgram*, int slot) {
+  g_misses += slot < 0;
+  return slot < 0 ? g_target : nullptr;
+}
+
+TEST_F(NativeLink, IndirectTargetsComeFromTheBlockCacheThenTheVcpuTable) {
+  uint64_t tlb = 5, epoch = 7;
+  std::unique_ptr<IndirectEntry[]> table(new IndirectEntry[1u << kIndirectBits]);
+  ctx.tlb_epoch = &tlb;
+  ctx.code_epoch = &epoch;
+  ctx.ind_table = table.get();
+  ctx.chain_miss = FakeMiss;
+  TranslationBlock* a = Make(0x4000, 0, 1, 0x5000, true);
+  TranslationBlock* b = Make(0x5000, 1, 10, 0);
+  g_target = &b->prog;
+  g_misses = 0;
+  EXPECT_EQ(Run(a, 10), -1);  // asked the loop, then ran b
+  EXPECT_EQ(env->r[1], 10u);
+  EXPECT_EQ(g_misses, 1);
+  EXPECT_EQ(Run(a, 10), -1);  // the block's own cache
+  EXPECT_EQ(g_misses, 1);
+  a->prog.ind[0] = a->prog.ind[1] = InterpProgram::IndirectTarget{};
+  EXPECT_EQ(Run(a, 10), -1);  // the vCPU's table
+  EXPECT_EQ(g_misses, 1);
+  EXPECT_EQ(env->r[1], 30u);
+  tlb++;  // a TLB flush: neither cache may answer
+  EXPECT_EQ(Run(a, 10), -1);
+  EXPECT_EQ(g_misses, 2);
+  a->prog.ind[0] = a->prog.ind[1] = InterpProgram::IndirectTarget{};
+  epoch++;  // code invalidated somewhere: the table entry is stale too
+  EXPECT_EQ(Run(a, 10), -1);
+  EXPECT_EQ(g_misses, 3);
+  EXPECT_EQ(env->r[0], 5u);
+  EXPECT_EQ(env->r[1], 50u);
+  ctx.chain_miss = nullptr;
+  ctx.ind_table = nullptr;
 }
 
 }  // namespace

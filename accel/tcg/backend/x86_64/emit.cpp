@@ -18,6 +18,7 @@
 #include "accel/tcg/backend/x86_64/native.h"
 #include "accel/tcg/backend/x86_64/runtime.h"
 #include "accel/tcg/softmmu.h"
+#include "accel/tcg/tb_cache.h"
 
 namespace emu::accel::tcg {
 
@@ -45,6 +46,8 @@ constexpr int kTargetTlb = offsetof(Target, tlb);
 constexpr int kTargetCode = offsetof(Target, code);
 constexpr int kTargetCtx = offsetof(Target, ctx);
 constexpr int kTargetNative = offsetof(Target, native);
+constexpr int kCtxIndTable = offsetof(ExecContext, ind_table);
+static_assert(sizeof(IndirectEntry) == 48);
 
 bool FitsI32(uint64_t v) { return static_cast<int64_t>(v) == static_cast<int32_t>(v); }
 
@@ -607,6 +610,43 @@ class Emitter : public Xbyak::CodeGenerator {
     L(no);
   }
 
+  // The vCPU's table of indirect targets (ExecContext::ind_table), for the next
+  // pc in rdx and this block's CS base and flags. Falls through on a miss.
+  void TableTarget(const TranslationBlock& owner) {
+    Label no;
+    mov(rax, qword[rbp + kCtxIndTable]);
+    test(rax, rax);
+    jz(no, T_NEAR);
+    mov(rcx, rdx);
+    shr(rcx, kIndirectBits);
+    xor_(rcx, rdx);
+    and_(ecx, (1u << kIndirectBits) - 1);
+    lea(rcx, ptr[rcx + rcx * 2]);  // * 48 = * 3 * 16
+    shl(rcx, 4);
+    add(rax, rcx);
+    cmp(rdx, qword[rax + offsetof(IndirectEntry, pc)]);
+    jne(no, T_NEAR);
+    mov(rcx, owner.key.cs_base);
+    cmp(rcx, qword[rax + offsetof(IndirectEntry, cs_base)]);
+    jne(no, T_NEAR);
+    cmp(dword[rax + offsetof(IndirectEntry, flags)], owner.key.flags);
+    jne(no, T_NEAR);
+    mov(rcx, qword[rbp + kCtxTlbEpoch]);
+    mov(rcx, qword[rcx]);
+    cmp(rcx, qword[rax + offsetof(IndirectEntry, tlb)]);
+    jne(no, T_NEAR);
+    mov(rcx, qword[rbp + kCtxCodeEpoch]);
+    mov(rcx, qword[rcx]);
+    cmp(rcx, qword[rax + offsetof(IndirectEntry, code)]);
+    jne(no, T_NEAR);
+    mov(rax, qword[rax + offsetof(IndirectEntry, native)]);
+    test(rax, rax);
+    jz(no, T_NEAR);
+    dec(r14d);
+    jmp(rax);
+    L(no);
+  }
+
   void IndirectEnd() {
     Label ret;
     test(r14d, r14d);
@@ -616,6 +656,7 @@ class Emitter : public Xbyak::CodeGenerator {
     if (p_->term.pc_off != kNoTemp) {
       mov(rdx, Env(p_->term.pc_off));  // the next pc
       for (const Target& t : p_->ind) CachedTarget(&t, true);
+      if (p_->owner) TableTarget(*p_->owner);
     }
     mov(rdi, rbp);
     mov(rsi, reinterpret_cast<uint64_t>(p_));

@@ -8,6 +8,7 @@
 #include "accel/tcg/backend/x86_64/runtime.h"
 #include "accel/tcg/ir/eval.h"
 #include "accel/tcg/softmmu.h"
+#include "accel/tcg/tb_cache.h"
 
 namespace emu::accel::tcg {
 
@@ -97,6 +98,10 @@ const void* Indirect(ExecContext* ctx, const InterpProgram* p) {
   }
   if (!ctx->chain_miss) return nullptr;
   const InterpProgram* n = ctx->chain_miss(ctx, p, -1);
+  if (n && cacheable && ctx->ind_table && p->owner && n->native) {
+    ctx->ind_table[IndirectHash(npc)] = IndirectEntry{npc, p->owner->key.cs_base, *ctx->tlb_epoch,
+                                                      *ctx->code_epoch, p->owner->key.flags, n->native};
+  }
   if (n && cacheable) {
     p->ind[1] = p->ind[0];
     p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
