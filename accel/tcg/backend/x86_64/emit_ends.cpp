@@ -66,20 +66,26 @@ void Emitter::CachedTarget(const Target* t, bool check_pc) {
     cmp(rdx, qword[rax + kTargetPc]);
     jne(no, T_NEAR);
   }
+  EpochsThenJump(kTargetTlb, kTargetCode, kTargetNative, no);
+  L(no);
+}
+
+// The entry at rax is valid if its TLB generation and code epoch (at these
+// offsets) are the vCPU's: then into its native code (if any), else to `no`.
+void Emitter::EpochsThenJump(int tlb, int code, int native_off, const Label& no) {
   mov(rcx, qword[rbp + kCtxTlbEpoch]);
   mov(rcx, qword[rcx]);
-  cmp(rcx, qword[rax + kTargetTlb]);
+  cmp(rcx, qword[rax + tlb]);
   jne(no, T_NEAR);
   mov(rcx, qword[rbp + kCtxCodeEpoch]);
   mov(rcx, qword[rcx]);
-  cmp(rcx, qword[rax + kTargetCode]);
+  cmp(rcx, qword[rax + code]);
   jne(no, T_NEAR);
-  mov(rax, qword[rax + kTargetNative]);
+  mov(rax, qword[rax + native_off]);
   test(rax, rax);
   jz(no, T_NEAR);
   dec(r14d);
   jmp(rax);
-  L(no);
 }
 
 // The vCPU's table of indirect targets (ExecContext::ind_table), for the next
@@ -103,19 +109,8 @@ void Emitter::TableTarget(const TranslationBlock& owner) {
   jne(no, T_NEAR);
   cmp(dword[rax + offsetof(IndirectEntry, flags)], owner.key.flags);
   jne(no, T_NEAR);
-  mov(rcx, qword[rbp + kCtxTlbEpoch]);
-  mov(rcx, qword[rcx]);
-  cmp(rcx, qword[rax + offsetof(IndirectEntry, tlb)]);
-  jne(no, T_NEAR);
-  mov(rcx, qword[rbp + kCtxCodeEpoch]);
-  mov(rcx, qword[rcx]);
-  cmp(rcx, qword[rax + offsetof(IndirectEntry, code)]);
-  jne(no, T_NEAR);
-  mov(rax, qword[rax + offsetof(IndirectEntry, native)]);
-  test(rax, rax);
-  jz(no, T_NEAR);
-  dec(r14d);
-  jmp(rax);
+  EpochsThenJump(offsetof(IndirectEntry, tlb), offsetof(IndirectEntry, code),
+                 offsetof(IndirectEntry, native), no);
   L(no);
 }
 

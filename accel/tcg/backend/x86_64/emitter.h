@@ -331,6 +331,7 @@ class Emitter : public Xbyak::CodeGenerator {
   // known to be set), the same TLB generation and code epoch, and for an
   // indirect end the same next pc (in rdx). Falls through otherwise.
   void CachedTarget(const Target* t, bool check_pc);
+  void EpochsThenJump(int tlb, int code, int native_off, const Label& no);
 
   // The vCPU's table of indirect targets (ExecContext::ind_table), for the next
   // pc in rdx and this block's CS base and flags. Falls through on a miss.
