@@ -326,10 +326,11 @@ RunResult CpuLoop::Run(TcgVcpu& v) {
         // Profiles count interpreter ops: under EMU_TCG_PROFILE blocks stay interpreted.
         if (CodeBuffer* code = acc.cache().code(); code && !prof) {
           CompileNative(&tb->prog, code, ctx.frame_offset);
-          if (std::FILE* pm = acc.perf_map(); pm && tb->prog.native)
+          if (std::FILE* pm = acc.perf_map(); pm && tb->prog.native) {
             std::fprintf(pm, "%" PRIxPTR " %x tcg:0x%" PRIx64 "\n",
-                         reinterpret_cast<uintptr_t>(tb->prog.native), tb->prog.native_bytes, pc),
-                std::fflush(pm);  // perf may read it while emu still runs
+                         reinterpret_cast<uintptr_t>(tb->prog.native), tb->prog.native_bytes, pc);
+            std::fflush(pm);  // perf may read it while emu still runs
+          }
           if (opt.log_out_asm && show && tb->prog.native) {
             std::fprintf(opt.log, "OUT: host code at %p (%u bytes)\n", tb->prog.native,
                          tb->prog.native_bytes);

@@ -14,7 +14,10 @@ TcgAccelerator::TcgAccelerator(hw::AddressSpace* memory, CpuBus* bus, TcgOptions
     : memory_(memory), bus_(bus), options_(options), cache_(options.code_budget) {
   if (options_.native && NativeSupported()) {
     code_ = std::make_unique<CodeBuffer>(options_.code_buffer_bytes);
-    if (code_->ok()) cache_.AttachCode(code_.get());
+    if (code_->ok())
+      cache_.AttachCode(code_.get());
+    else  // e.g. a system that forbids writable executable memory
+      std::fprintf(stderr, "emu: tcg: no executable memory for native code; using the interpreter\n");
   }
   if (options_.perf_map && cache_.code()) {
     const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
