@@ -12,9 +12,10 @@
 // - whatever is rare and intricate is handed to the interpreter at an op
 //   boundary (RunInterpAt): the rest of an instruction after it rewrote its own
 //   block (self-modifying code) runs there;
-// - blocks jump to each other directly through the links the TB cache records
-//   (InterpProgram::chain_native), and indirect jumps use the interpreter's
-//   inline cache of the last two targets.
+// - blocks jump to each other directly: the links the TB cache records are
+//   patched into the code (NativeSetLink); other successors come from caches
+//   checked in the code (a block's cross-page targets, its last two indirect
+//   targets, the vCPU's table of indirect targets) before asking the loop.
 //
 // Registers while native code runs: rbx = env, rbp = ExecContext, r12 = the
 // soft TLB (SoftMmu::tlb_row(0)), r13 = blocks entered, r14d = chain budget.
