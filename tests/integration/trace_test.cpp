@@ -54,6 +54,11 @@ TEST_F(Trace, MmuIntOpsAndGuestErrorsGoToTheLogFile) {
   // What the interpreter runs for it: the constant stored straight into rdi.
   has("OUT: pc=0x10000c ");
   has(" rdi = 0x120000");  // a movi (or movi2 paired with the next constant)
+#if defined(__x86_64__)
+  // And the host code the native backend made of it (capstone): the same store.
+  has("OUT: host code at 0x");
+  has("], 0x120000");
+#endif
   // Paging: the CR3 load, the flush when CR0.PG turns on, the walk of the test
   // page through both levels, INVLPG.
   has("mmu: CR3 load 0x120000 (TLB flush)");
