@@ -299,7 +299,7 @@ class Emitter : public Xbyak::CodeGenerator {
   }
   // After a slow path returned a native::Status in eax.
   void AfterSlow(uint32_t i, const Label& done) {
-    Label ret, resume, nochain;
+    Label resume, nochain;
     test(eax, eax);
     jz(done, T_NEAR);
     cmp(eax, native::kNoChain);
@@ -314,6 +314,7 @@ class Emitter : public Xbyak::CodeGenerator {
     jmp(done, T_NEAR);
   }
 
+  // Op i of the program (emit_ops.cpp; memory ops and calls go to Mem/Call).
   void Op(uint32_t i);
 
   // 32-bit results use 32-bit instructions (they zero the upper half).
@@ -337,8 +338,11 @@ class Emitter : public Xbyak::CodeGenerator {
   // pc in rdx and this block's CS base and flags. Falls through on a miss.
   void TableTarget(const TranslationBlock& owner);
 
+  // An indirect end: the caches above, then native::Indirect (the loop).
   void IndirectEnd();
 
+  // A helper call, with cur_tb/insn_pc set as the interpreter does; call_exit
+  // checks ctx->exit after it (AfterCallExit).
   void Call(uint32_t i);
 
   // A guest memory access: the address to rsi (with the write-back of a push's
