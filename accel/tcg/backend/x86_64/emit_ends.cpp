@@ -25,7 +25,8 @@ void Emitter::Tail() {
 void Emitter::Take(int slot, bool tail) {
   if (tail) Tail();
   if (p_->term.pc_off != kNoTemp) StoreImm(p_->term.pc_off, p_->term.pc_vals[slot]);
-  Label ret, miss;
+  Label& ret = NewLabel();
+  Label& miss = NewLabel();
   test(r14d, r14d);
   jz(ret, T_NEAR);
   cmp(dword[rbp + kCtxExitRequest], 0);
@@ -35,22 +36,25 @@ void Emitter::Take(int slot, bool tail) {
   // rewrites its rel32); unlinked, to `miss`.
   jmp(miss, T_NEAR);
   p_->patch_site[slot] = const_cast<uint8_t*>(getCurr()) - 4;
-  cold_.push_back([this, slot, ret, miss]() mutable {
-    L(miss);
-    p_->patch_home[slot] = getCurr();
-    inc(r14d);
-    CachedTarget(&p_->far[slot], false);
-    mov(rdi, rbp);
-    mov(rsi, reinterpret_cast<uint64_t>(p_));
-    mov(edx, slot);
-    CallC(reinterpret_cast<const void*>(&native::ChainMiss));
-    test(rax, rax);
-    jz(ret, T_NEAR);
-    dec(r14d);
-    jmp(rax);
-    L(ret);
-    Exit(slot);
-  });
+  cold_.push_back(Cold{Cold::kUnlinked, 0, slot, &miss, &ret});
+}
+
+// Slot `slot` without a link (out of line, at the jump's home): the cached
+// cross-page successor, else the loop's jump cache, else return the slot.
+void Emitter::Unlinked(int slot, Label& ret) {
+  p_->patch_home[slot] = getCurr();
+  inc(r14d);  // the hot path counted the chained block already
+  CachedTarget(&p_->far[slot], false);
+  mov(rdi, rbp);
+  mov(rsi, reinterpret_cast<uint64_t>(p_));
+  mov(edx, slot);
+  CallC(reinterpret_cast<const void*>(&native::ChainMiss));
+  test(rax, rax);
+  jz(ret, T_NEAR);
+  dec(r14d);
+  jmp(rax);
+  L(ret);
+  Exit(slot);
 }
 
 // Jumps to the block a cache entry (InterpProgram::far / ind) remembers if it

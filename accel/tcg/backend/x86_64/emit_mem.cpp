@@ -14,28 +14,19 @@ void Emitter::Call(uint32_t i) {
   CallC(reinterpret_cast<const void*>(o.imm));
   if (o.handler == k_call) {
     Set(o);
-    Label ok;
+    xor_(ecx, ecx);  // a helper that set ctx->exit: no chaining past this block
     cmp(byte[rbp + kCtxExit], 0);
-    je(ok);
-    xor_(r14d, r14d);
-    L(ok);
+    cmovne(r14d, ecx);
     return;
   }
-  Label slow, done;
+  Label& slow = NewLabel();
+  Label& done = NewLabel();
   cmp(byte[rbp + kCtxExit], 0);
   jne(slow, T_NEAR);
   Set(o);
   L(done);
   after_ = -1;
-  cold_.push_back([this, i, slow, done]() mutable {
-    L(slow);
-    mov(rdi, rbp);
-    mov(rsi, rax);
-    mov(rdx, reinterpret_cast<uint64_t>(p_));
-    mov(rcx, reinterpret_cast<uint64_t>(&O(i)));
-    CallC(reinterpret_cast<const void*>(&native::AfterCallExit));
-    AfterSlow(i, done);
-  });
+  cold_.push_back(Cold{Cold::kCallExit, i, 0, &slow, &done});
 }
 
 // A guest memory access: the address to rsi (with the write-back of a push's
@@ -94,7 +85,8 @@ void Emitter::Mem(uint32_t i) {
   lea(rcx, ptr[rsi + (bytes - 1)]);
   and_(rcx, static_cast<uint32_t>(kPageMask));
   cmp(rcx, qword[entry + (store ? 8 : 0)]);
-  Label slow, done;
+  Label& slow = NewLabel();
+  Label& done = NewLabel();
   jne(slow, T_NEAR);
   mov(rcx, qword[entry + kTlbAddend]);
   if (store) {
@@ -119,20 +111,40 @@ void Emitter::Mem(uint32_t i) {
   }
   L(done);
   after_ = -1;
-  cold_.push_back([this, i, store, slow, done]() mutable {
-    L(slow);
-    mov(rdi, rbp);
-    if (store) {
-      mov(rcx, reinterpret_cast<uint64_t>(p_));
-      mov(r8, reinterpret_cast<uint64_t>(&O(i)));
-      CallC(reinterpret_cast<const void*>(&native::StoreSlow));
-    } else {
+  cold_.push_back(Cold{store ? Cold::kStore : Cold::kLoad, i, 0, &slow, &done});
+}
+
+// The out-of-line code: slow paths and unlinked block ends.
+void Emitter::EmitCold(const Cold& c) {
+  L(*c.entry);
+  switch (c.kind) {
+    case Cold::kLoad:  // rsi = va
+      BeforeSlow();
+      mov(rdi, rbp);
       mov(rdx, reinterpret_cast<uint64_t>(p_));
-      mov(rcx, reinterpret_cast<uint64_t>(&O(i)));
+      mov(rcx, reinterpret_cast<uint64_t>(&O(c.i)));
       CallC(reinterpret_cast<const void*>(&native::LoadSlow));
-    }
-    AfterSlow(i, done);
-  });
+      AfterSlow(*c.back);
+      break;
+    case Cold::kStore:  // rsi = va, rdx = data
+      BeforeSlow();
+      mov(rdi, rbp);
+      mov(rcx, reinterpret_cast<uint64_t>(p_));
+      mov(r8, reinterpret_cast<uint64_t>(&O(c.i)));
+      CallC(reinterpret_cast<const void*>(&native::StoreSlow));
+      AfterSlow(*c.back);
+      break;
+    case Cold::kCallExit:  // rax = the helper's result
+      BeforeSlow();
+      mov(rdi, rbp);
+      mov(rsi, rax);
+      mov(rdx, reinterpret_cast<uint64_t>(p_));
+      mov(rcx, reinterpret_cast<uint64_t>(&O(c.i)));
+      CallC(reinterpret_cast<const void*>(&native::AfterCallExit));
+      AfterSlow(*c.back);
+      break;
+    case Cold::kUnlinked: Unlinked(c.slot, *c.back); break;
+  }
 }
 
 }  // namespace emu::accel::tcg::native

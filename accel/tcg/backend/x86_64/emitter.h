@@ -9,7 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <type_traits>
 #include <vector>
 
@@ -64,8 +64,9 @@ class Emitter : public Xbyak::CodeGenerator {
 
   void Run() {
     inc(r13);  // blocks entered (ExecContext::blocks)
+    cold_.reserve(p_->ops.size() + 2);
     for (size_t i = 0; i < p_->ops.size(); i++) Op(static_cast<uint32_t>(i));
-    for (auto& f : cold_) f();
+    for (const Cold& c : cold_) EmitCold(c);
   }
 
  private:
@@ -297,21 +298,15 @@ class Emitter : public Xbyak::CodeGenerator {
     mov(rax, pc);
     mov(qword[rbp + kCtxInsnPc], rax);
   }
-  // After a slow path returned a native::Status in eax.
-  void AfterSlow(uint32_t i, const Label& done) {
-    Label resume, nochain;
-    test(eax, eax);
+  // Around a slow path (runtime.h): the chain budget goes through ctx; a
+  // non-zero result in rax is what the block returns.
+  void BeforeSlow() { mov(dword[rbp + kCtxBudget], r14d); }
+  void AfterSlow(const Label& done) {
+    mov(r14d, dword[rbp + kCtxBudget]);
+    test(rax, rax);
     jz(done, T_NEAR);
-    cmp(eax, native::kNoChain);
-    je(nochain);
-    cmp(eax, native::kReturn);
-    jne(resume);
-    Exit(-1);
-    L(resume);
-    Exit(native::kResumeBase + i + 1);
-    L(nochain);
-    xor_(r14d, r14d);
-    jmp(done, T_NEAR);
+    mov(rdx, reinterpret_cast<uint64_t>(p_));
+    jmp(buf_->exit_stub(), T_NEAR);
   }
 
   // Op i of the program (emit_ops.cpp; memory ops and calls go to Mem/Call).
@@ -327,6 +322,7 @@ class Emitter : public Xbyak::CodeGenerator {
   // Taking terminal slot `slot` of a goto or branch: the pc, then the linked
   // block while the budget lasts and nobody asked for an exit.
   void Take(int slot, bool tail = true);
+  void Unlinked(int slot, Label& ret);
   // Jumps to the block a cache entry (InterpProgram::far / ind) remembers if it
   // is valid: the same vCPU (checked first: only then are its epoch pointers
   // known to be set), the same TLB generation and code epoch, and for an
@@ -355,7 +351,21 @@ class Emitter : public Xbyak::CodeGenerator {
   int64_t cached_ = -1;  // the env offset whose value rax holds as this op starts (-1: none)
   int64_t after_ = -1;   // the same for the next op (set by Set)
   const uint32_t unused_;  // the frame slot FoldTail points unused tail entries at
-  std::vector<std::function<void()>> cold_;  // slow paths, emitted after the block
+  // The out-of-line code of the block, emitted after it: a memory op's or an
+  // exiting call's slow path (op i), or the unlinked path of terminal slot `slot`.
+  struct Cold {
+    enum Kind : uint8_t { kLoad, kStore, kCallExit, kUnlinked } kind;
+    uint32_t i = 0;
+    int slot = 0;
+    Label* entry;  // where the hot code jumps to
+    Label* back;   // where it returns to (kUnlinked: the block's return)
+  };
+  std::vector<Cold> cold_;
+  void EmitCold(const Cold& c);
+  // Labels the out-of-line code refers to, at stable addresses (copying an
+  // xbyak Label updates its manager's maps).
+  std::deque<Label> labels_;
+  Label& NewLabel() { return labels_.emplace_back(); }
 };
 
 }  // namespace emu::accel::tcg::native

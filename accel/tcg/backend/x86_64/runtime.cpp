@@ -35,44 +35,53 @@ void ApplyPending(ExecContext* ctx, const InterpProgram* p, uint32_t idx1) {
 
 }  // namespace
 
-uint32_t LoadSlow(ExecContext* ctx, uint64_t va, const InterpProgram* p, const InterpOp* o) {
+namespace {
+
+int64_t ResumeAfter(const InterpProgram* p, const InterpOp* o) {
+  return kResumeBase + (o - p->ops.data()) + 1;
+}
+
+}  // namespace
+
+int64_t LoadSlow(ExecContext* ctx, uint64_t va, const InterpProgram* p, const InterpOp* o) {
   ApplyPending(ctx, p, o->x);
   ctx->insn_pc = o->pc;
   const uint64_t v = ctx->mmu->Load(ctx, va, interp::MemBytes(o->handler), o->aux);
-  uint32_t st = kContinue;
   if (ctx->exit != ExitStatus::kNone) {
-    if (ctx->exit == ExitStatus::kException) return kReturn;  // nothing written
-    st = kNoChain;
+    if (ctx->exit == ExitStatus::kException) return -1;  // nothing written
+    ctx->chain_budget = 0;
   }
   Put(ctx->env + o->d, v);
   if (interp::IsPostKind(o->handler)) Put(ctx->env + o->c, va + o->imm);
-  return st;
+  return 0;
 }
 
-uint32_t StoreSlow(ExecContext* ctx, uint64_t va, uint64_t data, const InterpProgram* p,
-                   const InterpOp* o) {
+int64_t StoreSlow(ExecContext* ctx, uint64_t va, uint64_t data, const InterpProgram* p,
+                  const InterpOp* o) {
   ApplyPending(ctx, p, o->x);
   ctx->insn_pc = o->pc;
   ctx->cur_tb = p->owner;  // a store into code looks for the running block
   ctx->mmu->Store(ctx, va, data, interp::MemBytes(o->handler), o->aux);
-  if (ctx->exit == ExitStatus::kNone) return kContinue;
-  if (ctx->exit == ExitStatus::kException) return kReturn;
+  if (ctx->exit == ExitStatus::kNone) return 0;
+  if (ctx->exit == ExitStatus::kException) return -1;
   if (ctx->exit == ExitStatus::kStopAtInsn) {
     InterpStopAfterInsn(*p, *o);
-    return kResumeNext;
+    return ResumeAfter(p, o);
   }
-  return kNoChain;
+  ctx->chain_budget = 0;
+  return 0;
 }
 
-uint32_t AfterCallExit(ExecContext* ctx, uint64_t r, const InterpProgram* p, const InterpOp* o) {
-  if (ctx->exit == ExitStatus::kException) return kReturn;  // the result is not written
+int64_t AfterCallExit(ExecContext* ctx, uint64_t r, const InterpProgram* p, const InterpOp* o) {
+  if (ctx->exit == ExitStatus::kException) return -1;  // the result is not written
   Put(ctx->env + o->d, r);
-  if (ctx->exit == ExitStatus::kHelperExit) return kReturn;
+  if (ctx->exit == ExitStatus::kHelperExit) return -1;
   if (ctx->exit == ExitStatus::kStopAtInsn) {
     InterpStopAfterInsn(*p, *o);
-    return kResumeNext;
+    return ResumeAfter(p, o);
   }
-  return kNoChain;
+  ctx->chain_budget = 0;
+  return 0;
 }
 
 void Generic(uint8_t* env, const InterpOp* o) {
