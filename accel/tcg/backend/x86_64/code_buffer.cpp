@@ -1,5 +1,5 @@
-// The native backend's code buffer (executable memory with the shared entry
-// and exit stubs), CompileNative and NativeSetLink.
+// The native backend's code buffer (executable memory starting with the code
+// blocks share, emit_stubs.cpp), CompileNative and NativeSetLink.
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -8,47 +8,6 @@
 #include "accel/tcg/backend/x86_64/emitter.h"
 
 namespace emu::accel::tcg {
-
-namespace native {
-namespace {
-// The entry and exit every block shares: entry(env, ctx, tlb, code) saves the
-// callee-saved registers, loads the fixed ones and jumps to code; blocks leave
-// through exit with rax/rdx = NativeRet.
-class StubEmitter : public Xbyak::CodeGenerator {
- public:
-  StubEmitter(uint8_t* at, size_t room) : CodeGenerator(room, at) {}
-  void Run(const void** entry, const void** exit) {
-    *entry = getCurr();
-    push(rbx);
-    push(rbp);
-    push(r12);
-    push(r13);
-    push(r14);
-    push(r15);
-    sub(rsp, 8);  // calls from blocks see a 16-byte aligned stack
-    mov(rbx, rdi);
-    mov(rbp, rsi);
-    mov(r12, rdx);
-    xor_(r13d, r13d);
-    mov(r14d, dword[rbp + kCtxBudget]);
-    jmp(rcx);
-    align(16);
-    *exit = getCurr();
-    add(qword[rbp + kCtxBlocks], r13);
-    mov(dword[rbp + kCtxBudget], r14d);
-    add(rsp, 8);
-    pop(r15);
-    pop(r14);
-    pop(r13);
-    pop(r12);
-    pop(rbp);
-    pop(rbx);
-    ret();
-  }
-};
-
-}  // namespace
-}  // namespace native
 
 bool NativeSupported() {
 #if defined(__x86_64__)
@@ -73,13 +32,12 @@ CodeBuffer::~CodeBuffer() {
 }
 
 void CodeBuffer::EmitStubs() {
-  native::StubEmitter s(base_, 4096);
-  s.Run(&entry_, &exit_);
-  stubs_ = 4096;
-  used_ = stubs_;
+  stub_bytes_ = 4096;
+  native::EmitStubs(base_, stub_bytes_, &stubs_);
+  used_ = stub_bytes_;
 }
 
-void CodeBuffer::Reset() { used_ = stubs_; }
+void CodeBuffer::Reset() { used_ = stub_bytes_; }
 
 void NativeSetLink(const InterpProgram& from, int slot, const void* target) {
   uint8_t* const site = from.patch_site[slot];

@@ -143,7 +143,11 @@ void Emitter::EmitCold(const Cold& c) {
       CallC(reinterpret_cast<const void*>(&native::AfterCallExit));
       AfterSlow(*c.back);
       break;
-    case Cold::kUnlinked: Unlinked(c.slot, *c.back); break;
+    case Cold::kUnlinked:  // entry: the jump's home; back: the block's return
+      Unlinked(c.slot);
+      L(*c.back);
+      Exit(c.slot);
+      break;
   }
 }
 

@@ -43,11 +43,6 @@ constexpr int kCtxTlbEpoch = offsetof(ExecContext, tlb_epoch);
 constexpr int kCtxCodeEpoch = offsetof(ExecContext, code_epoch);
 using Target = InterpProgram::IndirectTarget;
 static_assert(std::is_standard_layout_v<Target>);
-constexpr int kTargetPc = offsetof(Target, pc);
-constexpr int kTargetTlb = offsetof(Target, tlb);
-constexpr int kTargetCode = offsetof(Target, code);
-constexpr int kTargetCtx = offsetof(Target, ctx);
-constexpr int kTargetNative = offsetof(Target, native);
 constexpr int kCtxIndTable = offsetof(ExecContext, ind_table);
 static_assert(sizeof(IndirectEntry) == 48);
 
@@ -322,19 +317,9 @@ class Emitter : public Xbyak::CodeGenerator {
   // Taking terminal slot `slot` of a goto or branch: the pc, then the linked
   // block while the budget lasts and nobody asked for an exit.
   void Take(int slot, bool tail = true);
-  void Unlinked(int slot, Label& ret);
-  // Jumps to the block a cache entry (InterpProgram::far / ind) remembers if it
-  // is valid: the same vCPU (checked first: only then are its epoch pointers
-  // known to be set), the same TLB generation and code epoch, and for an
-  // indirect end the same next pc (in rdx). Falls through otherwise.
-  void CachedTarget(const Target* t, bool check_pc);
-  void EpochsThenJump(int tlb, int code, int native_off, const Label& no);
+  void Unlinked(int slot);
 
-  // The vCPU's table of indirect targets (ExecContext::ind_table), for the next
-  // pc in rdx and this block's CS base and flags. Falls through on a miss.
-  void TableTarget(const TranslationBlock& owner);
-
-  // An indirect end: the caches above, then native::Indirect (the loop).
+  // An indirect end: to the shared code that checks the caches, then asks the loop.
   void IndirectEnd();
 
   // A helper call, with cur_tb/insn_pc set as the interpreter does; call_exit
@@ -367,5 +352,8 @@ class Emitter : public Xbyak::CodeGenerator {
   std::deque<Label> labels_;
   Label& NewLabel() { return labels_.emplace_back(); }
 };
+
+// Emits the code blocks share (CodeStubs) at `at`.
+void EmitStubs(uint8_t* at, size_t room, CodeStubs* out);
 
 }  // namespace emu::accel::tcg::native

@@ -32,6 +32,17 @@ namespace emu::accel::tcg {
 // True when this build can emit and run native code (an x86-64 host).
 bool NativeSupported();
 
+// The code every block shares (emit_stubs.cpp): entry(env, ctx, tlb, code),
+// the exit, and the ways past a block end without a patched link.
+struct CodeStubs {
+  const void* entry = nullptr;
+  const void* exit = nullptr;
+  const void* unlinked = nullptr;        // a goto/branch slot
+  const void* indirect_table = nullptr;  // an indirect end, with the vCPU's table
+  const void* indirect = nullptr;        // the same without the table
+  const void* indirect_call = nullptr;   // straight to the loop
+};
+
 // Executable memory for native blocks, filled front to back and emptied all at
 // once (with the TB cache: TbCache::FlushAll).
 class CodeBuffer {
@@ -52,8 +63,9 @@ class CodeBuffer {
   uint8_t* cur() const { return base_ + used_; }
   size_t room() const { return size_ - used_; }
   void Advance(size_t n) { used_ += (n + 15) & ~size_t{15}; }
-  const void* exit_stub() const { return exit_; }
-  const void* entry_stub() const { return entry_; }
+  const void* exit_stub() const { return stubs_.exit; }
+  const void* entry_stub() const { return stubs_.entry; }
+  const CodeStubs& stubs() const { return stubs_; }
 
   // Room kept free for the next block: 4 MiB, or a quarter of a small buffer.
   static constexpr size_t kReserve = 4u << 20;
@@ -61,9 +73,8 @@ class CodeBuffer {
  private:
   void EmitStubs();
   uint8_t* base_ = nullptr;
-  size_t size_ = 0, used_ = 0, stubs_ = 0, reserve_ = kReserve;
-  const void* entry_ = nullptr;
-  const void* exit_ = nullptr;
+  size_t size_ = 0, used_ = 0, stub_bytes_ = 0, reserve_ = kReserve;
+  CodeStubs stubs_;
 };
 
 // Emits host code for `p` (made by CompileInterp with this frame offset) and
