@@ -186,7 +186,9 @@ class Compiler {
   // ---- Uses, definitions, env writes ----
   void CollectUses() {
     const uint32_t nt = b_.num_temps;
-    uses_.assign(nt, {});
+    // The lists keep their storage from block to block (one per thread).
+    if (uses_.size() < nt) uses_.resize(nt);
+    for (uint32_t t = 0; t < nt; t++) uses_[t].clear();
     ndefs_.assign(nt, 0);
     def_.assign(nt, kNoTemp);
     last_def_.assign(nt, 0);
@@ -788,7 +790,11 @@ class Compiler {
   Cond br_cond_ = Cond::kEq;
   Type br_type_ = Type::kI64;
   uint32_t br_a_ = kNoTemp, br_b_ = kNoTemp;
-  std::vector<std::vector<UseAt>> uses_;
+  std::vector<std::vector<UseAt>>& uses_ = UseLists();  // indexed below num_temps only
+  static std::vector<std::vector<UseAt>>& UseLists() {
+    thread_local std::vector<std::vector<UseAt>> lists;
+    return lists;
+  }
   std::vector<uint32_t> ndefs_, def_, last_def_, last_use_, loc_, const_slot_;
   std::vector<InEnv> in_env_;
   std::vector<uint32_t> materialized_;
