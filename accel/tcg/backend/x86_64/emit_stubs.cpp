@@ -78,8 +78,13 @@ class StubEmitter : public Xbyak::CodeGenerator {
     cmp(rcx, qword[t + code]);
     jne(no, T_NEAR);
     mov(rax, qword[t + native_off]);
+    EnterIfFound(no);
+  }
+  // rax = a block's native code or nullptr: chain into it (one block of the
+  // budget), or go to `none`.
+  void EnterIfFound(const Label& none) {
     test(rax, rax);
-    jz(no, T_NEAR);
+    jz(none, T_NEAR);
     dec(r14d);
     jmp(rax);
   }
@@ -110,10 +115,7 @@ class StubEmitter : public Xbyak::CodeGenerator {
     CallC(&native::ChainMiss);
     pop(rdx);
     pop(rsi);
-    test(rax, rax);
-    jz(ret, T_NEAR);
-    dec(r14d);
-    jmp(rax);
+    EnterIfFound(ret);
     L(ret);
     mov(eax, edx);  // return the slot
     mov(rdx, rsi);
@@ -161,10 +163,7 @@ class StubEmitter : public Xbyak::CodeGenerator {
     CallC(&native::Indirect);
     add(rsp, 8);
     pop(rsi);
-    test(rax, rax);
-    jz(ret, T_NEAR);
-    dec(r14d);
-    jmp(rax);
+    EnterIfFound(ret);
     L(ret);
     mov(rax, static_cast<uint64_t>(-1));
     mov(rdx, rsi);

@@ -37,8 +37,16 @@ void ApplyPending(ExecContext* ctx, const InterpProgram* p, uint32_t idx1) {
 
 namespace {
 
-int64_t ResumeAfter(const InterpProgram* p, const InterpOp* o) {
-  return kResumeBase + (o - p->ops.data()) + 1;
+// After a store or helper set ctx->exit without an exception or a helper
+// exit: if it rewrote its own block, the interpreter finishes the instruction;
+// otherwise the block goes on but does not chain.
+int64_t AfterExitSet(ExecContext* ctx, const InterpProgram* p, const InterpOp* o) {
+  if (ctx->exit == ExitStatus::kStopAtInsn) {
+    InterpStopAfterInsn(*p, *o);
+    return kResumeBase + (o - p->ops.data()) + 1;
+  }
+  ctx->chain_budget = 0;
+  return 0;
 }
 
 }  // namespace
@@ -64,24 +72,14 @@ int64_t StoreSlow(ExecContext* ctx, uint64_t va, uint64_t data, const InterpProg
   ctx->mmu->Store(ctx, va, data, interp::MemBytes(o->handler), o->aux);
   if (ctx->exit == ExitStatus::kNone) return 0;
   if (ctx->exit == ExitStatus::kException) return -1;
-  if (ctx->exit == ExitStatus::kStopAtInsn) {
-    InterpStopAfterInsn(*p, *o);
-    return ResumeAfter(p, o);
-  }
-  ctx->chain_budget = 0;
-  return 0;
+  return AfterExitSet(ctx, p, o);
 }
 
 int64_t AfterCallExit(ExecContext* ctx, uint64_t r, const InterpProgram* p, const InterpOp* o) {
   if (ctx->exit == ExitStatus::kException) return -1;  // the result is not written
   Put(ctx->env + o->d, r);
   if (ctx->exit == ExitStatus::kHelperExit) return -1;
-  if (ctx->exit == ExitStatus::kStopAtInsn) {
-    InterpStopAfterInsn(*p, *o);
-    return ResumeAfter(p, o);
-  }
-  ctx->chain_budget = 0;
-  return 0;
+  return AfterExitSet(ctx, p, o);
 }
 
 void Generic(uint8_t* env, const InterpOp* o) {
