@@ -388,27 +388,15 @@ indirect:
     // with nothing changed that could make it a different block.
     const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
     const uint64_t npc = cacheable ? Get(base + p->term.pc_off) : 0;
-    const InterpProgram* n = nullptr;
     if (cacheable) {
-      for (const InterpProgram::IndirectTarget& t : p->ind) {
-        if (t.next && t.pc == npc && t.ctx == ctx && t.tlb == *ctx->tlb_epoch &&
-            t.code == *ctx->code_epoch) {
-          o = t.op;
-          budget--;
-          p = t.next;
-          goto enter_at_o;
-        }
+      if (const InterpProgram::IndirectTarget* t = InterpIndirectHit(ctx, *p, npc)) {
+        o = t->op;
+        budget--;
+        p = t->next;
+        goto enter_at_o;
       }
     }
-    if (ctx->chain_miss) {
-      n = ctx->chain_miss(ctx, p, -1);
-      if (n && cacheable) {
-        p->ind[1] = p->ind[0];
-        p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
-                                                  n->ops.data(), n->native};
-      }
-    }
-    if (n) {
+    if (const InterpProgram* n = InterpIndirectMiss(ctx, p, npc, cacheable)) {
       budget--;
       p = n;
       goto enter;
@@ -439,6 +427,18 @@ const void* const* interp::Labels() {
 }
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
+
+const InterpProgram* InterpIndirectMiss(ExecContext* ctx, const InterpProgram* p, uint64_t npc,
+                                        bool cacheable) {
+  if (!ctx->chain_miss) return nullptr;
+  const InterpProgram* n = ctx->chain_miss(ctx, p, -1);
+  if (n && cacheable) {
+    p->ind[1] = p->ind[0];  // the most recent first
+    p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
+                                              n->ops.data(), n->native};
+  }
+  return n;
+}
 
 const InterpProgram* InterpFarLink(ExecContext* ctx, const InterpProgram* p, int slot) {
   InterpProgram::IndirectTarget& f = p->far[slot];

@@ -146,6 +146,22 @@ int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op);
 // so that p finishes the current instruction and returns -2.
 void InterpStopAfterInsn(const InterpProgram& p, const InterpOp& cur);
 
+// An indirect end of p whose next pc is npc: the entry of p's inline cache
+// (InterpProgram::ind) that is still valid for it, or nullptr. The caller checked
+// that the cache may be used: p.term.pc_off set, ctx->tlb_epoch/code_epoch set.
+inline const InterpProgram::IndirectTarget* InterpIndirectHit(const ExecContext* ctx,
+                                                              const InterpProgram& p, uint64_t npc) {
+  for (const InterpProgram::IndirectTarget& t : p.ind)
+    if (t.next && t.pc == npc && t.ctx == ctx && t.tlb == *ctx->tlb_epoch &&
+        t.code == *ctx->code_epoch)
+      return &t;
+  return nullptr;
+}
+// The same on a miss: ctx->chain_miss's answer (nullptr: none), remembered in
+// the cache when `cacheable`.
+const InterpProgram* InterpIndirectMiss(ExecContext* ctx, const InterpProgram* p, uint64_t npc,
+                                        bool cacheable);
+
 // The successor of terminal slot 0/1 of p when chain[slot] is not linked: the
 // cached one (InterpProgram::far) while the vCPU's TLB and the code cache are
 // unchanged, else ctx->chain_miss's answer (then cached). nullptr: none.

@@ -98,21 +98,13 @@ const void* Indirect(ExecContext* ctx, const InterpProgram* p) {
   const bool cacheable = p->term.pc_off != kNoTemp && ctx->tlb_epoch && ctx->code_epoch;
   const uint64_t npc = cacheable ? Get(ctx->env + p->term.pc_off) : 0;
   if (cacheable) {
-    for (const InterpProgram::IndirectTarget& t : p->ind)
-      if (t.next && t.pc == npc && t.ctx == ctx && t.tlb == *ctx->tlb_epoch &&
-          t.code == *ctx->code_epoch && t.next->native)
-        return t.next->native;
+    const InterpProgram::IndirectTarget* t = InterpIndirectHit(ctx, *p, npc);
+    if (t && t->native) return t->native;
   }
-  if (!ctx->chain_miss) return nullptr;
-  const InterpProgram* n = ctx->chain_miss(ctx, p, -1);
+  const InterpProgram* n = InterpIndirectMiss(ctx, p, npc, cacheable);
   if (n && cacheable && ctx->ind_table && p->owner && n->native) {
     ctx->ind_table[IndirectHash(npc)] = IndirectEntry{npc, p->owner->key.cs_base, *ctx->tlb_epoch,
                                                       *ctx->code_epoch, p->owner->key.flags, n->native};
-  }
-  if (n && cacheable) {
-    p->ind[1] = p->ind[0];
-    p->ind[0] = InterpProgram::IndirectTarget{npc, *ctx->tlb_epoch, *ctx->code_epoch, ctx, n,
-                                              n->ops.data(), n->native};
   }
   return n ? n->native : nullptr;
 }
