@@ -109,14 +109,6 @@ int Run(ExecContext* ctx, const InterpProgram* p, const void* const** table, uin
 #define C Get(base + o->c)
 #define SET(v) Put(base + o->d, (v))
   auto stop_after_insn = [&](const InterpOp* cur) { InterpStopAfterInsn(*p, *cur); };
-  // Stores the passes delayed past this point (Block::pending_stores).
-  auto apply_pending = [&](uint32_t idx1) {
-    for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
-      std::memcpy(base + s->dst, s->is_imm ? reinterpret_cast<const uint8_t*>(&s->imm) : base + s->src,
-                  s->bytes);
-      if (s->last) break;
-    }
-  };
   const InterpOp* o;
   int slot;
   // Kept in registers while blocks chain; ctx sees them whenever something
@@ -217,7 +209,7 @@ dispatch:
       POST;                                                                            \
       NEXT();                                                                          \
     }                                                                                  \
-    if (o->x) apply_pending(o->x); /* env exact for the slow path */                \
+    if (o->x) InterpApplyPending(base, *p, o->x); /* env exact for the slow path */                \
     ctx->insn_pc = o->pc; /* page walks may look at the instruction */               \
     uint64_t v = mmu->Load(ctx, va, bytes, o->aux);                                    \
     if (ctx->exit != ExitStatus::kNone) {                                              \
@@ -240,7 +232,7 @@ dispatch:
       std::memcpy(reinterpret_cast<uint8_t*>(va + e.addend), &v, bytes);              \
       NEXT();                                                                          \
     }                                                                                  \
-    if (o->x) apply_pending(o->x);                                                     \
+    if (o->x) InterpApplyPending(base, *p, o->x);                                                     \
     ctx->insn_pc = o->pc;                                                              \
     SYNC(); /* a store into code looks for the running block */                      \
     mmu->Store(ctx, va, data, bytes, o->aux);                                          \
@@ -324,7 +316,7 @@ dispatch:
     NEXT();
   }
   CASE(stop)
-    if (o->x) apply_pending(o->x);
+    if (o->x) InterpApplyPending(base, *p, o->x);
     ctx->insn_pc = o->pc;  // the state is that before this instruction
     RETURN(-2);
   // Compare and branch: the terminal's condition computed in place.
@@ -427,6 +419,15 @@ const void* const* interp::Labels() {
 }
 
 int RunInterp(ExecContext* ctx, const InterpProgram& p) { return Run(ctx, &p, nullptr); }
+
+void InterpApplyPending(uint8_t* env, const InterpProgram& p, uint32_t idx1) {
+  if (!idx1) return;
+  for (const InterpPending* s = &p.pending[idx1 - 1];; ++s) {
+    std::memcpy(env + s->dst, s->is_imm ? reinterpret_cast<const uint8_t*>(&s->imm) : env + s->src,
+                s->bytes);
+    if (s->last) break;
+  }
+}
 
 const InterpProgram* InterpIndirectMiss(ExecContext* ctx, const InterpProgram* p, uint64_t npc,
                                         bool cacheable) {

@@ -146,6 +146,11 @@ int RunInterpAt(ExecContext* ctx, const InterpProgram& p, uint32_t op);
 // so that p finishes the current instruction and returns -2.
 void InterpStopAfterInsn(const InterpProgram& p, const InterpOp& cur);
 
+// Performs the stores the passes delayed past a point where p can stop
+// (InterpOp::x / InterpStop::pending: 1 + index into p.pending, 0: none), so that
+// env is exact there.
+void InterpApplyPending(uint8_t* env, const InterpProgram& p, uint32_t idx1);
+
 // An indirect end of p whose next pc is npc: the entry of p's inline cache
 // (InterpProgram::ind) that is still valid for it, or nullptr. The caller checked
 // that the cache may be used: p.term.pc_off set, ctx->tlb_epoch/code_epoch set.

@@ -23,20 +23,6 @@ uint64_t Get(const uint8_t* p) {
   return v;
 }
 
-// Stores the passes delayed past this point, as the interpreter's slow paths do.
-void ApplyPending(ExecContext* ctx, const InterpProgram* p, uint32_t idx1) {
-  if (!idx1) return;
-  for (const InterpPending* s = &p->pending[idx1 - 1];; ++s) {
-    std::memcpy(ctx->env + s->dst,
-                s->is_imm ? reinterpret_cast<const uint8_t*>(&s->imm) : ctx->env + s->src, s->bytes);
-    if (s->last) break;
-  }
-}
-
-}  // namespace
-
-namespace {
-
 // After a store or helper set ctx->exit without an exception or a helper
 // exit: if it rewrote its own block, the interpreter finishes the instruction;
 // otherwise the block goes on but does not chain.
@@ -52,7 +38,7 @@ int64_t AfterExitSet(ExecContext* ctx, const InterpProgram* p, const InterpOp* o
 }  // namespace
 
 int64_t LoadSlow(ExecContext* ctx, uint64_t va, const InterpProgram* p, const InterpOp* o) {
-  ApplyPending(ctx, p, o->x);
+  InterpApplyPending(ctx->env, *p, o->x);
   ctx->insn_pc = o->pc;
   const uint64_t v = ctx->mmu->Load(ctx, va, interp::MemBytes(o->handler), o->aux);
   if (ctx->exit != ExitStatus::kNone) {
@@ -66,7 +52,7 @@ int64_t LoadSlow(ExecContext* ctx, uint64_t va, const InterpProgram* p, const In
 
 int64_t StoreSlow(ExecContext* ctx, uint64_t va, uint64_t data, const InterpProgram* p,
                   const InterpOp* o) {
-  ApplyPending(ctx, p, o->x);
+  InterpApplyPending(ctx->env, *p, o->x);
   ctx->insn_pc = o->pc;
   ctx->cur_tb = p->owner;  // a store into code looks for the running block
   ctx->mmu->Store(ctx, va, data, interp::MemBytes(o->handler), o->aux);
