@@ -1,6 +1,6 @@
 // The native emitter: block ends -- the terminal's moves and pc, direct links
-// patched into the code, the far/indirect caches checked inline, the vCPU's
-// table of indirect targets.
+// patched into the code, and the jumps to the shared code (emit_stubs.cpp) that
+// finds unlinked and indirect successors.
 #include "accel/tcg/backend/x86_64/emitter.h"
 
 namespace emu::accel::tcg::native {

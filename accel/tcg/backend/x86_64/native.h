@@ -14,7 +14,7 @@
 //   block (self-modifying code) runs there;
 // - blocks jump to each other directly: the links the TB cache records are
 //   patched into the code (NativeSetLink); other successors come from caches
-//   checked in the code (a block's cross-page targets, its last two indirect
+//   checked in code all blocks share (a block's cross-page targets, its last two indirect
 //   targets, the vCPU's table of indirect targets) before asking the loop.
 //
 // Registers while native code runs: rbx = env, rbp = ExecContext, r12 = the
